@@ -1,0 +1,38 @@
+// Hashing of keys made of u64 words (flow keys, bucket keys, resolution keys).
+// A multiply-xorshift per word: cheap, and good enough for open addressing with
+// linear probing once the final fold mixes the high bits down.
+
+@inline
+function mix(h: u64, w: u64): u64 {
+  h = (h ^ w) * 0x9E3779B97F4A7C15;
+  return h ^ (h >> 29);
+}
+
+@inline
+export function hashWords(p: usize, words: u32): u32 {
+  let h: u64 = 0x243F6A8885A308D3;
+  for (let i: u32 = 0; i < words; i++) h = mix(h, load<u64>(p + (<usize>i << 3)));
+  h *= 0xD6E8FEB86659FD93;
+  return <u32>(h >> 32) ^ <u32>h;
+}
+
+@inline
+export function hashU32(x: u32): u32 {
+  let h: u64 = mix(0x243F6A8885A308D3, <u64>x);
+  h *= 0xD6E8FEB86659FD93;
+  return <u32>(h >> 32) ^ <u32>h;
+}
+
+// The same hash as hashWords() over the 5-word bucket key of an IPv4 table, whose
+// words 2 and 4 are always zero: only the non-zero words are loaded, from registers.
+@inline
+export function hashBucketV4(w0: u64, w1: u64, w3: u64): u32 {
+  let h: u64 = 0x243F6A8885A308D3;
+  h = mix(h, w0);
+  h = mix(h, w1);
+  h = mix(h, 0);
+  h = mix(h, w3);
+  h = mix(h, 0);
+  h *= 0xD6E8FEB86659FD93;
+  return <u32>(h >> 32) ^ <u32>h;
+}

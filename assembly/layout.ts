@@ -1,0 +1,321 @@
+// The one definition of larval's memory layout and ABI codes.
+//
+// This file is compiled twice: by AssemblyScript into the data plane (assembly/)
+// and by TypeScript into the host (src/). It may therefore contain only what both
+// languages read the same way: `export enum` with literal members and
+// `export const NAME = <integer literal>`. No types, no functions, no imports.
+// Record strides and field offsets live here so that the host encodes and decodes
+// records with exactly the offsets the engine uses.
+//
+// Addresses are stored as four u32 words in numeric (host) order, most significant
+// word first: 10.1.2.3 is w0 = 0x0a010203, w1..w3 = 0; 2001:db8::1 is
+// w0 = 0x20010db8, w1 = 0, w2 = 0, w3 = 1. Prefix masks are then plain integer masks.
+
+// ---------------------------------------------------------------------------
+// Enumerations shared by both sides
+
+export enum Dir { Out = 0, In = 1, Fwd = 2 }
+export const DIR_COUNT = 3;
+
+export enum Family { None = 0, V4 = 4, V6 = 6 }
+
+export enum Action { Bypass = 0, Discard = 1, Protect = 2 }
+
+export enum Mode { Transport = 0, Tunnel = 1 }
+
+// Template level (setkey's require/unique/use).
+export enum Level { Require = 0, Unique = 1, Use = 2 }
+
+export enum SaState { Free = 0, Mature = 1, Dying = 2 }
+
+export enum SaSelection { Newest = 0, Oldest = 1 }
+
+// How the upper-layer fields of a flow key were filled (R3, R5).
+export enum L4Kind { None = 0, Ports = 1, Icmp = 2 }
+
+export enum Verdict {
+  Bypass = 0,    // send in clear (policy bypass, default bypass, or opportunistic without SA)
+  Protect = 1,   // protect with the SA in the record
+  Discard = 2,   // a discard policy (or default discard) matched
+  Drop = 3,      // the engine dropped it; the reason says why
+  Malformed = 4, // the packet could not be parsed; the reason says why
+}
+export const VERDICT_COUNT = 5;
+
+// Why a verdict was given. Every drop and every malformed packet has one (R26).
+export enum Reason {
+  None = 0,
+  Policy = 1,            // a policy's action decided
+  DefaultPolicy = 2,     // no policy matched: the direction's default action
+  Opportunistic = 3,     // level `use` without an SA: out in clear (R7a)
+  NoSa = 4,              // protect policy, no usable SA (resolution arrives with the larval table)
+  // malformed packets (R5, R24)
+  Truncated = 16,        // fewer bytes than the IP header needs
+  BadVersion = 17,       // IP version is neither 4 nor 6
+  BadIhl = 18,           // IPv4 header length < 20
+  BadTotalLength = 19,   // IPv4 total length < header length, or longer than the packet
+  BadPayloadLength = 20, // IPv6 payload length longer than the packet, or a jumbogram (unsupported)
+  ExtHeaderTruncated = 21, // an IPv6 extension header runs past the end of the packet
+  ExtChainTooLong = 22,  // more IPv6 extension headers than MAX_EXT_HEADERS
+  HopByHopNotFirst = 23, // a hop-by-hop options header anywhere but first (RFC 8200 §4.1)
+  FragmentOverflow = 24, // fragment offset + length past 65535 octets
+  L4Truncated = 25,      // the transport header (ports, ICMP type/code, SPI) is cut off
+  BadL4Header = 26,      // TCP data offset < 5 or past the end; UDP length < 8 or past the end; AH length
+  Oversized = 27,        // wire length beyond the largest IP packet (65535 + 40)
+  TinyFragment = 28,     // a non-first IPv4 fragment with offset 1 (RFC 1858 overlap attack)
+  BadDescriptor = 29,    // the host described bytes outside the packet arena
+}
+export const REASON_COUNT = 32;
+
+// Status codes returned by control-plane exports (negative = error).
+export enum Status {
+  Ok = 0,
+  TableFull = -1,
+  NotFound = -2,
+  Duplicate = -3,
+  Invalid = -4,
+  ClassifierFull = -5,
+  IndexFull = -6,
+  NotInitialised = -7,
+  OutOfMemory = -8,
+}
+
+// ---------------------------------------------------------------------------
+// Limits
+
+export const MAX_EXT_HEADERS = 16;     // IPv6 extension headers walked before ExtChainTooLong
+export const MAX_PACKET_BYTES = 65575; // 65535 payload + 40-byte IPv6 header
+export const COLLISION_LIMIT = 8;      // classifier: rules per bucket before another table is tried
+export const RECENT_ADDS = 16;         // flow cache: policy additions remembered per direction
+export const CACHE_WINDOW = 8;         // flow cache: slots probed from the home slot
+
+// ---------------------------------------------------------------------------
+// Flow key (40 bytes): what the parser extracts and what the flow cache keys on.
+
+export const FK_SRC = 0;       // 4 x u32 address words
+export const FK_DST = 16;      // 4 x u32 address words
+export const FK_SPORT = 32;    // u16 source port, or ICMP type
+export const FK_DPORT = 34;    // u16 destination port, or ICMP code
+export const FK_PROTO = 36;    // u8 upper-layer protocol
+export const FK_FAMILY = 37;   // u8 Family
+export const FK_KIND = 38;     // u8 L4Kind
+export const FK_DIR = 39;      // u8 Dir
+export const FK_SIZE = 40;
+
+// Per-packet work record of a batch: the flow key, its hash and parse results.
+export const PW_KEY = 0;       // flow key (FK_SIZE bytes)
+export const PW_HASH = 40;     // u32 flow hash
+export const PW_SPI = 44;      // u32 ESP/AH SPI (host order) when proto is 50/51
+export const PW_L4OFF = 48;    // u32 offset of the upper-layer header
+export const PW_STATUS = 52;   // u32 0 = parsed, else Reason of a malformed packet
+export const PW_SLOT = 56;     // u32 flow-cache slot pointer found for the packet
+export const PW_SIZE = 64;
+
+// ---------------------------------------------------------------------------
+// Batch input: descriptors written by the host, one per packet.
+
+export const PD_OFFSET = 0;    // u32 byte offset of the packet in the arena
+export const PD_CAPLEN = 4;    // u32 bytes present in the arena
+export const PD_WIRELEN = 8;   // u32 length of the packet on the wire (>= caplen)
+export const PD_FLAGS = 12;    // u32 reserved
+export const PD_SIZE = 16;
+
+// Verdict record, one per packet, written by the engine.
+export const VR_VERDICT = 0;   // u8 Verdict
+export const VR_REASON = 1;    // u8 Reason
+export const VR_FAMILY = 2;    // u8 Family (0 if malformed)
+export const VR_PROTO = 3;     // u8 upper-layer protocol
+export const VR_POLICY = 4;    // u32 policy id (0 = none)
+export const VR_SA = 8;        // u32 SA id (0 = none)
+export const VR_SPI = 12;      // u32 SPI of that SA, or of the packet's own ESP/AH header
+export const VR_LARVAL = 16;   // u32 larval SA id (resolution; 0 = none)
+export const VR_L4OFF = 20;    // u32 offset of the upper-layer header (ESP insertion point)
+export const VR_SIZE = 24;
+
+// ---------------------------------------------------------------------------
+// Policy record. The host writes a policy spec with these offsets into the control
+// block; the engine copies it into a slot and fills the internal fields.
+
+export const PO_ID = 0;        // u32 policy id (engine-assigned, never reused)
+export const PO_GEN = 4;       // u32 generation (R12); 0 while the slot is free
+export const PO_DIR = 8;       // u8 Dir
+export const PO_FAMILY = 9;    // u8 Family
+export const PO_ACTION = 10;   // u8 Action
+export const PO_FLAGS = 11;    // u8 POF_* bits
+export const PO_SRCLEN = 12;   // u8 source prefix length
+export const PO_DSTLEN = 13;   // u8 destination prefix length
+export const PO_PROTO = 14;    // u8 protocol (valid unless POF_PROTO_ANY)
+export const PO_SRC = 16;      // 4 x u32 source prefix (masked)
+export const PO_DST = 32;      // 4 x u32 destination prefix (masked)
+export const PO_SP_LO = 48;    // u16 source port low, or ICMP type low
+export const PO_SP_HI = 50;    // u16
+export const PO_DP_LO = 52;    // u16 destination port low, or ICMP code low
+export const PO_DP_HI = 54;    // u16
+export const PO_SEQ = 56;      // u32 insertion sequence (R1 tie-break); low word of the rank
+export const PO_PRIORITY = 60; // u32 priority (R1); high word of the rank
+export const PO_RANK = 56;     // u64 rank = priority << 32 | seq; lower wins
+export const PO_NEXT = 64;     // u32 next policy slot + 1 in the classifier bucket (rank order)
+export const PO_TABLE = 68;    // u32 classifier table index
+export const PO_TNEXT = 72;    // u32 next member slot + 1 of the same classifier table
+export const PO_TPREV = 76;    // u32 previous member slot + 1 of the same classifier table
+// template (protect only)
+export const PO_T_PROTO = 80;  // u8 IPsec protocol (50 = ESP)
+export const PO_T_MODE = 81;   // u8 Mode
+export const PO_T_LEVEL = 82;  // u8 Level
+export const PO_T_FAMILY = 83; // u8 Family of the tunnel endpoints
+export const PO_T_REQID = 84;  // u32 reqid (0 = any)
+export const PO_T_SRC = 88;    // 4 x u32 tunnel source
+export const PO_T_DST = 104;   // 4 x u32 tunnel destination
+export const PO_GROUP = 120;   // u32 SA group slot + 1 resolved for tunnel templates
+export const PO_SIZE = 128;
+
+export const POF_PROTO_ANY = 1;
+export const POF_PORTS = 2;    // the port ranges constrain (R3): only TCP/UDP/SCTP match
+export const POF_ICMP = 4;     // the ICMP type/code ranges constrain (R3): only ICMP matches
+
+// ---------------------------------------------------------------------------
+// SA record. The host writes an SA spec with these offsets into the control block.
+
+export const SA_ID = 0;        // u32 SA id (engine-assigned, never reused)
+export const SA_STATE = 4;     // u8 SaState
+export const SA_FAMILY = 5;    // u8 Family of the endpoints
+export const SA_PROTO = 6;     // u8 IPsec protocol (50 = ESP)
+export const SA_MODE = 7;      // u8 Mode
+export const SA_SPI = 8;       // u32 SPI
+export const SA_REQID = 12;    // u32 reqid
+export const SA_SRC = 16;      // 4 x u32 source endpoint
+export const SA_DST = 32;      // 4 x u32 destination endpoint
+export const SA_ADDTIME = 48;  // f64 engine time of the install (ms)
+export const SA_ADDSEQ = 56;   // u32 install sequence
+export const SA_FLAGS = 60;    // u32 reserved
+export const SA_GROUP_EXACT = 64; // u32 group slot + 1 keyed with the SA's reqid (0 if reqid is 0)
+export const SA_GROUP_ANY = 68;   // u32 group slot + 1 keyed with reqid "any"
+export const SA_NEXT_EXACT = 72;  // u32 SA slot + 1: next member of the exact group
+export const SA_PREV_EXACT = 76;
+export const SA_NEXT_ANY = 80;    // u32 SA slot + 1: next member of the any group
+export const SA_PREV_ANY = 84;
+export const SA_SPI_NEXT = 88;    // u32 SA slot + 1: next SA with the same SPI (R17 SPI-only level)
+export const SA_SIZE = 128;
+
+// ---------------------------------------------------------------------------
+// SA group: all SAs that fit one resolution key; keeps the best one by R6.
+
+export const GR_BEST = 0;      // u32 SA slot + 1 of the best SA, 0 = none
+export const GR_HEAD = 4;      // u32 SA slot + 1 of the first member
+export const GR_COUNT = 8;     // u32 member SAs
+export const GR_REFS = 12;     // u32 policies holding the group in PO_GROUP
+export const GR_KEY = 16;      // resolution key (RK_SIZE bytes), to find the index entry again
+export const GR_SIZE = 64;
+
+// Resolution key (the group index key). Also the template-matching rule of R6:
+// an SA fits a template when family, protocol, mode, endpoints and (unless the
+// template's reqid is 0) reqid are equal.
+export const RK_FAMILY = 0;    // u8
+export const RK_PROTO = 1;     // u8
+export const RK_MODE = 2;      // u8
+export const RK_FLAGS = 3;     // u8 RKF_* bits
+export const RK_REQID = 4;     // u32
+export const RK_SRC = 8;       // 4 x u32
+export const RK_DST = 24;      // 4 x u32
+export const RK_BINDING = 40;  // u32 flow binding of a `unique` resolution key; 0 otherwise
+export const RK_PAD = 44;      // u32 0
+export const RK_SIZE = 48;
+export const RKF_REQID_ANY = 1;
+
+// SPI index key (R17: (SPI, dst) is unique).
+export const SK_SPI = 0;       // u32
+export const SK_FAMILY = 4;    // u32
+export const SK_DST = 8;       // 4 x u32
+export const SK_SIZE = 24;
+
+// ---------------------------------------------------------------------------
+// Classifier table descriptor (tuple space search with merged tuples).
+
+export const CT_SRCLEN = 0;    // u8 source prefix length of the table's mask
+export const CT_DSTLEN = 1;    // u8 destination prefix length of the table's mask
+export const CT_DIRFAM = 2;    // u8 dir * 2 + (family == 6)
+export const CT_USED = 3;      // u8 1 = in use
+export const CT_COUNT = 4;     // u32 policies in the table
+export const CT_HEAD = 8;      // u32 first member policy slot + 1
+export const CT_MINRANK = 16;  // u64 best (lowest) rank of its members
+export const CT_SIZE = 24;
+
+// Bucket key of the classifier's shared hash index: (table, masked src, masked dst).
+export const BK_TABLE = 0;     // u32 table index
+export const BK_PAD = 4;       // u32 0
+export const BK_SRC = 8;       // 4 x u32
+export const BK_DST = 24;      // 4 x u32
+export const BK_SIZE = 40;
+
+// ---------------------------------------------------------------------------
+// Generic index (open addressing, linear probing): slot = [u32 tag][u32 value][key][extra].
+// tag = hash | TAG_BIT, so 0 marks an empty slot, and tag & mask is still the home
+// slot (capacities stay below 2^30).
+
+export const IX_TAG = 0;
+export const IX_VALUE = 4;
+export const IX_KEY = 8;
+export const TAG_BIT = 0x40000000;
+
+// Index descriptor (one per index, in the header region).
+export const ID_BASE = 0;      // u32 slots base pointer
+export const ID_MASK = 4;      // u32 capacity - 1 (capacity is a power of two)
+export const ID_SLOT = 8;      // u32 slot size in bytes
+export const ID_KEYWORDS = 12; // u32 key size in u64 words
+export const ID_COUNT = 16;    // u32 occupied slots
+export const ID_LIMIT = 20;    // u32 maximum occupied slots (load factor bound)
+export const ID_SIZE = 32;
+
+// ---------------------------------------------------------------------------
+// Flow cache slot (one cache line).
+
+export const FC_KEY = 0;       // flow key (FK_SIZE bytes)
+export const FC_TAG = 40;      // u32 hash | TAG_BIT; 0 = empty
+export const FC_POLICY = 44;   // u32 policy slot + 1; 0 = the direction's default action
+export const FC_GEN = 48;      // u32 the policy's generation when cached (or the default's)
+export const FC_EPOCH = 52;    // u32 the direction's add epoch when last validated
+export const FC_SIZE = 64;
+
+// ---------------------------------------------------------------------------
+// Counters: u64 each, at the counter region. Read by stats().
+
+export const CN_PACKETS = 0;                         // [DIR_COUNT] packets per direction
+export const CN_VERDICTS = 3;                        // [DIR_COUNT * VERDICT_COUNT]
+export const CN_REASONS = 18;                        // [DIR_COUNT * REASON_COUNT] drops and malformed by reason
+export const CN_CACHE_HITS = 114;
+export const CN_CACHE_MISSES = 115;
+export const CN_CACHE_STALE = 116;                   // hits rejected by a generation check
+export const CN_CACHE_REVALIDATED = 117;             // hits kept after checking recent additions
+export const CN_CACHE_EVICTIONS = 118;
+export const CN_CLASSIFY = 119;                      // classifier lookups
+export const CN_TABLES_PROBED = 120;
+export const CN_RULES_COMPARED = 121;
+export const CN_SA_LOOKUPS = 122;
+export const CN_COUNT = 128;
+
+// ---------------------------------------------------------------------------
+// Engine configuration block, written by the host before init().
+
+export const CF_MAX_POLICIES = 0;   // u32
+export const CF_MAX_SAS = 4;        // u32
+export const CF_CACHE_SLOTS = 8;    // u32 flow-cache slots (power of two)
+export const CF_BATCH = 12;         // u32 packets per batch
+export const CF_ARENA = 16;         // u32 bytes of packet arena
+export const CF_MAX_TABLES = 20;    // u32 classifier tables (all directions and families)
+export const CF_SA_SELECTION = 24;  // u32 SaSelection
+export const CF_DEFAULT_OUT = 28;   // u32 Action for Dir.Out (Bypass or Discard)
+export const CF_DEFAULT_IN = 32;
+export const CF_DEFAULT_FWD = 36;
+export const CF_SIZE = 64;
+
+// Region table written by init(): pointers the host reads to build its views.
+export const RG_CONTROL = 0;        // control block (CONTROL_SIZE bytes): specs, keys, results
+export const RG_DESCRIPTORS = 4;    // batch descriptors
+export const RG_ARENA = 8;          // packet arena
+export const RG_VERDICTS = 12;      // verdict records
+export const RG_COUNTERS = 16;      // counters
+export const RG_POLICIES = 20;      // policy records
+export const RG_SAS = 24;           // SA records
+export const RG_TOTAL = 28;         // u32 bytes of linear memory in use
+export const RG_SIZE = 32;
+export const CONTROL_SIZE = 256;

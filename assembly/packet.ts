@@ -1,0 +1,216 @@
+// Packet parsing: raw IPv4/IPv6 bytes in the arena -> flow key (R3, R5, R24).
+//
+// Every read is preceded by a length check against two bounds:
+//   `end` - where the datagram ends by its own length fields (<= wire length);
+//   `cap` - how many bytes are actually present (a capture may be cut short).
+// A header that the datagram is too short to hold is malformed; a header that the
+// capture cut off is reported the same way, because its fields cannot be known.
+// Non-first fragments carry no upper-layer fields (RFC 4301 §7): kind None.
+
+import {
+  FK_DPORT, FK_DST, FK_FAMILY, FK_KIND, FK_PROTO, FK_SPORT, FK_SRC,
+  Family, L4Kind, MAX_EXT_HEADERS, MAX_PACKET_BYTES, PW_L4OFF, PW_SPI, Reason,
+} from './layout';
+
+// IPv4 header (RFC 791)
+const IP4_VER_IHL = 0;
+const IP4_TOTAL_LEN = 2;
+const IP4_FRAG = 6;
+const IP4_PROTO = 9;
+const IP4_SRC = 12;
+const IP4_DST = 16;
+const IP4_MIN_HEADER = 20;
+const IP4_FRAG_MF: u32 = 0x2000;
+const IP4_FRAG_OFFSET: u32 = 0x1fff;
+
+// IPv6 header (RFC 8200)
+const IP6_PAYLOAD_LEN = 4;
+const IP6_NEXT_HEADER = 6;
+const IP6_SRC = 8;
+const IP6_DST = 24;
+const IP6_HEADER = 40;
+const IP6_FRAG_HEADER = 8;
+const IP6_FRAG_OFFSET: u32 = 0xfff8;
+const IP6_FRAG_M: u32 = 1;
+
+// Protocol numbers
+export const PROTO_HOPOPTS: u32 = 0;
+export const PROTO_ICMP: u32 = 1;
+export const PROTO_TCP: u32 = 6;
+export const PROTO_UDP: u32 = 17;
+export const PROTO_ROUTING: u32 = 43;
+export const PROTO_FRAGMENT: u32 = 44;
+export const PROTO_ESP: u32 = 50;
+export const PROTO_AH: u32 = 51;
+export const PROTO_ICMPV6: u32 = 58;
+export const PROTO_NONE: u32 = 59;
+export const PROTO_DSTOPTS: u32 = 60;
+export const PROTO_SCTP: u32 = 132;
+export const PROTO_MOBILITY: u32 = 135;
+export const PROTO_HIP: u32 = 139;
+export const PROTO_SHIM6: u32 = 140;
+
+// Upper-layer header sizes: the fixed part that must lie inside the datagram.
+const TCP_HEADER = 20;
+const TCP_DATA_OFFSET = 12;
+const UDP_HEADER = 8;
+const UDP_LENGTH = 4;
+const SCTP_HEADER = 12;
+const ICMP_HEADER = 4;
+const ESP_HEADER = 8;  // SPI + sequence number
+const AH_HEADER = 12;  // next header, length, reserved, SPI, sequence number
+const AH_LENGTH = 1;
+const AH_SPI = 4;
+
+@inline function u8at(p: usize, off: u32): u32 { return <u32>load<u8>(p + off); }
+@inline function be16(p: usize, off: u32): u32 { return <u32>bswap<u16>(load<u16>(p + off)); }
+@inline function be32(p: usize, off: u32): u32 { return bswap<u32>(load<u32>(p + off)); }
+
+// Parse the packet at `p` into the work record `w` (whose flow key the caller has
+// zeroed, with FK_DIR set). Returns 0, or the Reason that makes it malformed.
+export function parsePacket(p: usize, cap: u32, wire: u32, w: usize): u32 {
+  if (wire > <u32>MAX_PACKET_BYTES) return Reason.Oversized;
+  if (cap < 1) return Reason.Truncated;
+  const version = u8at(p, 0) >> 4;
+  if (version == 4) return parseIpv4(p, cap, wire, w);
+  if (version == 6) return parseIpv6(p, cap, wire, w);
+  return Reason.BadVersion;
+}
+
+function parseIpv4(p: usize, cap: u32, wire: u32, w: usize): u32 {
+  if (cap < <u32>IP4_MIN_HEADER) return Reason.Truncated;
+  const ihl = (u8at(p, IP4_VER_IHL) & 15) << 2;
+  if (ihl < <u32>IP4_MIN_HEADER) return Reason.BadIhl;
+  if (ihl > cap) return Reason.Truncated;
+  let total = be16(p, IP4_TOTAL_LEN);
+  // Total length 0 is what captures of TCP segmentation offload show for the large
+  // segments the stack hands the NIC; the wire length is then the truth (Wireshark
+  // does the same).
+  if (total == 0) total = wire < 65535 ? wire : 65535;
+  if (total < ihl || total > wire) return Reason.BadTotalLength;
+  const proto = u8at(p, IP4_PROTO);
+  store<u8>(w + FK_FAMILY, <u8>Family.V4);
+  store<u8>(w + FK_PROTO, <u8>proto);
+  store<u32>(w + FK_SRC, be32(p, IP4_SRC));
+  store<u32>(w + FK_DST, be32(p, IP4_DST));
+  store<u32>(w + PW_L4OFF, ihl);
+  const frag = be16(p, IP4_FRAG);
+  const fragOffset = (frag & IP4_FRAG_OFFSET) << 3;
+  if (fragOffset + (total - ihl) > 65535) return Reason.FragmentOverflow;
+  if (fragOffset != 0) {
+    // RFC 1858: an offset of 8 octets lets a TCP fragment rewrite the flags of the
+    // first one; such fragments have no legitimate use.
+    if (fragOffset == 8 && proto == PROTO_TCP) return Reason.TinyFragment;
+    return 0; // non-first fragment: no ports (R5)
+  }
+  // Whole datagram, or first fragment (MF set): the upper-layer header must be in it.
+  return parseUpper(p, ihl, total, cap < total ? cap : total, proto, Family.V4, (frag & IP4_FRAG_MF) != 0, w);
+}
+
+function parseIpv6(p: usize, cap: u32, wire: u32, w: usize): u32 {
+  if (cap < <u32>IP6_HEADER) return Reason.Truncated;
+  const payload = be16(p, IP6_PAYLOAD_LEN);
+  // Payload length 0 with a hop-by-hop header announces a jumbogram (RFC 2675),
+  // which larval does not carry; otherwise it is just an empty payload.
+  if (payload == 0 && u8at(p, IP6_NEXT_HEADER) == PROTO_HOPOPTS) return Reason.BadPayloadLength;
+  if (<u32>IP6_HEADER + payload > wire) return Reason.BadPayloadLength;
+  const end = <u32>IP6_HEADER + payload;
+  const avail = cap < end ? cap : end;
+  store<u8>(w + FK_FAMILY, <u8>Family.V6);
+  for (let i: u32 = 0; i < 4; i++) {
+    store<u32>(w + FK_SRC + (i << 2), be32(p, IP6_SRC + (i << 2)));
+    store<u32>(w + FK_DST + (i << 2), be32(p, IP6_DST + (i << 2)));
+  }
+  let next = u8at(p, IP6_NEXT_HEADER);
+  let off: u32 = IP6_HEADER;
+  let headers: u32 = 0;
+  let firstFragment = false;
+  while (true) {
+    if (next == PROTO_HOPOPTS || next == PROTO_ROUTING || next == PROTO_DSTOPTS ||
+        next == PROTO_MOBILITY || next == PROTO_HIP || next == PROTO_SHIM6) {
+      if (next == PROTO_HOPOPTS && headers != 0) return Reason.HopByHopNotFirst;
+      if (headers == <u32>MAX_EXT_HEADERS) return Reason.ExtChainTooLong;
+      if (off + 8 > avail) return Reason.ExtHeaderTruncated;
+      const len = (u8at(p, off + 1) + 1) << 3;
+      if (off + len > end) return Reason.ExtHeaderTruncated;
+      next = u8at(p, off);
+      off += len;
+      headers++;
+      continue;
+    }
+    if (next == PROTO_FRAGMENT) {
+      if (headers == <u32>MAX_EXT_HEADERS) return Reason.ExtChainTooLong;
+      if (off + <u32>IP6_FRAG_HEADER > avail) return Reason.ExtHeaderTruncated;
+      const fragField = be16(p, off + 2);
+      const fragOffset = fragField & IP6_FRAG_OFFSET;
+      firstFragment = (fragField & IP6_FRAG_M) != 0;
+      next = u8at(p, off);
+      off += IP6_FRAG_HEADER;
+      headers++;
+      if (fragOffset != 0) {
+        // RFC 8200 §4.5: offset plus fragment length must stay within 65535.
+        if (fragOffset + (end - off) > 65535) return Reason.FragmentOverflow;
+        store<u8>(w + FK_PROTO, <u8>next);
+        store<u32>(w + PW_L4OFF, off);
+        return 0; // non-first fragment: no ports (R5)
+      }
+      continue; // first fragment or atomic fragment: keep walking
+    }
+    break;
+  }
+  store<u8>(w + FK_PROTO, <u8>next);
+  store<u32>(w + PW_L4OFF, off);
+  if (next == PROTO_NONE) return 0;
+  return parseUpper(p, off, end, avail, next, Family.V6, firstFragment, w);
+}
+
+// Upper-layer fields at `off`. `end` bounds the datagram (or, for a first fragment,
+// this fragment), `avail` the bytes present.
+function parseUpper(p: usize, off: u32, end: u32, avail: u32, proto: u32, family: Family, firstFragment: bool, w: usize): u32 {
+  if (proto == PROTO_TCP) {
+    if (off + <u32>TCP_HEADER > avail) return Reason.L4Truncated;
+    const dataOffset = (u8at(p, off + TCP_DATA_OFFSET) >> 4) << 2;
+    if (dataOffset < <u32>TCP_HEADER || off + dataOffset > end) return Reason.BadL4Header;
+    return ports(p, off, w);
+  }
+  if (proto == PROTO_UDP) {
+    if (off + <u32>UDP_HEADER > avail) return Reason.L4Truncated;
+    // A first fragment's UDP length counts the whole datagram, not this fragment.
+    const len = be16(p, off + UDP_LENGTH);
+    if (len < <u32>UDP_HEADER || (!firstFragment && off + len > end)) return Reason.BadL4Header;
+    return ports(p, off, w);
+  }
+  if (proto == PROTO_SCTP) {
+    if (off + <u32>SCTP_HEADER > avail) return Reason.L4Truncated;
+    return ports(p, off, w);
+  }
+  if ((proto == PROTO_ICMP && family == Family.V4) || (proto == PROTO_ICMPV6 && family == Family.V6)) {
+    if (off + <u32>ICMP_HEADER > avail) return Reason.L4Truncated;
+    store<u16>(w + FK_SPORT, <u16>u8at(p, off));     // type
+    store<u16>(w + FK_DPORT, <u16>u8at(p, off + 1)); // code
+    store<u8>(w + FK_KIND, <u8>L4Kind.Icmp);
+    return 0;
+  }
+  if (proto == PROTO_ESP) {
+    if (off + <u32>ESP_HEADER > avail) return Reason.L4Truncated;
+    store<u32>(w + PW_SPI, be32(p, off));
+    return 0;
+  }
+  if (proto == PROTO_AH) {
+    if (off + <u32>AH_HEADER > avail) return Reason.L4Truncated;
+    // RFC 4302 §2.2: the length is in 32-bit words, minus 2.
+    const len = (u8at(p, off + AH_LENGTH) + 2) << 2;
+    if (len < <u32>AH_HEADER || off + len > end) return Reason.BadL4Header;
+    store<u32>(w + PW_SPI, be32(p, off + AH_SPI));
+    return 0;
+  }
+  return 0;
+}
+
+@inline
+function ports(p: usize, off: u32, w: usize): u32 {
+  store<u16>(w + FK_SPORT, <u16>be16(p, off));
+  store<u16>(w + FK_DPORT, <u16>be16(p, off + 2));
+  store<u8>(w + FK_KIND, <u8>L4Kind.Ports);
+  return 0;
+}

@@ -1,0 +1,334 @@
+// Security association database.
+//
+// SAs live in fixed records. Every SA belongs to the group of its resolution key
+// with reqid "any", and (when its reqid is not 0) to the group keyed with its
+// reqid too, so that a template naming a reqid and one that does not each find
+// their SAs with one hash probe. A group keeps its best SA by R6 up to date on
+// every change, so outbound selection is O(1) however many SAs exist.
+// An SPI index ((SPI, dst), unique, and SPI alone) serves inbound lookups (R17).
+
+import {
+  Family, FK_DST, FK_FAMILY, FK_SRC, GR_BEST, GR_COUNT, GR_HEAD, GR_KEY, GR_REFS, GR_SIZE, Mode,
+  PO_T_DST, PO_T_FAMILY, PO_T_MODE, PO_T_PROTO, PO_T_REQID, PO_T_SRC, RK_BINDING, RK_DST, RK_FAMILY,
+  RK_FLAGS, RK_MODE, RK_PAD, RK_PROTO, RK_REQID, RK_SIZE, RK_SRC, RKF_REQID_ANY, SA_ADDSEQ, SA_ADDTIME,
+  SA_DST, SA_FAMILY, SA_FLAGS, SA_GROUP_ANY, SA_GROUP_EXACT, SA_ID, SA_MODE, SA_NEXT_ANY, SA_NEXT_EXACT,
+  SA_PREV_ANY, SA_PREV_EXACT, SA_PROTO, SA_REQID, SA_SIZE, SA_SPI, SA_SPI_NEXT, SA_SRC, SA_STATE,
+  SaSelection, SaState, SK_DST, SK_FAMILY, SK_SIZE, SK_SPI, Status,
+} from './layout';
+import { createIndex, idFind, idInsert, idLookup, ixFind, ixInsert, ixRemove, ixSetValue, ixValue } from './flat-index';
+import { hashU32, hashWords } from './hash';
+import { copyWords, outOfMemory, reserve, zeroWords } from './memory';
+import { PROTO_AH, PROTO_ESP } from './packet';
+
+const RK_WORDS: u32 = RK_SIZE >> 3;
+const SK_WORDS: u32 = SK_SIZE >> 3;
+
+export let saBase: usize = 0;
+export let maxSas: u32 = 0;
+let freeStack: usize = 0;
+let freeTop: u32 = 0;
+let idIndex: usize = 0;
+let spiDstIndex: usize = 0;  // (SPI, family, dst) -> SA slot (R17: unique)
+let spiIndex: usize = 0;     // SPI -> first SA slot with that SPI (chained by SA_SPI_NEXT)
+let groupBase: usize = 0;
+let maxGroups: u32 = 0;
+let groupFree: usize = 0;
+let groupFreeTop: u32 = 0;
+let groupIndex: usize = 0;
+let rkScratch: usize = 0;
+let skScratch: usize = 0;
+let saSeq: u32 = 0;
+let addSeq: u32 = 0;
+let saCount: u32 = 0;
+let selection: u32 = SaSelection.Newest;
+
+export function initSad(sas: u32, policies: u32, mode: u32): bool {
+  maxSas = sas;
+  selection = mode;
+  // Each SA needs at most two groups and each policy at most one.
+  maxGroups = sas * 2 + policies;
+  saBase = reserve(<u64>sas * SA_SIZE, 64);
+  freeStack = reserve(<u64>sas * 4, 8);
+  idIndex = createIndex(sas, 8, 0);
+  spiDstIndex = createIndex(sas, SK_SIZE, 0);
+  spiIndex = createIndex(sas, 8, 0);
+  groupBase = reserve(<u64>maxGroups * GR_SIZE, 64);
+  groupFree = reserve(<u64>maxGroups * 4, 8);
+  groupIndex = createIndex(maxGroups, RK_SIZE, 0);
+  rkScratch = reserve(RK_SIZE, 8);
+  skScratch = reserve(SK_SIZE, 8);
+  if (outOfMemory()) return false;
+  for (let i: u32 = 0; i < sas; i++) store<u32>(freeStack + (<usize>i << 2), sas - 1 - i);
+  freeTop = sas;
+  for (let i: u32 = 0; i < maxGroups; i++) store<u32>(groupFree + (<usize>i << 2), maxGroups - 1 - i);
+  groupFreeTop = maxGroups;
+  return true;
+}
+
+@inline export function saPtr(slot: u32): usize { return saBase + <usize>slot * SA_SIZE; }
+@inline function groupPtr(g: u32): usize { return groupBase + <usize>g * GR_SIZE; }
+
+export function sadCount(): u32 { return saCount; }
+
+export function saSlotOf(id: u32): i32 {
+  return <i32>idLookup(idIndex, id) - 1;
+}
+
+// ---------------------------------------------------------------------------
+// R6: not dying before dying; then newest by add time; then the higher SPI.
+// `oldest` reproduces KAME's key_allocsa (prefer_old): dying first, then the
+// oldest install — the behaviour the 2000 mail describes.
+
+function better(a: usize, b: usize): bool {
+  const aDying = load<u8>(a + SA_STATE) == <u8>SaState.Dying;
+  const bDying = load<u8>(b + SA_STATE) == <u8>SaState.Dying;
+  if (selection == SaSelection.Oldest) {
+    if (aDying != bDying) return aDying;
+    return load<u32>(a + SA_ADDSEQ) < load<u32>(b + SA_ADDSEQ);
+  }
+  if (aDying != bDying) return bDying;
+  const at = load<f64>(a + SA_ADDTIME);
+  const bt = load<f64>(b + SA_ADDTIME);
+  if (at != bt) return at > bt;
+  return load<u32>(a + SA_SPI) > load<u32>(b + SA_SPI);
+}
+
+@inline function usable(sa: usize): bool {
+  const st = load<u8>(sa + SA_STATE);
+  return st == <u8>SaState.Mature || st == <u8>SaState.Dying;
+}
+
+// ---------------------------------------------------------------------------
+// Groups
+
+// Resolution key in rkScratch from explicit fields.
+function makeKey(family: u32, proto: u32, mode: u32, reqid: u32, src: usize, dst: usize): void {
+  const k = rkScratch;
+  store<u8>(k + RK_FAMILY, <u8>family);
+  store<u8>(k + RK_PROTO, <u8>proto);
+  store<u8>(k + RK_MODE, <u8>mode);
+  store<u8>(k + RK_FLAGS, <u8>(reqid == 0 ? RKF_REQID_ANY : 0));
+  store<u32>(k + RK_REQID, reqid);
+  copyWords(k + RK_SRC, src, 2);
+  copyWords(k + RK_DST, dst, 2);
+  store<u32>(k + RK_BINDING, 0);
+  store<u32>(k + RK_PAD, 0);
+}
+
+function findGroup(): u32 {
+  const s = ixFind(groupIndex, rkScratch, hashWords(rkScratch, RK_WORDS));
+  return s == 0 ? 0 : ixValue(s) + 1;
+}
+
+// Group (slot + 1) for the key in rkScratch, created if absent; 0 if out of room.
+function obtainGroup(): u32 {
+  const found = findGroup();
+  if (found != 0) return found;
+  if (groupFreeTop == 0) return 0;
+  const g = load<u32>(groupFree + (<usize>(groupFreeTop - 1) << 2));
+  if (ixInsert(groupIndex, rkScratch, hashWords(rkScratch, RK_WORDS), g) == 0) return 0;
+  groupFreeTop--;
+  const gp = groupPtr(g);
+  zeroWords(gp, GR_SIZE >> 3);
+  copyWords(gp + GR_KEY, rkScratch, RK_WORDS);
+  return g + 1;
+}
+
+function releaseGroup(g1: u32): void {
+  const gp = groupPtr(g1 - 1);
+  if (load<u32>(gp + GR_COUNT) != 0 || load<u32>(gp + GR_REFS) != 0) return;
+  const s = ixFind(groupIndex, gp + GR_KEY, hashWords(gp + GR_KEY, RK_WORDS));
+  if (s != 0) ixRemove(groupIndex, s);
+  zeroWords(gp, GR_SIZE >> 3);
+  store<u32>(groupFree + (<usize>groupFreeTop << 2), g1 - 1);
+  groupFreeTop++;
+}
+
+// Member links: `exact` selects the SA_*_EXACT pair, else SA_*_ANY.
+@inline function nextOff(exact: bool): usize { return exact ? SA_NEXT_EXACT : SA_NEXT_ANY; }
+@inline function prevOff(exact: bool): usize { return exact ? SA_PREV_EXACT : SA_PREV_ANY; }
+
+function joinGroup(g1: u32, slot: u32, exact: bool): void {
+  const gp = groupPtr(g1 - 1);
+  const sa = saPtr(slot);
+  const head = load<u32>(gp + GR_HEAD);
+  store<u32>(sa + nextOff(exact), head);
+  store<u32>(sa + prevOff(exact), 0);
+  if (head != 0) store<u32>(saPtr(head - 1) + prevOff(exact), slot + 1);
+  store<u32>(gp + GR_HEAD, slot + 1);
+  store<u32>(gp + GR_COUNT, load<u32>(gp + GR_COUNT) + 1);
+  const best = load<u32>(gp + GR_BEST);
+  if (usable(sa) && (best == 0 || better(sa, saPtr(best - 1)))) store<u32>(gp + GR_BEST, slot + 1);
+}
+
+function recomputeBest(g1: u32, exact: bool): void {
+  const gp = groupPtr(g1 - 1);
+  let best: u32 = 0;
+  for (let m = load<u32>(gp + GR_HEAD); m != 0; m = load<u32>(saPtr(m - 1) + nextOff(exact))) {
+    const sa = saPtr(m - 1);
+    if (usable(sa) && (best == 0 || better(sa, saPtr(best - 1)))) best = m;
+  }
+  store<u32>(gp + GR_BEST, best);
+}
+
+function leaveGroup(g1: u32, slot: u32, exact: bool): void {
+  const gp = groupPtr(g1 - 1);
+  const sa = saPtr(slot);
+  const next = load<u32>(sa + nextOff(exact));
+  const prev = load<u32>(sa + prevOff(exact));
+  if (prev == 0) store<u32>(gp + GR_HEAD, next);
+  else store<u32>(saPtr(prev - 1) + nextOff(exact), next);
+  if (next != 0) store<u32>(saPtr(next - 1) + prevOff(exact), prev);
+  store<u32>(gp + GR_COUNT, load<u32>(gp + GR_COUNT) - 1);
+  if (load<u32>(gp + GR_BEST) == slot + 1) recomputeBest(g1, exact);
+  releaseGroup(g1);
+}
+
+// A tunnel template resolves to one group for the policy's lifetime: hold it.
+export function holdTemplateGroup(policy: usize): u32 {
+  makeKey(load<u8>(policy + PO_T_FAMILY), load<u8>(policy + PO_T_PROTO), Mode.Tunnel,
+          load<u32>(policy + PO_T_REQID), policy + PO_T_SRC, policy + PO_T_DST);
+  const g1 = obtainGroup();
+  if (g1 != 0) {
+    const gp = groupPtr(g1 - 1);
+    store<u32>(gp + GR_REFS, load<u32>(gp + GR_REFS) + 1);
+  }
+  return g1;
+}
+
+export function releaseTemplateGroup(g1: u32): void {
+  const gp = groupPtr(g1 - 1);
+  store<u32>(gp + GR_REFS, load<u32>(gp + GR_REFS) - 1);
+  releaseGroup(g1);
+}
+
+// Best SA (slot + 1, 0 = none) for a protect policy and flow key (R6).
+// Tunnel: the policy's group. Transport: the SA endpoints are the flow's addresses.
+export function selectSa(policy: usize, group1: u32, k: usize): u32 {
+  if (load<u8>(policy + PO_T_MODE) == <u8>Mode.Tunnel) {
+    return group1 == 0 ? 0 : load<u32>(groupPtr(group1 - 1) + GR_BEST);
+  }
+  makeKey(load<u8>(k + FK_FAMILY), load<u8>(policy + PO_T_PROTO), Mode.Transport,
+          load<u32>(policy + PO_T_REQID), k + FK_SRC, k + FK_DST);
+  const g1 = findGroup();
+  return g1 == 0 ? 0 : load<u32>(groupPtr(g1 - 1) + GR_BEST);
+}
+
+// ---------------------------------------------------------------------------
+// Add and remove
+
+function makeSpiKey(spi: u32, family: u32, dst: usize): void {
+  store<u32>(skScratch + SK_SPI, spi);
+  store<u32>(skScratch + SK_FAMILY, family);
+  copyWords(skScratch + SK_DST, dst, 2);
+}
+
+function specValid(spec: usize): bool {
+  const family = <u32>load<u8>(spec + SA_FAMILY);
+  const proto = <u32>load<u8>(spec + SA_PROTO);
+  const mode = <u32>load<u8>(spec + SA_MODE);
+  const state = <u32>load<u8>(spec + SA_STATE);
+  if (family != Family.V4 && family != Family.V6) return false;
+  if (proto != PROTO_ESP && proto != PROTO_AH) return false;
+  if (mode != Mode.Transport && mode != Mode.Tunnel) return false;
+  return state == SaState.Mature || state == SaState.Dying;
+}
+
+// Add the SA described at `spec`. Returns its slot (>= 0) or a Status.
+export function sadAdd(spec: usize, now: f64): i32 {
+  if (!specValid(spec)) return Status.Invalid;
+  const family = <u32>load<u8>(spec + SA_FAMILY);
+  const spi = load<u32>(spec + SA_SPI);
+  makeSpiKey(spi, family, spec + SA_DST);
+  const spiHash = hashWords(skScratch, SK_WORDS);
+  if (ixFind(spiDstIndex, skScratch, spiHash) != 0) return Status.Duplicate; // R17
+  if (freeTop == 0) return Status.TableFull;
+  const slot = load<u32>(freeStack + (<usize>(freeTop - 1) << 2));
+  freeTop--;
+  const sa = saPtr(slot);
+  zeroWords(sa, SA_SIZE >> 3);
+  store<u8>(sa + SA_STATE, load<u8>(spec + SA_STATE));
+  store<u8>(sa + SA_FAMILY, <u8>family);
+  store<u8>(sa + SA_PROTO, load<u8>(spec + SA_PROTO));
+  store<u8>(sa + SA_MODE, load<u8>(spec + SA_MODE));
+  store<u32>(sa + SA_SPI, spi);
+  store<u32>(sa + SA_REQID, load<u32>(spec + SA_REQID));
+  copyWords(sa + SA_SRC, spec + SA_SRC, 2);
+  copyWords(sa + SA_DST, spec + SA_DST, 2);
+  store<u32>(sa + SA_FLAGS, load<u32>(spec + SA_FLAGS));
+  const id = ++saSeq;
+  store<u32>(sa + SA_ID, id);
+  store<f64>(sa + SA_ADDTIME, now);
+  store<u32>(sa + SA_ADDSEQ, ++addSeq);
+  // The indexes and the group pool are sized for maxSas SAs, so none of these can
+  // fail once a slot was free.
+  idInsert(idIndex, id, slot);
+  ixInsert(spiDstIndex, skScratch, spiHash, slot);
+  store<u64>(skScratch, <u64>spi);
+  const spiSlot = ixFind(spiIndex, skScratch, hashU32(spi));
+  if (spiSlot == 0) {
+    ixInsert(spiIndex, skScratch, hashU32(spi), slot);
+  } else {
+    store<u32>(sa + SA_SPI_NEXT, ixValue(spiSlot) + 1);
+    ixSetValue(spiSlot, slot);
+  }
+  const proto = <u32>load<u8>(sa + SA_PROTO);
+  const mode = <u32>load<u8>(sa + SA_MODE);
+  const reqid = load<u32>(sa + SA_REQID);
+  makeKey(family, proto, mode, 0, sa + SA_SRC, sa + SA_DST);
+  const any = obtainGroup();
+  store<u32>(sa + SA_GROUP_ANY, any);
+  joinGroup(any, slot, false);
+  if (reqid != 0) {
+    makeKey(family, proto, mode, reqid, sa + SA_SRC, sa + SA_DST);
+    const exact = obtainGroup();
+    store<u32>(sa + SA_GROUP_EXACT, exact);
+    joinGroup(exact, slot, true);
+  }
+  saCount++;
+  return <i32>slot;
+}
+
+// Remove an SA by id. Returns its former slot (>= 0) or NotFound.
+export function sadRemove(id: u32): i32 {
+  const s = idFind(idIndex, id);
+  if (s == 0) return Status.NotFound;
+  const slot = ixValue(s);
+  ixRemove(idIndex, s);
+  const sa = saPtr(slot);
+  // Take it out of use first: a group's best must never name a dead SA.
+  store<u8>(sa + SA_STATE, <u8>SaState.Free);
+  leaveGroup(load<u32>(sa + SA_GROUP_ANY), slot, false);
+  const exact = load<u32>(sa + SA_GROUP_EXACT);
+  if (exact != 0) leaveGroup(exact, slot, true);
+  const spi = load<u32>(sa + SA_SPI);
+  makeSpiKey(spi, load<u8>(sa + SA_FAMILY), sa + SA_DST);
+  const sd = ixFind(spiDstIndex, skScratch, hashWords(skScratch, SK_WORDS));
+  if (sd != 0) ixRemove(spiDstIndex, sd);
+  store<u64>(skScratch, <u64>spi);
+  const so = ixFind(spiIndex, skScratch, hashU32(spi));
+  if (so != 0) {
+    const next = load<u32>(sa + SA_SPI_NEXT);
+    if (ixValue(so) == slot) {
+      if (next == 0) ixRemove(spiIndex, so);
+      else ixSetValue(so, next - 1);
+    } else {
+      let cur = ixValue(so);
+      while (load<u32>(saPtr(cur) + SA_SPI_NEXT) != slot + 1) cur = load<u32>(saPtr(cur) + SA_SPI_NEXT) - 1;
+      store<u32>(saPtr(cur) + SA_SPI_NEXT, next);
+    }
+  }
+  zeroWords(sa, SA_SIZE >> 3);
+  store<u32>(freeStack + (<usize>freeTop << 2), slot);
+  freeTop++;
+  saCount--;
+  return <i32>slot;
+}
+
+export function saIdOf(slot1: u32): u32 {
+  return slot1 == 0 ? 0 : load<u32>(saPtr(slot1 - 1) + SA_ID);
+}
+
+export function saSpiOf(slot1: u32): u32 {
+  return slot1 == 0 ? 0 : load<u32>(saPtr(slot1 - 1) + SA_SPI);
+}

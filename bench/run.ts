@@ -1,0 +1,253 @@
+// `npm run bench`: the engine's batched outbound path against the plain-TypeScript
+// build of the same path (bench/ts-outbound.ts), measured in one process with
+// benchmark.js, one batch of 256 packets per measured call.
+//
+//   node --expose-gc dist/bench/run.js [--only NAME[,NAME]] [--max-time SECONDS] [--json FILE]
+//
+// Scenarios (the issue's acceptance list):
+//   cache-hit-1m   flow-cache hits, 1M distinct flows, acl1_10k SPD
+//   cache-hit-4k   flow-cache hits, 4k hot flows, acl1_10k SPD
+//   classify-acl1  flow-cache misses through the classifier, acl1_10k SPD
+//   sa-select-1m   SA selection among 1M SAs (500k transport host pairs x 2 SAs)
+
+import Benchmark from 'benchmark';
+import { writeFileSync } from 'node:fs';
+import { parseArgs } from 'node:util';
+import { createEngine, type Engine } from '../src/index.js';
+import { loadClassBench } from '../src/classbench.js';
+import { generateTrace, Rng } from '../src/trace.js';
+import { buildPacket } from '../src/wire/build.js';
+import { dataFile } from '../src/paths.js';
+import type { Flow, PolicySpec, SaSpec } from '../src/types.js';
+import { TsOutboundPath } from './ts-outbound.js';
+
+const BATCH = 256;
+
+interface Scenario {
+  name: string;
+  what: string;
+  setup(): Promise<{ engine: Engine; ts: TsOutboundPath; packets: Uint8Array[]; check: () => void }>;
+}
+
+interface Result {
+  scenario: string;
+  what: string;
+  packets: number;
+  enginePps: number;
+  tsPps: number;
+  ratio: number;
+  engineRme: number;
+  tsRme: number;
+}
+
+function progress(msg: string): void {
+  if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${msg}`);
+}
+
+function flowKey(f: Flow): string {
+  return `${f.src}|${f.dst}|${f.proto}|${f.srcPort ?? f.icmpType ?? ''}|${f.dstPort ?? f.icmpCode ?? ''}|${f.fragment ? 1 : 0}`;
+}
+
+// `count` distinct flows from the rules: trace points, deduplicated.
+function distinctFlows(policies: PolicySpec[], count: number, seed: number): Flow[] {
+  const seen = new Set<string>();
+  const out: Flow[] = [];
+  for (let round = 0; out.length < count; round++) {
+    for (const f of generateTrace(policies, Math.max(4096, Math.ceil((count - out.length) * 1.3)), { seed: seed + round, fragmentRate: 0 })) {
+      const k = flowKey(f);
+      if (seen.has(k)) continue;
+      seen.add(k);
+      out.push(f);
+      if (out.length === count) break;
+    }
+    progress(`generating flows: ${out.length}/${count}`);
+  }
+  return out;
+}
+
+const TUNNELS = [
+  { src: '192.0.2.1', dst: '198.51.100.1' },
+  { src: '192.0.2.1', dst: '198.51.100.2' },
+  { src: '192.0.2.1', dst: '198.51.100.3' },
+  { src: '192.0.2.1', dst: '198.51.100.4' },
+];
+
+// acl1_10k with every tenth rule protected through one of four tunnels (three with SAs).
+function acl1Spd(): { policies: PolicySpec[]; sas: SaSpec[] } {
+  const policies = loadClassBench(dataFile('classbench/acl1_10k'), {
+    action: (i) => {
+      if (i % 10 === 0) {
+        const t = TUNNELS[(i / 10) % TUNNELS.length];
+        return { action: 'protect', template: { mode: 'tunnel', src: t.src, dst: t.dst } };
+      }
+      return { action: i % 7 === 0 ? 'discard' : 'bypass' };
+    },
+  });
+  const sas: SaSpec[] = TUNNELS.slice(0, 3).map((t, i) => ({ spi: 0x1000 + i, src: t.src, dst: t.dst, mode: 'tunnel' }));
+  return { policies, sas };
+}
+
+async function build(policies: PolicySpec[], sas: SaSpec[], flows: Flow[], cacheSlots: number, maxSAs = 1024): Promise<{ engine: Engine; ts: TsOutboundPath; packets: Uint8Array[] }> {
+  const engine = await createEngine({ maxPolicies: policies.length + 16, maxSAs, flowCacheSize: cacheSlots });
+  const ids = engine.addPolicies(policies);
+  const ts = new TsOutboundPath({ cacheSlots, maxGroups: maxSAs * 2 + policies.length, batch: BATCH, maxPolicyId: ids[ids.length - 1] });
+  policies.forEach((p, i) => ts.addPolicy(p, ids[i]));
+  sas.forEach((sa, i) => {
+    const id = engine.addSA(sa, 0);
+    ts.addSA(sa, id, 0);
+    if (i % 65536 === 0) progress(`installing SAs: ${i}/${sas.length}`);
+  });
+  const packets = flows.map((f) => buildPacket(f));
+  return { engine, ts, packets };
+}
+
+// Both implementations must give the same verdicts on every packet before timing.
+function crossCheck(engine: Engine, ts: TsOutboundPath, packets: Uint8Array[], label: string): void {
+  for (let i = 0; i < packets.length; i += BATCH) {
+    const n = Math.min(BATCH, packets.length - i);
+    const v = engine.outbound(packets.slice(i, i + n), 1);
+    ts.outbound(packets, i, n);
+    for (let j = 0; j < n; j++) {
+      const o = j * 4;
+      const same = v.verdictCode(j) === ts.out[o] && (v.policyId(j) ?? 0) === ts.out[o + 1] && (v.saId(j) ?? 0) === ts.out[o + 2];
+      if (!same) throw new Error(`${label}: engine and TS path disagree on packet ${i + j}: ${JSON.stringify(v.get(j))} vs [${ts.out.slice(o, o + 4).join(', ')}]`);
+    }
+    if ((i / BATCH) % 512 === 0) progress(`${label}: warming and cross-checking ${i}/${packets.length}`);
+  }
+}
+
+const scenarios: Scenario[] = [
+  {
+    name: 'cache-hit-1m',
+    what: 'flow-cache hits, 1M distinct flows (acl1_10k SPD)',
+    async setup() {
+      const { policies, sas } = acl1Spd();
+      const flows = distinctFlows(policies, 1 << 20, 11);
+      const r = await build(policies, sas, flows, 1 << 21);
+      return { ...r, check: () => crossCheck(r.engine, r.ts, r.packets, 'cache-hit-1m') };
+    },
+  },
+  {
+    name: 'cache-hit-4k',
+    what: 'flow-cache hits, 4k hot flows (acl1_10k SPD)',
+    async setup() {
+      const { policies, sas } = acl1Spd();
+      const flows = distinctFlows(policies, 4096, 12);
+      const r = await build(policies, sas, flows, 1 << 13);
+      return { ...r, check: () => crossCheck(r.engine, r.ts, r.packets, 'cache-hit-4k') };
+    },
+  },
+  {
+    name: 'classify-acl1',
+    what: 'flow-cache misses through the classifier (acl1_10k, 1M distinct flows, 4k-slot cache)',
+    async setup() {
+      const { policies, sas } = acl1Spd();
+      const flows = distinctFlows(policies, 1 << 20, 13);
+      const r = await build(policies, sas, flows, 4096);
+      // Warm both (JIT tiers) on a slice; the timed runs then cycle through flows that
+      // a 4k-slot cache cannot hold, so nearly every packet is classified.
+      return { ...r, check: () => crossCheck(r.engine, r.ts, r.packets.slice(0, 32768), 'classify-acl1') };
+    },
+  },
+  {
+    name: 'sa-select-1m',
+    what: 'SA selection among 1M SAs (500k transport host pairs x 2 SAs, flow-cache hits)',
+    async setup() {
+      const pairs = 1 << 19;
+      const policies: PolicySpec[] = [{ dir: 'out', src: '10.0.0.0/8', dst: '10.0.0.0/8', action: 'protect', template: { mode: 'transport' } }];
+      const rng = new Rng(14);
+      const flows: Flow[] = [];
+      const sas: SaSpec[] = [];
+      for (let i = 0; i < pairs; i++) {
+        const src = `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`;
+        const dst = `10.${128 + ((i >> 16) & 127)}.${(i >> 8) & 255}.${i & 255}`;
+        // An older and a newer SA per pair: R6 must pick the newer.
+        sas.push({ spi: 0x10000 + 2 * i, src, dst, mode: 'transport' }, { spi: 0x10000 + 2 * i + 1, src, dst, mode: 'transport', state: rng.chance(0.1) ? 'dying' : 'mature' });
+        flows.push({ src, dst, proto: 'udp', srcPort: 4000 + (i & 1023), dstPort: 53 });
+      }
+      for (let i = flows.length - 1; i > 0; i--) {
+        const j = rng.int(0, i);
+        [flows[i], flows[j]] = [flows[j], flows[i]];
+      }
+      const r = await build(policies, sas, flows, 1 << 20, sas.length);
+      return {
+        ...r,
+        check: () => {
+          crossCheck(r.engine, r.ts, r.packets, 'sa-select-1m');
+          const v = r.engine.outbound(r.packets.slice(0, 1024), 1);
+          if (v.counts().protect !== 1024) throw new Error('sa-select-1m: not every packet found its SA');
+        },
+      };
+    },
+  },
+];
+
+function measure(name: string, fn: () => void, maxTime: number): Promise<Benchmark> {
+  return new Promise((resolve, reject) => {
+    const b = new Benchmark(name, fn, { maxTime, minSamples: 20 });
+    b.on('complete', () => resolve(b));
+    b.on('error', () => reject(b.error));
+    b.run({ async: false });
+  });
+}
+
+async function main(): Promise<void> {
+  const { values } = parseArgs({
+    options: {
+      only: { type: 'string' },
+      'max-time': { type: 'string', default: '4' },
+      json: { type: 'string' },
+    },
+  });
+  const only = values.only ? new Set(values.only.split(',')) : null;
+  const maxTime = Number(values['max-time']);
+  const results: Result[] = [];
+  console.log(`larval bench — node ${process.version}, batch ${BATCH}, benchmark.js ${Benchmark.version}, max ${maxTime}s per case`);
+  for (const sc of scenarios) {
+    if (only && !only.has(sc.name)) continue;
+    const { engine, ts, packets, check } = await sc.setup();
+    check();
+    progress('');
+    const batches: Uint8Array[][] = [];
+    for (let i = 0; i + BATCH <= packets.length; i += BATCH) batches.push(packets.slice(i, i + BATCH));
+    let k = 0;
+    let now = 2;
+    const eng = await measure(`${sc.name} engine`, () => {
+      engine.outbound(batches[k], now);
+      k = k + 1 === batches.length ? 0 : k + 1;
+    }, maxTime);
+    let j = 0;
+    const tsb = await measure(`${sc.name} ts`, () => {
+      ts.outbound(packets, j * BATCH, BATCH);
+      j = j + 1 === batches.length ? 0 : j + 1;
+    }, maxTime);
+    now++;
+    const r: Result = {
+      scenario: sc.name,
+      what: sc.what,
+      packets: packets.length,
+      enginePps: eng.hz * BATCH,
+      tsPps: tsb.hz * BATCH,
+      ratio: eng.hz / tsb.hz,
+      engineRme: eng.stats.rme,
+      tsRme: tsb.stats.rme,
+    };
+    results.push(r);
+    const st = engine.stats();
+    console.log(
+      `${sc.name.padEnd(14)} engine ${(r.enginePps / 1e6).toFixed(2).padStart(7)} Mpps ±${r.engineRme.toFixed(1)}%   ` +
+      `plain TS ${(r.tsPps / 1e6).toFixed(3).padStart(7)} Mpps ±${r.tsRme.toFixed(1)}%   ratio ${r.ratio.toFixed(1)}x   ` +
+      `(cache hits ${st.flowCache.hits}, misses ${st.flowCache.misses}, tables/lookup ${(st.classifier.tablesProbed / Math.max(1, st.classifier.lookups)).toFixed(1)})`,
+    );
+    (globalThis as { gc?: () => void }).gc?.();
+  }
+  console.log('\n| scenario | engine (Mpps) | plain TS (Mpps) | engine / TS |');
+  console.log('|---|---:|---:|---:|');
+  for (const r of results) console.log(`| ${r.what} | ${(r.enginePps / 1e6).toFixed(2)} | ${(r.tsPps / 1e6).toFixed(3)} | ${r.ratio.toFixed(1)}x |`);
+  if (values.json) writeFileSync(values.json, JSON.stringify({ node: process.version, batch: BATCH, results }, null, 2));
+}
+
+main().catch((err) => {
+  console.error(err);
+  process.exitCode = 1;
+});

@@ -1,0 +1,63 @@
+// Verdicts of a batch: one record per packet, in the engine's verdict layout,
+// copied out of linear memory so they stay valid after the next engine call.
+// Accessors read the records in place; get()/iteration build objects on demand.
+
+import * as L from '../assembly/layout.js';
+import { REASON_NAMES, VERDICT_NAMES } from './codec.js';
+import { invalid } from './errors.js';
+import type { ReasonName, VerdictName, VerdictRecord } from './types.js';
+
+const WORDS = L.VR_SIZE / 4;
+
+export class Verdicts implements Iterable<VerdictRecord> {
+  readonly length: number;
+  private readonly u8: Uint8Array;
+  private readonly u32: Uint32Array;
+
+  /** `records` holds length * VR_SIZE bytes, 4-byte aligned. */
+  constructor(records: Uint8Array) {
+    this.u8 = records;
+    this.u32 = new Uint32Array(records.buffer, records.byteOffset, records.byteLength >>> 2);
+    this.length = records.byteLength / L.VR_SIZE;
+  }
+
+  verdictCode(i: number): number { return this.u8[i * L.VR_SIZE + L.VR_VERDICT]; }
+  verdict(i: number): VerdictName { return VERDICT_NAMES[this.verdictCode(i)]; }
+  reasonCode(i: number): number { return this.u8[i * L.VR_SIZE + L.VR_REASON]; }
+  reason(i: number): ReasonName { return REASON_NAMES[this.reasonCode(i)]; }
+  policyId(i: number): number | null { return this.u32[i * WORDS + L.VR_POLICY / 4] || null; }
+  saId(i: number): number | null { return this.u32[i * WORDS + L.VR_SA / 4] || null; }
+  spi(i: number): number | null { return this.u32[i * WORDS + L.VR_SPI / 4] || null; }
+  /** Offset of the upper-layer header: where ESP goes in transport mode. */
+  l4Offset(i: number): number { return this.u32[i * WORDS + L.VR_L4OFF / 4]; }
+
+  get(i: number): VerdictRecord {
+    if (!Number.isInteger(i) || i < 0 || i >= this.length) throw invalid('index', i, `expected 0..${this.length - 1}`);
+    const family = this.u8[i * L.VR_SIZE + L.VR_FAMILY];
+    const malformed = this.verdictCode(i) === L.Verdict.Malformed;
+    return {
+      verdict: this.verdict(i),
+      reason: this.reason(i),
+      policyId: this.policyId(i),
+      saId: this.saId(i),
+      spi: this.spi(i),
+      family: family === 4 || family === 6 ? family : null,
+      proto: malformed ? null : this.u8[i * L.VR_SIZE + L.VR_PROTO],
+    };
+  }
+
+  /** Packets per verdict. */
+  counts(): Record<VerdictName, number> {
+    const out = Object.fromEntries(VERDICT_NAMES.map((v) => [v, 0])) as Record<VerdictName, number>;
+    for (let i = 0; i < this.length; i++) out[this.verdict(i)]++;
+    return out;
+  }
+
+  toArray(): VerdictRecord[] {
+    return Array.from(this);
+  }
+
+  *[Symbol.iterator](): Iterator<VerdictRecord> {
+    for (let i = 0; i < this.length; i++) yield this.get(i);
+  }
+}

@@ -1,0 +1,170 @@
+// Encoding and decoding of the engine's records (policy, SA, flow key, verdict)
+// with the offsets of assembly/layout.ts, the one definition of the layout.
+// Every encoder has its decoder next to it.
+
+import * as L from '../assembly/layout.js';
+import { type Family, formatAddress, formatPrefix } from './addr.js';
+import { PROTO_AH } from './protocols.js';
+import type { NormalizedFlow, NormalizedPolicy, NormalizedSa } from './validate.js';
+import type { Direction, Policy, PolicyAction, ReasonName, SecurityAssociation, VerdictName } from './types.js';
+
+// Names derive from the enum members of layout.ts: NoSa -> 'no-sa', L4Truncated -> 'l4-truncated'.
+export function kebab(name: string): string {
+  return name.replace(/([a-z0-9])([A-Z])/g, '$1-$2').toLowerCase();
+}
+
+function enumNames<T extends string>(e: Record<string, string | number>, size: number): T[] {
+  const out = new Array<T>(size);
+  for (const [k, v] of Object.entries(e)) if (typeof v === 'number') out[v] = kebab(k) as T;
+  return out;
+}
+
+export const REASON_NAMES: readonly ReasonName[] = enumNames<ReasonName>(L.Reason, L.REASON_COUNT);
+export const VERDICT_NAMES: readonly VerdictName[] = enumNames<VerdictName>(L.Verdict, L.VERDICT_COUNT);
+export const DIR_NAMES: readonly Direction[] = ['out', 'in', 'fwd'];
+const ACTION_NAMES: readonly PolicyAction[] = ['bypass', 'discard', 'protect'];
+const LEVEL_NAMES = ['require', 'unique', 'use'] as const;
+
+export const DIR_CODE: Readonly<Record<Direction, number>> = { out: L.Dir.Out, in: L.Dir.In, fwd: L.Dir.Fwd };
+export const ACTION_CODE: Readonly<Record<PolicyAction, number>> = {
+  bypass: L.Action.Bypass, discard: L.Action.Discard, protect: L.Action.Protect,
+};
+const LEVEL_CODE = { require: L.Level.Require, unique: L.Level.Unique, use: L.Level.Use } as const;
+const MODE_CODE = { transport: L.Mode.Transport, tunnel: L.Mode.Tunnel } as const;
+
+// Reasons that mean the packet was not sent: the "drops by reason" of stats() (R26).
+export function isDropReason(code: number): boolean {
+  return code === L.Reason.NoSa || code >= L.Reason.Truncated;
+}
+
+function writeWords(dv: DataView, at: number, words: ArrayLike<number>): void {
+  for (let i = 0; i < 4; i++) dv.setUint32(at + 4 * i, words[i] >>> 0, true);
+}
+
+function readWords(dv: DataView, at: number): Uint32Array {
+  const w = new Uint32Array(4);
+  for (let i = 0; i < 4; i++) w[i] = dv.getUint32(at + 4 * i, true);
+  return w;
+}
+
+// ---------------------------------------------------------------------------
+// Policy
+
+export function encodePolicy(dv: DataView, at: number, p: NormalizedPolicy): void {
+  new Uint8Array(dv.buffer, at, L.PO_SIZE).fill(0);
+  dv.setUint8(at + L.PO_DIR, DIR_CODE[p.dir]);
+  dv.setUint8(at + L.PO_FAMILY, p.family);
+  dv.setUint8(at + L.PO_ACTION, ACTION_CODE[p.action]);
+  let flags = 0;
+  if (p.proto === null) flags |= L.POF_PROTO_ANY;
+  else dv.setUint8(at + L.PO_PROTO, p.proto);
+  dv.setUint8(at + L.PO_SRCLEN, p.src.len);
+  dv.setUint8(at + L.PO_DSTLEN, p.dst.len);
+  writeWords(dv, at + L.PO_SRC, p.src.words);
+  writeWords(dv, at + L.PO_DST, p.dst.words);
+  const ranges = p.ports ? [p.ports.src, p.ports.dst] : p.icmp ? [p.icmp.type, p.icmp.code] : [[0, 65535], [0, 65535]];
+  if (p.ports) flags |= L.POF_PORTS;
+  if (p.icmp) flags |= L.POF_ICMP;
+  dv.setUint16(at + L.PO_SP_LO, ranges[0][0], true);
+  dv.setUint16(at + L.PO_SP_HI, ranges[0][1], true);
+  dv.setUint16(at + L.PO_DP_LO, ranges[1][0], true);
+  dv.setUint16(at + L.PO_DP_HI, ranges[1][1], true);
+  dv.setUint8(at + L.PO_FLAGS, flags);
+  dv.setUint32(at + L.PO_PRIORITY, p.priority, true);
+  const t = p.template;
+  if (t) {
+    dv.setUint8(at + L.PO_T_PROTO, t.proto);
+    dv.setUint8(at + L.PO_T_MODE, MODE_CODE[t.mode]);
+    dv.setUint8(at + L.PO_T_LEVEL, LEVEL_CODE[t.level]);
+    dv.setUint32(at + L.PO_T_REQID, t.reqid, true);
+    if (t.src && t.dst) {
+      dv.setUint8(at + L.PO_T_FAMILY, t.src.family);
+      writeWords(dv, at + L.PO_T_SRC, t.src.words);
+      writeWords(dv, at + L.PO_T_DST, t.dst.words);
+    }
+  }
+}
+
+export function decodePolicy(dv: DataView, at: number): Policy {
+  const family = dv.getUint8(at + L.PO_FAMILY) as Family;
+  const flags = dv.getUint8(at + L.PO_FLAGS);
+  const range = (lo: number, hi: number): [number, number] => [dv.getUint16(at + lo, true), dv.getUint16(at + hi, true)];
+  const action = ACTION_NAMES[dv.getUint8(at + L.PO_ACTION)];
+  let template: Policy['template'] = null;
+  if (action === 'protect') {
+    const mode = dv.getUint8(at + L.PO_T_MODE) === L.Mode.Tunnel ? 'tunnel' : 'transport';
+    const tfam = dv.getUint8(at + L.PO_T_FAMILY) as Family;
+    template = {
+      proto: dv.getUint8(at + L.PO_T_PROTO) === PROTO_AH ? 'ah' : 'esp',
+      mode,
+      level: LEVEL_NAMES[dv.getUint8(at + L.PO_T_LEVEL)],
+      reqid: dv.getUint32(at + L.PO_T_REQID, true),
+      ...(mode === 'tunnel'
+        ? { src: formatAddress(tfam, readWords(dv, at + L.PO_T_SRC)), dst: formatAddress(tfam, readWords(dv, at + L.PO_T_DST)) }
+        : {}),
+    };
+  }
+  return {
+    id: dv.getUint32(at + L.PO_ID, true),
+    generation: dv.getUint32(at + L.PO_GEN, true),
+    dir: DIR_NAMES[dv.getUint8(at + L.PO_DIR)],
+    priority: dv.getUint32(at + L.PO_PRIORITY, true),
+    action,
+    family,
+    src: formatPrefix(family, readWords(dv, at + L.PO_SRC), dv.getUint8(at + L.PO_SRCLEN)),
+    dst: formatPrefix(family, readWords(dv, at + L.PO_DST), dv.getUint8(at + L.PO_DSTLEN)),
+    proto: flags & L.POF_PROTO_ANY ? null : dv.getUint8(at + L.PO_PROTO),
+    srcPort: flags & L.POF_PORTS ? range(L.PO_SP_LO, L.PO_SP_HI) : null,
+    dstPort: flags & L.POF_PORTS ? range(L.PO_DP_LO, L.PO_DP_HI) : null,
+    icmpType: flags & L.POF_ICMP ? range(L.PO_SP_LO, L.PO_SP_HI) : null,
+    icmpCode: flags & L.POF_ICMP ? range(L.PO_DP_LO, L.PO_DP_HI) : null,
+    template,
+  };
+}
+
+// ---------------------------------------------------------------------------
+// SA
+
+export function encodeSa(dv: DataView, at: number, sa: NormalizedSa): void {
+  new Uint8Array(dv.buffer, at, L.SA_SIZE).fill(0);
+  dv.setUint8(at + L.SA_STATE, sa.state === 'dying' ? L.SaState.Dying : L.SaState.Mature);
+  dv.setUint8(at + L.SA_FAMILY, sa.family);
+  dv.setUint8(at + L.SA_PROTO, sa.proto);
+  dv.setUint8(at + L.SA_MODE, MODE_CODE[sa.mode]);
+  dv.setUint32(at + L.SA_SPI, sa.spi, true);
+  dv.setUint32(at + L.SA_REQID, sa.reqid, true);
+  writeWords(dv, at + L.SA_SRC, sa.src);
+  writeWords(dv, at + L.SA_DST, sa.dst);
+}
+
+export function decodeSa(dv: DataView, at: number): SecurityAssociation {
+  const family = dv.getUint8(at + L.SA_FAMILY) as Family;
+  return {
+    id: dv.getUint32(at + L.SA_ID, true),
+    spi: dv.getUint32(at + L.SA_SPI, true),
+    src: formatAddress(family, readWords(dv, at + L.SA_SRC)),
+    dst: formatAddress(family, readWords(dv, at + L.SA_DST)),
+    family,
+    proto: dv.getUint8(at + L.SA_PROTO) === PROTO_AH ? 'ah' : 'esp',
+    mode: dv.getUint8(at + L.SA_MODE) === L.Mode.Tunnel ? 'tunnel' : 'transport',
+    reqid: dv.getUint32(at + L.SA_REQID, true),
+    state: dv.getUint8(at + L.SA_STATE) === L.SaState.Dying ? 'dying' : 'mature',
+    addTime: dv.getFloat64(at + L.SA_ADDTIME, true),
+  };
+}
+
+// ---------------------------------------------------------------------------
+// Flow key
+
+const KIND_CODE = { none: L.L4Kind.None, ports: L.L4Kind.Ports, icmp: L.L4Kind.Icmp } as const;
+
+export function encodeFlowKey(dv: DataView, at: number, f: NormalizedFlow): void {
+  new Uint8Array(dv.buffer, at, L.PW_SIZE).fill(0);
+  writeWords(dv, at + L.FK_SRC, f.src);
+  writeWords(dv, at + L.FK_DST, f.dst);
+  dv.setUint16(at + L.FK_SPORT, f.sport, true);
+  dv.setUint16(at + L.FK_DPORT, f.dport, true);
+  dv.setUint8(at + L.FK_PROTO, f.proto);
+  dv.setUint8(at + L.FK_FAMILY, f.family);
+  dv.setUint8(at + L.FK_KIND, KIND_CODE[f.kind]);
+}

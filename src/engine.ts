@@ -1,0 +1,403 @@
+// The engine wrapper: validates and encodes control-plane calls, moves packets into
+// linear memory in batches and verdicts out, and reads counters and tables back.
+// All state lives in the WebAssembly instance; this class holds only views on it.
+
+import * as L from '../assembly/layout.js';
+import {
+  ACTION_CODE, DIR_CODE, DIR_NAMES, REASON_NAMES, VERDICT_NAMES, decodePolicy, decodeSa, encodeFlowKey, encodePolicy,
+  encodeSa, isDropReason,
+} from './codec.js';
+import { Verdicts } from './batch.js';
+import { LarvalError, invalid, show } from './errors.js';
+import type {
+  Direction, EngineOptions, Flow, Policy, PolicySpec, ReasonName, SaSelectionMode, SaSpec, SecurityAssociation,
+  VerdictName,
+} from './types.js';
+import {
+  type NormalizedPolicy, direction, engineTime, integer, normalizeFlow, normalizePolicy, normalizeSa, oneOf,
+} from './validate.js';
+import { instantiateEngine, type WasmExports } from './wasm.js';
+import { formatAddress } from './addr.js';
+
+/** A packet for the batch API: bytes, or bytes cut short by a capture with their length on the wire. */
+export type PacketInput = Uint8Array | { data: Uint8Array; wireLength?: number };
+
+export interface ResolvedOptions {
+  maxPolicies: number;
+  maxSAs: number;
+  flowCacheSize: number;
+  batchSize: number;
+  arenaBytes: number;
+  maxClassifierTables: number;
+  saSelection: SaSelectionMode;
+  defaultAction: Record<Direction, 'bypass' | 'discard'>;
+}
+
+export interface EngineStats {
+  packets: Record<Direction, number>;
+  verdicts: Record<Direction, Record<VerdictName, number>>;
+  /** Packets by the reason of their verdict, per direction (non-zero entries only). */
+  reasons: Record<Direction, Partial<Record<ReasonName, number>>>;
+  /** Packets not sent, by reason, all directions (R26). */
+  drops: Partial<Record<ReasonName, number>>;
+  flowCache: { hits: number; misses: number; stale: number; revalidated: number; evictions: number; entries: number; capacity: number };
+  classifier: { lookups: number; tablesProbed: number; rulesCompared: number };
+  saLookups: number;
+  tables: { policies: number; maxPolicies: number; sas: number; maxSAs: number };
+  memoryBytes: number;
+}
+
+export interface EngineDump {
+  /** Engine time (ms). */
+  time: number;
+  /** SPD generation: changes with every policy change (R12). */
+  generation: number;
+  defaults: Record<Direction, 'bypass' | 'discard'>;
+  /** In evaluation order (R1) per direction. */
+  policies: Policy[];
+  sas: SecurityAssociation[];
+}
+
+const KIB = 1024;
+const DEFAULTS: ResolvedOptions = {
+  maxPolicies: 16384,
+  maxSAs: 16384,
+  flowCacheSize: 65536,
+  batchSize: 256,
+  arenaBytes: 1024 * KIB,
+  maxClassifierTables: 4096,
+  saSelection: 'newest',
+  defaultAction: { out: 'bypass', in: 'bypass', fwd: 'bypass' },
+};
+const OPTION_FIELDS = Object.keys(DEFAULTS);
+
+function resolveOptions(options: unknown): ResolvedOptions {
+  if (options === undefined) options = {};
+  if (typeof options !== 'object' || options === null) throw invalid('options', options, 'expected an object');
+  const o = options as Record<string, unknown>;
+  for (const k of Object.keys(o)) {
+    if (!OPTION_FIELDS.includes(k)) throw invalid(`options.${k}`, o[k], `unknown option (known: ${OPTION_FIELDS.join(', ')})`);
+  }
+  const num = (k: keyof ResolvedOptions, lo: number, hi: number): number =>
+    o[k] === undefined ? (DEFAULTS[k] as number) : integer(o[k], `options.${k}`, lo, hi);
+  const cache = num('flowCacheSize', 16, 1 << 26);
+  const defaults = { ...DEFAULTS.defaultAction };
+  if (o.defaultAction !== undefined) {
+    if (typeof o.defaultAction !== 'object' || o.defaultAction === null) throw invalid('options.defaultAction', o.defaultAction, 'expected { out?, in?, fwd? }');
+    for (const [k, v] of Object.entries(o.defaultAction)) {
+      const dir = direction(k, 'options.defaultAction');
+      defaults[dir] = oneOf(v, ['bypass', 'discard'] as const, `options.defaultAction.${k}`);
+    }
+  }
+  return {
+    maxPolicies: num('maxPolicies', 1, 1 << 24),
+    maxSAs: num('maxSAs', 1, 1 << 24),
+    flowCacheSize: 2 ** Math.ceil(Math.log2(cache)),
+    batchSize: num('batchSize', 1, 65536),
+    arenaBytes: num('arenaBytes', L.MAX_PACKET_BYTES, 1 << 30),
+    maxClassifierTables: num('maxClassifierTables', 1, 1 << 16),
+    saSelection: o.saSelection === undefined ? DEFAULTS.saSelection : oneOf(o.saSelection, ['newest', 'oldest'] as const, 'options.saSelection'),
+    defaultAction: defaults,
+  };
+}
+
+/** Create an engine with its own WebAssembly instance and tables. */
+export async function createEngine(options?: EngineOptions): Promise<Engine> {
+  const resolved = resolveOptions(options);
+  const x = await instantiateEngine();
+  return new Engine(x, resolved);
+}
+
+export class Engine {
+  readonly options: Readonly<ResolvedOptions>;
+  private readonly x: WasmExports;
+  private buffer!: ArrayBuffer;
+  private u8!: Uint8Array;
+  private u32!: Uint32Array;
+  private dv!: DataView;
+  private readonly control: number;
+  private readonly descriptors: number;
+  private readonly arena: number;
+  private readonly verdicts: number;
+  private readonly counters: number;
+  private readonly policyBase: number;
+  private readonly saBase: number;
+  private readonly totalBytes: number;
+
+  /** Use createEngine(). */
+  constructor(x: WasmExports, options: ResolvedOptions) {
+    this.x = x;
+    this.options = Object.freeze(options);
+    const cfg = x.configBlock();
+    if (cfg === 0 || !x.memory.buffer.byteLength) throw new LarvalError('ENOMEM', 'could not reserve the engine configuration block');
+    const dv = new DataView(x.memory.buffer);
+    dv.setUint32(cfg + L.CF_MAX_POLICIES, options.maxPolicies, true);
+    dv.setUint32(cfg + L.CF_MAX_SAS, options.maxSAs, true);
+    dv.setUint32(cfg + L.CF_CACHE_SLOTS, options.flowCacheSize, true);
+    dv.setUint32(cfg + L.CF_BATCH, options.batchSize, true);
+    dv.setUint32(cfg + L.CF_ARENA, options.arenaBytes, true);
+    dv.setUint32(cfg + L.CF_MAX_TABLES, options.maxClassifierTables, true);
+    dv.setUint32(cfg + L.CF_SA_SELECTION, options.saSelection === 'oldest' ? L.SaSelection.Oldest : L.SaSelection.Newest, true);
+    dv.setUint32(cfg + L.CF_DEFAULT_OUT, ACTION_CODE[options.defaultAction.out], true);
+    dv.setUint32(cfg + L.CF_DEFAULT_IN, ACTION_CODE[options.defaultAction.in], true);
+    dv.setUint32(cfg + L.CF_DEFAULT_FWD, ACTION_CODE[options.defaultAction.fwd], true);
+    const status = x.init();
+    if (status === L.Status.OutOfMemory) {
+      throw new LarvalError('ENOMEM', `the engine's tables do not fit in 4 GiB of WebAssembly memory (options ${show(options)}); lower maxSAs, maxPolicies or flowCacheSize`);
+    }
+    if (status !== L.Status.Ok) throw new LarvalError('EINVAL', `engine rejected its configuration (status ${status}): ${show(options)}`);
+    this.views();
+    const r = x.regions();
+    const reg = (off: number) => this.dv.getUint32(r + off, true);
+    this.control = reg(L.RG_CONTROL);
+    this.descriptors = reg(L.RG_DESCRIPTORS);
+    this.arena = reg(L.RG_ARENA);
+    this.verdicts = reg(L.RG_VERDICTS);
+    this.counters = reg(L.RG_COUNTERS);
+    this.policyBase = reg(L.RG_POLICIES);
+    this.saBase = reg(L.RG_SAS);
+    this.totalBytes = reg(L.RG_TOTAL);
+  }
+
+  // Memory only grows inside init(), but a view on a detached buffer silently reads
+  // zeros, so re-check before every use.
+  private views(): void {
+    if (this.buffer === this.x.memory.buffer) return;
+    this.buffer = this.x.memory.buffer;
+    this.u8 = new Uint8Array(this.buffer);
+    this.u32 = new Uint32Array(this.buffer);
+    this.dv = new DataView(this.buffer);
+  }
+
+  /** Engine time (ms): the latest `now` any call carried. */
+  get time(): number {
+    return this.x.engineTime();
+  }
+
+  // -------------------------------------------------------------------------
+  // SPD
+
+  /** Add a policy (R1–R5). Returns its id. */
+  addPolicy(spec: PolicySpec): number {
+    return this.insertPolicy(normalizePolicy(spec));
+  }
+
+  /** Add many policies; all or none (a failure removes the ones this call added). */
+  addPolicies(specs: readonly PolicySpec[]): number[] {
+    if (!Array.isArray(specs)) throw invalid('specs', specs, 'expected an array of policies');
+    const normalized = specs.map((s, i) => {
+      try {
+        return normalizePolicy(s);
+      } catch (err) {
+        if (err instanceof LarvalError) throw new LarvalError(err.code, `policies[${i}].${err.message}`, { field: `policies[${i}].${err.field}`, value: err.value });
+        throw err;
+      }
+    });
+    const ids: number[] = [];
+    try {
+      for (const p of normalized) ids.push(this.insertPolicy(p));
+    } catch (err) {
+      for (const id of ids) this.x.removePolicy(id);
+      throw err;
+    }
+    return ids;
+  }
+
+  private insertPolicy(p: NormalizedPolicy): number {
+    this.views();
+    encodePolicy(this.dv, this.control, p);
+    const r = this.x.addPolicy();
+    if (r > 0) return r;
+    if (r === L.Status.TableFull) {
+      const tables = this.x.policyCount() >= this.options.maxPolicies ? `the policy table is full (maxPolicies ${this.options.maxPolicies})` : `no SA group left for the template (maxSAs ${this.options.maxSAs})`;
+      throw new LarvalError('ETABLEFULL', `addPolicy: ${tables}`, { field: 'maxPolicies', value: this.options.maxPolicies });
+    }
+    if (r === L.Status.ClassifierFull) {
+      throw new LarvalError('ETABLEFULL', `addPolicy: no classifier table fits and all ${this.options.maxClassifierTables} are in use (maxClassifierTables)`, { field: 'maxClassifierTables', value: this.options.maxClassifierTables });
+    }
+    throw new LarvalError('EINVAL', `addPolicy: the engine refused the policy (status ${r})`);
+  }
+
+  /** Remove a policy by id. */
+  removePolicy(id: number): void {
+    integer(id, 'id', 1, 0xffffffff);
+    if (this.x.removePolicy(id) === L.Status.NotFound) throw new LarvalError('ENOENT', `removePolicy: no policy with id ${id}`, { field: 'id', value: id });
+  }
+
+  /** The action when no policy matches (R2). */
+  setDefaultAction(dir: Direction, action: 'bypass' | 'discard'): void {
+    const d = direction(dir);
+    const a = oneOf(action, ['bypass', 'discard'] as const, 'action');
+    this.x.setDefault(DIR_CODE[d], ACTION_CODE[a]);
+  }
+
+  /** The policy that decides `flow` (R1/R2), or null when the default action applies. */
+  matchPolicy(dir: Direction, flow: Flow): number | null {
+    const d = direction(dir);
+    const f = normalizeFlow(flow);
+    this.views();
+    encodeFlowKey(this.dv, this.control, f);
+    const id = this.x.lookupFlow(DIR_CODE[d]);
+    return id > 0 ? id : null;
+  }
+
+  getPolicy(id: number): Policy | null {
+    integer(id, 'id', 1, 0xffffffff);
+    const slot = this.x.policySlot(id);
+    if (slot < 0) return null;
+    this.views();
+    return decodePolicy(this.dv, this.policyBase + slot * L.PO_SIZE);
+  }
+
+  // -------------------------------------------------------------------------
+  // SAD
+
+  /** Install an SA at engine time `now` (default: the engine's time). Returns its id. */
+  addSA(sa: SaSpec, now?: number): number {
+    const n = normalizeSa(sa);
+    const t = now === undefined ? NaN : engineTime(now);
+    this.views();
+    encodeSa(this.dv, this.control, n);
+    const r = this.x.addSA(t);
+    if (r > 0) return r;
+    if (r === L.Status.Duplicate) {
+      throw new LarvalError('EEXIST', `addSA: an SA with SPI 0x${n.spi.toString(16)} to ${formatAddress(n.family, n.dst)} already exists (R17)`, { field: 'spi', value: n.spi });
+    }
+    if (r === L.Status.TableFull) throw new LarvalError('ETABLEFULL', `addSA: the SA table is full (maxSAs ${this.options.maxSAs})`, { field: 'maxSAs', value: this.options.maxSAs });
+    throw new LarvalError('EINVAL', `addSA: the engine refused the SA (status ${r})`);
+  }
+
+  removeSA(id: number): void {
+    integer(id, 'id', 1, 0xffffffff);
+    if (this.x.removeSA(id) === L.Status.NotFound) throw new LarvalError('ENOENT', `removeSA: no SA with id ${id}`, { field: 'id', value: id });
+  }
+
+  getSA(id: number): SecurityAssociation | null {
+    integer(id, 'id', 1, 0xffffffff);
+    const slot = this.x.saSlot(id);
+    if (slot < 0) return null;
+    this.views();
+    return decodeSa(this.dv, this.saBase + slot * L.SA_SIZE);
+  }
+
+  // -------------------------------------------------------------------------
+  // Packets
+
+  /**
+   * Decide a batch of outbound IP packets (no link-layer header) at engine time
+   * `now`: policy (R1–R5), then SA (R6). One verdict per packet, in order.
+   */
+  outbound(packets: Iterable<PacketInput>, now?: number): Verdicts {
+    const t = now === undefined ? NaN : engineTime(now);
+    const list = Array.isArray(packets) ? (packets as PacketInput[]) : Array.from(packets);
+    // Validate everything before the engine sees any of it: a bad argument must not
+    // leave half a batch counted.
+    for (let i = 0; i < list.length; i++) {
+      const p = list[i];
+      if (p instanceof Uint8Array) continue;
+      if (typeof p !== 'object' || p === null || !(p.data instanceof Uint8Array)) {
+        throw invalid(`packets[${i}]`, p, 'expected a Uint8Array or { data: Uint8Array, wireLength?: number }');
+      }
+      if (p.wireLength !== undefined) integer(p.wireLength, `packets[${i}].wireLength`, p.data.length, 0xffffffff);
+    }
+    this.views();
+    const out = new Uint8Array(list.length * L.VR_SIZE);
+    const batch = this.options.batchSize;
+    const arenaBytes = this.options.arenaBytes;
+    const u8 = this.u8;
+    const u32 = this.u32;
+    const descWord = this.descriptors >>> 2;
+    let i = 0;
+    while (i < list.length) {
+      let n = 0;
+      let used = 0;
+      while (i + n < list.length && n < batch) {
+        const p = list[i + n];
+        const data = p instanceof Uint8Array ? p : p.data;
+        const wire = p instanceof Uint8Array ? data.length : (p.wireLength ?? data.length);
+        // Beyond the largest IP packet only the head is copied; the engine sees the
+        // wire length and answers 'oversized' (R24).
+        const cap = data.length > L.MAX_PACKET_BYTES ? L.MAX_PACKET_BYTES : data.length;
+        if (used + cap > arenaBytes) break;
+        u8.set(cap === data.length ? data : data.subarray(0, cap), this.arena + used);
+        const d = descWord + n * (L.PD_SIZE >>> 2);
+        u32[d] = used;
+        u32[d + 1] = cap;
+        u32[d + 2] = wire;
+        u32[d + 3] = 0;
+        used += cap;
+        n++;
+      }
+      const r = this.x.outbound(n, t);
+      if (r !== n) throw new LarvalError('EINVAL', `outbound: engine refused a batch of ${n} (status ${r})`);
+      out.set(u8.subarray(this.verdicts, this.verdicts + n * L.VR_SIZE), i * L.VR_SIZE);
+      i += n;
+    }
+    return new Verdicts(out);
+  }
+
+  // -------------------------------------------------------------------------
+  // Introspection
+
+  stats(): EngineStats {
+    this.views();
+    const c = (index: number) => Number(this.dv.getBigUint64(this.counters + index * 8, true));
+    const packets = {} as EngineStats['packets'];
+    const verdicts = {} as EngineStats['verdicts'];
+    const reasons = {} as EngineStats['reasons'];
+    const drops: EngineStats['drops'] = {};
+    DIR_NAMES.forEach((dir, d) => {
+      packets[dir] = c(L.CN_PACKETS + d);
+      verdicts[dir] = Object.fromEntries(VERDICT_NAMES.map((v, i) => [v, c(L.CN_VERDICTS + d * L.VERDICT_COUNT + i)])) as Record<VerdictName, number>;
+      reasons[dir] = {};
+      REASON_NAMES.forEach((name, r) => {
+        if (name === undefined) return;
+        const n = c(L.CN_REASONS + d * L.REASON_COUNT + r);
+        if (n === 0) return;
+        reasons[dir][name] = n;
+        if (isDropReason(r)) drops[name] = (drops[name] ?? 0) + n;
+      });
+    });
+    return {
+      packets,
+      verdicts,
+      reasons,
+      drops,
+      flowCache: {
+        hits: c(L.CN_CACHE_HITS),
+        misses: c(L.CN_CACHE_MISSES),
+        stale: c(L.CN_CACHE_STALE),
+        revalidated: c(L.CN_CACHE_REVALIDATED),
+        evictions: c(L.CN_CACHE_EVICTIONS),
+        entries: this.x.flowCacheEntries(),
+        capacity: this.options.flowCacheSize,
+      },
+      classifier: { lookups: c(L.CN_CLASSIFY), tablesProbed: c(L.CN_TABLES_PROBED), rulesCompared: c(L.CN_RULES_COMPARED) },
+      saLookups: c(L.CN_SA_LOOKUPS),
+      tables: { policies: this.x.policyCount(), maxPolicies: this.options.maxPolicies, sas: this.x.saCount(), maxSAs: this.options.maxSAs },
+      memoryBytes: this.totalBytes,
+    };
+  }
+
+  /** The whole SPD and SAD with generations, read from the engine (R12). */
+  dump(): EngineDump {
+    this.views();
+    const policies: Policy[] = [];
+    for (let s = 0; s < this.options.maxPolicies; s++) {
+      const at = this.policyBase + s * L.PO_SIZE;
+      if (this.dv.getUint32(at + L.PO_GEN, true) !== 0) policies.push(decodePolicy(this.dv, at));
+    }
+    policies.sort((a, b) => DIR_CODE[a.dir] - DIR_CODE[b.dir] || a.priority - b.priority || a.id - b.id);
+    const sas: SecurityAssociation[] = [];
+    for (let s = 0; s < this.options.maxSAs; s++) {
+      const at = this.saBase + s * L.SA_SIZE;
+      if (this.u8[at + L.SA_STATE] !== L.SaState.Free) sas.push(decodeSa(this.dv, at));
+    }
+    sas.sort((a, b) => a.id - b.id);
+    const defaults = {} as EngineDump['defaults'];
+    DIR_NAMES.forEach((dir, d) => {
+      defaults[dir] = this.x.defaultOf(d) === L.Action.Discard ? 'discard' : 'bypass';
+    });
+    return { time: this.time, generation: this.x.policyGeneration() >>> 0, defaults, policies, sas };
+  }
+}

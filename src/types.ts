@@ -1,0 +1,150 @@
+// Public types of larval's API. Addresses and prefixes are strings; protocols are
+// names ('tcp', 'udp', 'icmp', 'ipv6-icmp', ...) or numbers.
+
+export type Direction = 'out' | 'in' | 'fwd';
+export type PolicyAction = 'protect' | 'bypass' | 'discard';
+export type IpsecMode = 'tunnel' | 'transport';
+/** setkey's levels: `require` (one SA per template), `unique` (per flow), `use` (opportunistic, R7a). */
+export type TemplateLevel = 'require' | 'unique' | 'use';
+export type SaSelectionMode = 'newest' | 'oldest';
+export type VerdictName = 'bypass' | 'protect' | 'discard' | 'drop' | 'malformed';
+export type SaStateName = 'mature' | 'dying';
+
+/** What SA a protect policy needs. */
+export interface Template {
+  /** IPsec protocol; only 'esp' (and 'ah' for selection) are known. Default 'esp'. */
+  proto?: 'esp' | 'ah';
+  mode: IpsecMode;
+  /** Tunnel endpoints (required for tunnel mode, not allowed for transport). */
+  src?: string;
+  dst?: string;
+  /** 0 or omitted: any SA of that protocol, mode and endpoints fits. */
+  reqid?: number;
+  level?: TemplateLevel;
+}
+
+export interface PolicySpec {
+  dir: Direction;
+  /** Source prefix, e.g. '10.0.0.0/8' or '2001:db8::/32'. Omitted: any address of the family. */
+  src?: string;
+  dst?: string;
+  /** Needed only when both src and dst are omitted: 4 or 6. */
+  family?: 4 | 6;
+  proto?: string | number;
+  /** Inclusive port range [lo, hi]; a single number means [n, n]. TCP, UDP and SCTP only (R3). */
+  srcPort?: [number, number] | number;
+  dstPort?: [number, number] | number;
+  /** ICMP / ICMPv6 type and code (R3); need proto 'icmp' or 'ipv6-icmp'. */
+  icmpType?: number;
+  icmpCode?: number;
+  /** Lower wins (R1). Default 0; ties go to the earlier policy. */
+  priority?: number;
+  action: PolicyAction;
+  template?: Template;
+}
+
+/** A policy as the engine holds it (dump(), getPolicy()). */
+export interface Policy {
+  id: number;
+  /** Changes whenever the policy is (re)defined (R12). */
+  generation: number;
+  dir: Direction;
+  priority: number;
+  action: PolicyAction;
+  family: 4 | 6;
+  /** Prefixes in canonical form, e.g. '10.0.0.0/8'; '0.0.0.0/0' or '::/0' for any. */
+  src: string;
+  dst: string;
+  /** null = any protocol. */
+  proto: number | null;
+  srcPort: [number, number] | null;
+  dstPort: [number, number] | null;
+  icmpType: [number, number] | null;
+  icmpCode: [number, number] | null;
+  template: PolicyTemplate | null;
+}
+
+export interface PolicyTemplate {
+  proto: 'esp' | 'ah';
+  mode: IpsecMode;
+  level: TemplateLevel;
+  reqid: number;
+  /** Tunnel endpoints (tunnel mode only). */
+  src?: string;
+  dst?: string;
+}
+
+export interface SaSpec {
+  spi: number;
+  /** SA endpoints: the tunnel endpoints, or the hosts in transport mode. */
+  src: string;
+  dst: string;
+  proto?: 'esp' | 'ah';
+  mode: IpsecMode;
+  reqid?: number;
+  /** PF_KEY's sadb_sa_state at add: 'mature' (default) or 'dying' (R6, R14). */
+  state?: SaStateName;
+}
+
+export interface SecurityAssociation {
+  id: number;
+  spi: number;
+  src: string;
+  dst: string;
+  family: 4 | 6;
+  proto: 'esp' | 'ah';
+  mode: IpsecMode;
+  reqid: number;
+  state: SaStateName;
+  /** Engine time (ms) of the install. */
+  addTime: number;
+}
+
+/** A flow for matchPolicy(): addresses as strings, protocol as name or number. */
+export interface Flow {
+  src: string;
+  dst: string;
+  proto: string | number;
+  srcPort?: number;
+  dstPort?: number;
+  icmpType?: number;
+  icmpCode?: number;
+  /** A non-first fragment: carries no ports (R5). */
+  fragment?: boolean;
+}
+
+export interface VerdictRecord {
+  verdict: VerdictName;
+  reason: ReasonName;
+  /** Policy that decided, or null for the default action and malformed packets. */
+  policyId: number | null;
+  saId: number | null;
+  spi: number | null;
+  family: 4 | 6 | null;
+  proto: number | null;
+}
+
+export type ReasonName =
+  | 'none' | 'policy' | 'default-policy' | 'opportunistic' | 'no-sa'
+  | 'truncated' | 'bad-version' | 'bad-ihl' | 'bad-total-length' | 'bad-payload-length'
+  | 'ext-header-truncated' | 'ext-chain-too-long' | 'hop-by-hop-not-first' | 'fragment-overflow'
+  | 'l4-truncated' | 'bad-l4-header' | 'oversized' | 'tiny-fragment' | 'bad-descriptor';
+
+export interface EngineOptions {
+  /** Policy table capacity (all directions). Default 16384. */
+  maxPolicies?: number;
+  /** SA table capacity. Default 16384. */
+  maxSAs?: number;
+  /** Flow-cache slots, rounded up to a power of two. Default 65536. */
+  flowCacheSize?: number;
+  /** Packets per engine call. Default 256. */
+  batchSize?: number;
+  /** Bytes of the packet arena one batch may fill. Default 1 MiB (at least 65575). */
+  arenaBytes?: number;
+  /** Classifier tables (tuples) over all directions and families. Default 4096. */
+  maxClassifierTables?: number;
+  /** R6 order; 'oldest' only reproduces the legacy behaviour. Default 'newest'. */
+  saSelection?: SaSelectionMode;
+  /** Action when no policy matches (R2). Default 'bypass' for every direction. */
+  defaultAction?: Partial<Record<Direction, 'bypass' | 'discard'>>;
+}

@@ -1,0 +1,73 @@
+// R5/R24: malformed packets get verdict 'malformed' with the contract's reason, valid
+// ones never do, and nothing a packet contains crashes, hangs or corrupts the engine.
+import { describe, expect, it } from 'vitest';
+import { createEngine } from '../../src/index.js';
+import { malformedCorpus, randomCorruptions, validSeeds } from '../support/malformed.js';
+
+const input = (c: { bytes: Uint8Array; wireLength?: number }) => (c.wireLength === undefined ? c.bytes : { data: c.bytes, wireLength: c.wireLength });
+
+describe('R24: the malformed-packet corpus', () => {
+  const corpus = malformedCorpus();
+
+  it(`every one of ${corpus.length} malformed packets gets verdict malformed with the contract's reason`, async () => {
+    const engine = await createEngine({ batchSize: 97 }); // odd size: batches split mid-corpus
+    engine.addPolicy({ dir: 'out', family: 4, action: 'discard' });
+    engine.addPolicy({ dir: 'out', family: 6, action: 'discard' });
+    const v = engine.outbound(corpus.map(input), 1);
+    const wrong: string[] = [];
+    for (let i = 0; i < corpus.length; i++) {
+      if (v.verdict(i) !== 'malformed' || v.reason(i) !== corpus[i].reason || v.policyId(i) !== null) {
+        wrong.push(`${corpus[i].name}: expected malformed/${corpus[i].reason}, got ${v.verdict(i)}/${v.reason(i)}`);
+      }
+    }
+    expect(wrong).toEqual([]);
+    const s = engine.stats();
+    expect(s.verdicts.out.malformed).toBe(corpus.length);
+    expect(Object.values(s.drops).reduce((a, b) => a + (b ?? 0), 0)).toBe(corpus.length);
+    for (const c of corpus) expect(s.drops[c.reason]).toBeGreaterThan(0);
+  });
+
+  it('every valid seed is parsed (never malformed) and matches its family\'s policy', async () => {
+    const seeds = validSeeds();
+    const engine = await createEngine();
+    const v4 = engine.addPolicy({ dir: 'out', family: 4, action: 'discard' });
+    const v6 = engine.addPolicy({ dir: 'out', family: 6, action: 'discard' });
+    const v = engine.outbound(seeds.map(input), 1);
+    for (let i = 0; i < seeds.length; i++) {
+      expect([seeds[i].name, v.verdict(i)]).toEqual([seeds[i].name, 'discard']);
+      expect(v.policyId(i)).toBe(seeds[i].bytes[0] >> 4 === 4 ? v4 : v6);
+    }
+  });
+
+  it('random corruptions of valid packets never crash the engine and each gets one verdict', async () => {
+    const engine = await createEngine({ flowCacheSize: 1024 });
+    engine.addPolicy({ dir: 'out', family: 4, proto: 'udp', dstPort: [0, 1023], action: 'discard' });
+    const packets = randomCorruptions(7, 20000);
+    const v = engine.outbound(packets, 1);
+    expect(v.length).toBe(packets.length);
+    const counts = v.counts();
+    expect(counts.malformed).toBeGreaterThan(1000);
+    expect(counts.bypass + counts.discard).toBeGreaterThan(1000);
+    expect(Object.values(counts).reduce((a, b) => a + b, 0)).toBe(packets.length);
+    // The engine still works afterwards.
+    const ok = engine.outbound([validSeeds()[0].bytes], 2);
+    expect(ok.verdict(0)).not.toBe('malformed');
+  });
+
+  it('packets larger than the largest IP packet are oversized, and do not overrun the arena', async () => {
+    const engine = await createEngine({ arenaBytes: 65575, batchSize: 4 });
+    const huge = new Uint8Array(200_000);
+    huge[0] = 0x45;
+    const v = engine.outbound([huge, huge, validSeeds()[0].bytes], 1);
+    expect([v.reason(0), v.reason(1)]).toEqual(['oversized', 'oversized']);
+    expect(v.verdict(2)).not.toBe('malformed');
+  });
+
+  it('bad API input is an error before anything is counted', async () => {
+    const engine = await createEngine();
+    expect(() => engine.outbound([validSeeds()[0].bytes, 'not a packet' as never])).toThrow(/packets\[1\]/);
+    expect(() => engine.outbound([{ data: new Uint8Array(40), wireLength: 10 }])).toThrow(/packets\[0\]\.wireLength/);
+    expect(() => engine.outbound([], -5)).toThrow(/now/);
+    expect(engine.stats().packets.out).toBe(0);
+  });
+});

@@ -1,12 +1,14 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { dataFile } from '../../src/paths.js';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
 import { loadClassBench, parseClassBench } from '../../src/classbench.js';
 import { LarvalError } from '../../src/errors.js';
 import { ReferenceSpd } from '../../src/reference.js';
 
-const DATA = '/work/shared/data/classbench';
+// The bundled copies (data/classbench), so the test runs on a fresh clone.
+const DATA = dirname(dataFile('classbench/acl1_1k'));
 const FILES = ['acl1_1k', 'acl1_10k', 'fw1_1k', 'fw1_10k', 'ipc1_1k', 'ipc1_10k'];
 
 function lineCount(path: string): number {

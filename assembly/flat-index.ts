@@ -128,6 +128,15 @@ export function idInsert(d: usize, id: u32, value: u32): usize {
   return ixInsert(d, idScratch, hashU32(id), value);
 }
 
+// Remove `id` and return the value it held, or -1 when absent.
+export function idTake(d: usize, id: u32): i32 {
+  const s = idFind(d, id);
+  if (s == 0) return -1;
+  const value = ixValue(s);
+  ixRemove(d, s);
+  return <i32>value;
+}
+
 // The value stored for `id` plus one, or 0 when absent.
 export function idLookup(d: usize, id: u32): u32 {
   const s = idFind(d, id);

@@ -6,7 +6,7 @@
 // Entries are never flushed: each carries the generation of the policy it names and
 // the add epoch it was validated at, and spd.ts decides whether it still holds.
 
-import { CACHE_WINDOW, FC_EPOCH, FC_GEN, FC_KEY, FC_POLICY, FC_SIZE, FC_TAG, FK_SIZE, TAG_BIT } from './layout';
+import { CACHE_WINDOW, FC_EPOCH, FC_GEN, FC_GROUP, FC_GROUP_GEN, FC_KEY, FC_POLICY, FC_SIZE, FC_TAG, FK_SIZE, TAG_BIT } from './layout';
 import { copyWords, reserve, wordsEqual } from './memory';
 import { countCacheEviction } from './counters';
 
@@ -44,8 +44,9 @@ export function cacheLookup(k: usize, h: u32): usize {
   return 0;
 }
 
-// Store a decision for key `k`; `s` is its existing slot or 0.
-export function cacheStore(s: usize, k: usize, h: u32, slot1: u32, gen: u32, epoch: u32): void {
+// Store a decision for key `k`; `s` is its existing slot or 0. Returns the slot.
+// The SA group of the entry is left unresolved.
+export function cacheStore(s: usize, k: usize, h: u32, slot1: u32, gen: u32, epoch: u32): usize {
   if (s == 0) {
     for (let i: u32 = 0; i < <u32>CACHE_WINDOW; i++) {
       const c = cacheBase + <usize>((h + i) & cacheMask) * FC_SIZE;
@@ -63,4 +64,7 @@ export function cacheStore(s: usize, k: usize, h: u32, slot1: u32, gen: u32, epo
   store<u32>(s + FC_POLICY, slot1);
   store<u32>(s + FC_GEN, gen);
   store<u32>(s + FC_EPOCH, epoch);
+  store<u32>(s + FC_GROUP, 0);
+  store<u32>(s + FC_GROUP_GEN, 0);
+  return s;
 }

@@ -108,7 +108,8 @@ export const PW_HASH = 40;     // u32 flow hash
 export const PW_SPI = 44;      // u32 ESP/AH SPI (host order) when proto is 50/51
 export const PW_L4OFF = 48;    // u32 offset of the upper-layer header
 export const PW_STATUS = 52;   // u32 0 = parsed, else Reason of a malformed packet
-export const PW_SLOT = 56;     // u32 flow-cache slot pointer found for the packet
+export const PW_POLICY = 56;   // u32 policy slot + 1 decided for the packet (0 = default)
+export const PW_GROUP = 60;    // u32 SA group slot + 1 for a protect decision (0 = none)
 export const PW_SIZE = 64;
 
 // ---------------------------------------------------------------------------
@@ -198,13 +199,15 @@ export const SA_SPI_NEXT = 88;    // u32 SA slot + 1: next SA with the same SPI 
 export const SA_SIZE = 128;
 
 // ---------------------------------------------------------------------------
-// SA group: all SAs that fit one resolution key; keeps the best one by R6.
+// SA group: all SAs that fit one resolution key; keeps the best one by R6. One cache
+// line holding what the packet path reads; member lists and references are kept
+// in separate arrays.
 
-export const GR_BEST = 0;      // u32 SA slot + 1 of the best SA, 0 = none
-export const GR_HEAD = 4;      // u32 SA slot + 1 of the first member
-export const GR_COUNT = 8;     // u32 member SAs
-export const GR_REFS = 12;     // u32 policies holding the group in PO_GROUP
-export const GR_KEY = 16;      // resolution key (RK_SIZE bytes), to find the index entry again
+export const GR_KEY = 0;       // resolution key (RK_SIZE bytes)
+export const GR_BEST = 48;     // u32 SA slot + 1 of the best SA, 0 = none
+export const GR_BEST_ID = 52;  // u32 that SA's id
+export const GR_BEST_SPI = 56; // u32 that SA's SPI
+export const GR_GEN = 60;      // u32 generation: non-zero while the group exists
 export const GR_SIZE = 64;
 
 // Resolution key (the group index key). Also the template-matching rule of R6:
@@ -274,6 +277,9 @@ export const FC_TAG = 40;      // u32 hash | TAG_BIT; 0 = empty
 export const FC_POLICY = 44;   // u32 policy slot + 1; 0 = the direction's default action
 export const FC_GEN = 48;      // u32 the policy's generation when cached (or the default's)
 export const FC_EPOCH = 52;    // u32 the direction's add epoch when last validated
+export const FC_GROUP = 56;    // u32 SA group slot + 1 resolved for a transport template (0 = none)
+export const FC_GROUP_GEN = 60; // u32 that group's generation; with FC_GROUP 0, the group epoch
+                                //     at which "no group" was found; 0 = not resolved yet
 export const FC_SIZE = 64;
 
 // ---------------------------------------------------------------------------

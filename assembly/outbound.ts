@@ -6,10 +6,11 @@
 // overlap (WebAssembly has no prefetch), then probe and decide.
 
 import {
-  Action, CN_CACHE_HITS, FC_EPOCH, FC_GEN, FC_POLICY, FC_TAG, FK_FAMILY, FK_PROTO, FK_SIZE, Level,
-  PD_CAPLEN, PD_OFFSET, PD_SIZE, PD_WIRELEN, PO_GROUP, PO_T_LEVEL, PW_HASH, PW_L4OFF, PW_SIZE,
-  PW_SPI, PW_STATUS, Reason, Verdict, VR_FAMILY, VR_L4OFF, VR_LARVAL, VR_POLICY, VR_PROTO, VR_REASON,
-  VR_SA, VR_SIZE, VR_SPI, VR_VERDICT,
+  Action, CN_CACHE_HITS, FC_EPOCH, FC_GEN, FC_GROUP, FC_GROUP_GEN, FC_POLICY, FC_TAG, FK_DIR, FK_FAMILY,
+  FK_PROTO, FK_SIZE, GR_BEST, GR_BEST_ID, GR_BEST_SPI, Level, Mode, PD_CAPLEN, PD_OFFSET, PD_SIZE,
+  PD_WIRELEN, PO_GROUP, PO_T_LEVEL, PO_T_MODE, PW_GROUP, PW_HASH, PW_L4OFF, PW_POLICY, PW_SIZE, PW_SPI,
+  PW_STATUS, Reason, Verdict, VR_FAMILY, VR_L4OFF, VR_LARVAL, VR_POLICY, VR_PROTO, VR_REASON, VR_SA,
+  VR_SIZE, VR_SPI, VR_VERDICT,
 } from './layout';
 import { hashWords } from './hash';
 import { reserve, zeroWords } from './memory';
@@ -18,7 +19,7 @@ import { cacheLookup, cacheStore, homeSlot } from './flowcache';
 import {
   cachedDecisionValid, classify, currentAddEpoch, policyAction, policyGenerationOf, policyIdOf, policyPtr,
 } from './spd';
-import { saIdOf, saSpiOf, selectSa } from './sad';
+import { currentGroupGeneration, groupGenerationOf, groupPtr, transportGroup } from './sad';
 import {
   bump, countCacheMiss, countCacheRevalidated, countCacheStale, countSaLookup, countVerdict,
 } from './counters';
@@ -49,6 +50,9 @@ export function hashFlowKey(w: usize): u32 {
   return hashWords(w, KEY_WORDS);
 }
 
+// The flow-cache slot that the last decideFlow() hit or filled.
+let decidedSlot: usize = 0;
+
 // The policy decision (slot + 1, 0 = default) for the work record `w`, through the
 // flow cache. Shared by the batch path and the per-flow convenience lookup.
 export function decideFlow(w: usize, dir: u32): u32 {
@@ -64,6 +68,7 @@ export function decideFlow(w: usize, dir: u32): u32 {
         store<u32>(s + FC_EPOCH, now);
         countCacheRevalidated();
       }
+      decidedSlot = s;
       return slot1;
     }
     countCacheStale();
@@ -71,22 +76,42 @@ export function decideFlow(w: usize, dir: u32): u32 {
     countCacheMiss();
   }
   const slot1 = classify(w, dir);
-  cacheStore(s, w, h, slot1, policyGenerationOf(slot1, dir), currentAddEpoch(dir));
+  decidedSlot = cacheStore(s, w, h, slot1, policyGenerationOf(slot1, dir), currentAddEpoch(dir));
   return slot1;
 }
 
+// The SA group (slot + 1, 0 = none) that a protect decision draws its SA from.
+// Tunnel templates hold theirs; transport templates depend on the flow's addresses,
+// so the group found is remembered in the flow-cache slot with its generation.
+function decideGroup(w: usize, slot1: u32): u32 {
+  const p = policyPtr(slot1 - 1);
+  if (load<u8>(p + PO_T_MODE) == <u8>Mode.Tunnel) return load<u32>(p + PO_GROUP);
+  const s = decidedSlot;
+  const cached = load<u32>(s + FC_GROUP);
+  const gen = load<u32>(s + FC_GROUP_GEN);
+  if (gen != 0) {
+    if (cached != 0 ? groupGenerationOf(cached) == gen : currentGroupGeneration() == gen) return cached;
+  }
+  countSaLookup();
+  const g1 = transportGroup(p, w);
+  store<u32>(s + FC_GROUP, g1);
+  store<u32>(s + FC_GROUP_GEN, g1 != 0 ? groupGenerationOf(g1) : currentGroupGeneration());
+  return g1;
+}
+
 @inline
-function writeVerdict(v: usize, verdict: u32, reason: u32, policyId: u32, sa1: u32, spi: u32): void {
+function writeVerdict(v: usize, verdict: u32, reason: u32, policyId: u32, saId: u32, spi: u32): void {
   store<u8>(v + VR_VERDICT, <u8>verdict);
   store<u8>(v + VR_REASON, <u8>reason);
   store<u32>(v + VR_POLICY, policyId);
-  store<u32>(v + VR_SA, saIdOf(sa1));
+  store<u32>(v + VR_SA, saId);
   store<u32>(v + VR_SPI, spi);
   store<u32>(v + VR_LARVAL, 0);
 }
 
-// Apply the decision for one parsed packet and write its verdict record.
-function applyDecision(w: usize, v: usize, dir: u32, slot1: u32): void {
+// Write the verdict for one parsed packet from its decided policy and group.
+function applyDecision(w: usize, v: usize, dir: u32): void {
+  const slot1 = load<u32>(w + PW_POLICY);
   const action = policyAction(slot1, dir);
   const policyId = policyIdOf(slot1);
   const reason: u32 = slot1 == 0 ? Reason.DefaultPolicy : Reason.Policy;
@@ -100,13 +125,12 @@ function applyDecision(w: usize, v: usize, dir: u32, slot1: u32): void {
     countVerdict(dir, Verdict.Discard, reason);
     return;
   }
-  const p = policyPtr(slot1 - 1);
-  countSaLookup();
-  const sa1 = selectSa(p, load<u32>(p + PO_GROUP), w);
-  if (sa1 != 0) {
-    writeVerdict(v, Verdict.Protect, Reason.Policy, policyId, sa1, saSpiOf(sa1));
+  const g1 = load<u32>(w + PW_GROUP);
+  const gp: usize = g1 == 0 ? 0 : groupPtr(g1 - 1);
+  if (gp != 0 && load<u32>(gp + GR_BEST) != 0) {
+    writeVerdict(v, Verdict.Protect, Reason.Policy, policyId, load<u32>(gp + GR_BEST_ID), load<u32>(gp + GR_BEST_SPI));
     countVerdict(dir, Verdict.Protect, Reason.Policy);
-  } else if (load<u8>(p + PO_T_LEVEL) == <u8>Level.Use) {
+  } else if (load<u8>(policyPtr(slot1 - 1) + PO_T_LEVEL) == <u8>Level.Use) {
     // R7a: opportunistic protection goes out in clear without an SA.
     writeVerdict(v, Verdict.Bypass, Reason.Opportunistic, policyId, 0, load<u32>(w + PW_SPI));
     countVerdict(dir, Verdict.Bypass, Reason.Opportunistic);
@@ -118,13 +142,14 @@ function applyDecision(w: usize, v: usize, dir: u32, slot1: u32): void {
 }
 
 // Process descriptors 0..n-1 in direction `dir`, writing n verdict records.
+// Four loops, so that the cache misses of each stage overlap across the batch.
 export function processBatch(n: u32, dir: u32): void {
   // 1. parse and hash
   for (let i: u32 = 0; i < n; i++) {
     const d = descBase + <usize>i * PD_SIZE;
     const w = workBase + <usize>i * PW_SIZE;
     zeroWords(w, PW_SIZE >> 3);
-    store<u8>(w + 39, <u8>dir); // FK_DIR
+    store<u8>(w + FK_DIR, <u8>dir);
     const off = load<u32>(d + PD_OFFSET);
     const cap = load<u32>(d + PD_CAPLEN);
     let wire = load<u32>(d + PD_WIRELEN);
@@ -135,14 +160,26 @@ export function processBatch(n: u32, dir: u32): void {
     store<u32>(w + PW_STATUS, status);
     if (status == 0) store<u32>(w + PW_HASH, hashFlowKey(w));
   }
-  // 2. touch the home slots so their cache misses start together
+  // 2. touch the flow cache's home slots
   let t: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const w = workBase + <usize>i * PW_SIZE;
     if (load<u32>(w + PW_STATUS) == 0) t ^= load<u32>(homeSlot(load<u32>(w + PW_HASH)) + FC_TAG);
   }
+  // 3. decide the policy (cache, classifier on a miss) and the SA group; touch it
+  for (let i: u32 = 0; i < n; i++) {
+    const w = workBase + <usize>i * PW_SIZE;
+    if (load<u32>(w + PW_STATUS) != 0) continue;
+    const slot1 = decideFlow(w, dir);
+    store<u32>(w + PW_POLICY, slot1);
+    if (policyAction(slot1, dir) == Action.Protect) {
+      const g1 = decideGroup(w, slot1);
+      store<u32>(w + PW_GROUP, g1);
+      if (g1 != 0) t ^= load<u32>(groupPtr(g1 - 1) + GR_BEST);
+    }
+  }
   touchSink ^= t;
-  // 3. decide
+  // 4. verdicts
   for (let i: u32 = 0; i < n; i++) {
     const w = workBase + <usize>i * PW_SIZE;
     const v = verdictBase + <usize>i * VR_SIZE;
@@ -155,11 +192,11 @@ export function processBatch(n: u32, dir: u32): void {
       countVerdict(dir, Verdict.Malformed, status);
       continue;
     }
-    applyDecision(w, v, dir, decideFlow(w, dir));
+    applyDecision(w, v, dir);
   }
 }
 
-// Read by the host never; keeps the touch loop from being optimised away.
+// Read by the host never; keeps the touch loops from being optimised away.
 export function touchValue(): u32 {
   return touchSink;
 }

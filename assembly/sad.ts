@@ -8,14 +8,15 @@
 // An SPI index ((SPI, dst), unique, and SPI alone) serves inbound lookups (R17).
 
 import {
-  Family, FK_DST, FK_FAMILY, FK_SRC, GR_BEST, GR_COUNT, GR_HEAD, GR_KEY, GR_REFS, GR_SIZE, Mode,
+  Family, FK_DST, FK_FAMILY, FK_SRC, GR_BEST, GR_BEST_ID, GR_BEST_SPI, GR_GEN, GR_KEY, GR_SIZE, Mode,
   PO_T_DST, PO_T_FAMILY, PO_T_MODE, PO_T_PROTO, PO_T_REQID, PO_T_SRC, RK_BINDING, RK_DST, RK_FAMILY,
   RK_FLAGS, RK_MODE, RK_PAD, RK_PROTO, RK_REQID, RK_SIZE, RK_SRC, RKF_REQID_ANY, SA_ADDSEQ, SA_ADDTIME,
   SA_DST, SA_FAMILY, SA_FLAGS, SA_GROUP_ANY, SA_GROUP_EXACT, SA_ID, SA_MODE, SA_NEXT_ANY, SA_NEXT_EXACT,
   SA_PREV_ANY, SA_PREV_EXACT, SA_PROTO, SA_REQID, SA_SIZE, SA_SPI, SA_SPI_NEXT, SA_SRC, SA_STATE,
   SaSelection, SaState, SK_DST, SK_FAMILY, SK_SIZE, SK_SPI, Status,
 } from './layout';
-import { createIndex, idFind, idInsert, idLookup, ixFind, ixInsert, ixRemove, ixSetValue, ixValue } from './flat-index';
+import { createIndex, idInsert, idLookup, idTake, ixFind, ixInsert, ixRemove, ixSetValue, ixValue } from './flat-index';
+import { fillPool, poolGive, poolPeek, poolTake, reservePool } from './pool';
 import { hashU32, hashWords } from './hash';
 import { copyWords, outOfMemory, reserve, zeroWords } from './memory';
 import { PROTO_AH, PROTO_ESP } from './packet';
@@ -25,16 +26,19 @@ const SK_WORDS: u32 = SK_SIZE >> 3;
 
 export let saBase: usize = 0;
 export let maxSas: u32 = 0;
-let freeStack: usize = 0;
-let freeTop: u32 = 0;
+let pool: usize = 0;
 let idIndex: usize = 0;
 let spiDstIndex: usize = 0;  // (SPI, family, dst) -> SA slot (R17: unique)
 let spiIndex: usize = 0;     // SPI -> first SA slot with that SPI (chained by SA_SPI_NEXT)
 let groupBase: usize = 0;
 let maxGroups: u32 = 0;
-let groupFree: usize = 0;
-let groupFreeTop: u32 = 0;
+let groupPool: usize = 0;
 let groupIndex: usize = 0;
+let groupHead: usize = 0;    // per group: u32 first member SA slot + 1
+let groupRefs: usize = 0;    // per group: u32 policies holding it in PO_GROUP
+// Every group creation takes the next generation, so a cached "no group for this
+// key" is known to be stale as soon as any group has been created since.
+let groupGeneration: u32 = 1;
 let rkScratch: usize = 0;
 let skScratch: usize = 0;
 let saSeq: u32 = 0;
@@ -48,25 +52,27 @@ export function initSad(sas: u32, policies: u32, mode: u32): bool {
   // Each SA needs at most two groups and each policy at most one.
   maxGroups = sas * 2 + policies;
   saBase = reserve(<u64>sas * SA_SIZE, 64);
-  freeStack = reserve(<u64>sas * 4, 8);
+  pool = reservePool(sas);
   idIndex = createIndex(sas, 8, 0);
   spiDstIndex = createIndex(sas, SK_SIZE, 0);
   spiIndex = createIndex(sas, 8, 0);
   groupBase = reserve(<u64>maxGroups * GR_SIZE, 64);
-  groupFree = reserve(<u64>maxGroups * 4, 8);
+  groupPool = reservePool(maxGroups);
   groupIndex = createIndex(maxGroups, RK_SIZE, 0);
+  groupHead = reserve(<u64>maxGroups * 4, 8);
+  groupRefs = reserve(<u64>maxGroups * 4, 8);
   rkScratch = reserve(RK_SIZE, 8);
   skScratch = reserve(SK_SIZE, 8);
   if (outOfMemory()) return false;
-  for (let i: u32 = 0; i < sas; i++) store<u32>(freeStack + (<usize>i << 2), sas - 1 - i);
-  freeTop = sas;
-  for (let i: u32 = 0; i < maxGroups; i++) store<u32>(groupFree + (<usize>i << 2), maxGroups - 1 - i);
-  groupFreeTop = maxGroups;
+  fillPool(pool, sas);
+  fillPool(groupPool, maxGroups);
   return true;
 }
 
 @inline export function saPtr(slot: u32): usize { return saBase + <usize>slot * SA_SIZE; }
-@inline function groupPtr(g: u32): usize { return groupBase + <usize>g * GR_SIZE; }
+@inline export function groupPtr(g: u32): usize { return groupBase + <usize>g * GR_SIZE; }
+@inline function headPtr(g1: u32): usize { return groupHead + (<usize>(g1 - 1) << 2); }
+@inline function refsPtr(g1: u32): usize { return groupRefs + (<usize>(g1 - 1) << 2); }
 
 export function sadCount(): u32 { return saCount; }
 
@@ -124,24 +130,37 @@ function findGroup(): u32 {
 function obtainGroup(): u32 {
   const found = findGroup();
   if (found != 0) return found;
-  if (groupFreeTop == 0) return 0;
-  const g = load<u32>(groupFree + (<usize>(groupFreeTop - 1) << 2));
+  const next = poolPeek(groupPool);
+  if (next < 0) return 0;
+  const g = <u32>next;
   if (ixInsert(groupIndex, rkScratch, hashWords(rkScratch, RK_WORDS), g) == 0) return 0;
-  groupFreeTop--;
+  poolTake(groupPool);
   const gp = groupPtr(g);
   zeroWords(gp, GR_SIZE >> 3);
   copyWords(gp + GR_KEY, rkScratch, RK_WORDS);
+  groupGeneration++;
+  if (groupGeneration == 0) groupGeneration = 1; // 0 means "not resolved" in the flow cache
+  store<u32>(gp + GR_GEN, groupGeneration);
+  store<u32>(headPtr(g + 1), 0);
+  store<u32>(refsPtr(g + 1), 0);
   return g + 1;
 }
 
 function releaseGroup(g1: u32): void {
+  if (load<u32>(headPtr(g1)) != 0 || load<u32>(refsPtr(g1)) != 0) return;
   const gp = groupPtr(g1 - 1);
-  if (load<u32>(gp + GR_COUNT) != 0 || load<u32>(gp + GR_REFS) != 0) return;
   const s = ixFind(groupIndex, gp + GR_KEY, hashWords(gp + GR_KEY, RK_WORDS));
   if (s != 0) ixRemove(groupIndex, s);
-  zeroWords(gp, GR_SIZE >> 3);
-  store<u32>(groupFree + (<usize>groupFreeTop << 2), g1 - 1);
-  groupFreeTop++;
+  zeroWords(gp, GR_SIZE >> 3); // GR_GEN 0: cached references to it go stale
+  poolGive(groupPool, g1 - 1);
+}
+
+// The best SA is copied into the group's cache line with its id and SPI, so the
+// packet path reads one line per packet.
+function setBest(gp: usize, best1: u32): void {
+  store<u32>(gp + GR_BEST, best1);
+  store<u32>(gp + GR_BEST_ID, best1 == 0 ? 0 : load<u32>(saPtr(best1 - 1) + SA_ID));
+  store<u32>(gp + GR_BEST_SPI, best1 == 0 ? 0 : load<u32>(saPtr(best1 - 1) + SA_SPI));
 }
 
 // Member links: `exact` selects the SA_*_EXACT pair, else SA_*_ANY.
@@ -151,36 +170,32 @@ function releaseGroup(g1: u32): void {
 function joinGroup(g1: u32, slot: u32, exact: bool): void {
   const gp = groupPtr(g1 - 1);
   const sa = saPtr(slot);
-  const head = load<u32>(gp + GR_HEAD);
+  const head = load<u32>(headPtr(g1));
   store<u32>(sa + nextOff(exact), head);
   store<u32>(sa + prevOff(exact), 0);
   if (head != 0) store<u32>(saPtr(head - 1) + prevOff(exact), slot + 1);
-  store<u32>(gp + GR_HEAD, slot + 1);
-  store<u32>(gp + GR_COUNT, load<u32>(gp + GR_COUNT) + 1);
+  store<u32>(headPtr(g1), slot + 1);
   const best = load<u32>(gp + GR_BEST);
-  if (usable(sa) && (best == 0 || better(sa, saPtr(best - 1)))) store<u32>(gp + GR_BEST, slot + 1);
+  if (usable(sa) && (best == 0 || better(sa, saPtr(best - 1)))) setBest(gp, slot + 1);
 }
 
 function recomputeBest(g1: u32, exact: bool): void {
-  const gp = groupPtr(g1 - 1);
   let best: u32 = 0;
-  for (let m = load<u32>(gp + GR_HEAD); m != 0; m = load<u32>(saPtr(m - 1) + nextOff(exact))) {
+  for (let m = load<u32>(headPtr(g1)); m != 0; m = load<u32>(saPtr(m - 1) + nextOff(exact))) {
     const sa = saPtr(m - 1);
     if (usable(sa) && (best == 0 || better(sa, saPtr(best - 1)))) best = m;
   }
-  store<u32>(gp + GR_BEST, best);
+  setBest(groupPtr(g1 - 1), best);
 }
 
 function leaveGroup(g1: u32, slot: u32, exact: bool): void {
-  const gp = groupPtr(g1 - 1);
   const sa = saPtr(slot);
   const next = load<u32>(sa + nextOff(exact));
   const prev = load<u32>(sa + prevOff(exact));
-  if (prev == 0) store<u32>(gp + GR_HEAD, next);
+  if (prev == 0) store<u32>(headPtr(g1), next);
   else store<u32>(saPtr(prev - 1) + nextOff(exact), next);
   if (next != 0) store<u32>(saPtr(next - 1) + prevOff(exact), prev);
-  store<u32>(gp + GR_COUNT, load<u32>(gp + GR_COUNT) - 1);
-  if (load<u32>(gp + GR_BEST) == slot + 1) recomputeBest(g1, exact);
+  if (load<u32>(groupPtr(g1 - 1) + GR_BEST) == slot + 1) recomputeBest(g1, exact);
   releaseGroup(g1);
 }
 
@@ -189,29 +204,30 @@ export function holdTemplateGroup(policy: usize): u32 {
   makeKey(load<u8>(policy + PO_T_FAMILY), load<u8>(policy + PO_T_PROTO), Mode.Tunnel,
           load<u32>(policy + PO_T_REQID), policy + PO_T_SRC, policy + PO_T_DST);
   const g1 = obtainGroup();
-  if (g1 != 0) {
-    const gp = groupPtr(g1 - 1);
-    store<u32>(gp + GR_REFS, load<u32>(gp + GR_REFS) + 1);
-  }
+  if (g1 != 0) store<u32>(refsPtr(g1), load<u32>(refsPtr(g1)) + 1);
   return g1;
 }
 
 export function releaseTemplateGroup(g1: u32): void {
-  const gp = groupPtr(g1 - 1);
-  store<u32>(gp + GR_REFS, load<u32>(gp + GR_REFS) - 1);
+  store<u32>(refsPtr(g1), load<u32>(refsPtr(g1)) - 1);
   releaseGroup(g1);
 }
 
-// Best SA (slot + 1, 0 = none) for a protect policy and flow key (R6).
-// Tunnel: the policy's group. Transport: the SA endpoints are the flow's addresses.
-export function selectSa(policy: usize, group1: u32, k: usize): u32 {
-  if (load<u8>(policy + PO_T_MODE) == <u8>Mode.Tunnel) {
-    return group1 == 0 ? 0 : load<u32>(groupPtr(group1 - 1) + GR_BEST);
-  }
+// The group (slot + 1, 0 = none) that holds the SAs for a transport template and
+// flow key: the SA endpoints are the flow's own addresses (R6).
+export function transportGroup(policy: usize, k: usize): u32 {
   makeKey(load<u8>(k + FK_FAMILY), load<u8>(policy + PO_T_PROTO), Mode.Transport,
           load<u32>(policy + PO_T_REQID), k + FK_SRC, k + FK_DST);
-  const g1 = findGroup();
-  return g1 == 0 ? 0 : load<u32>(groupPtr(g1 - 1) + GR_BEST);
+  return findGroup();
+}
+
+@inline export function groupGenerationOf(g1: u32): u32 {
+  return load<u32>(groupPtr(g1 - 1) + GR_GEN);
+}
+
+// The generation a cached "no group" must carry to still be true.
+@inline export function currentGroupGeneration(): u32 {
+  return groupGeneration;
 }
 
 // ---------------------------------------------------------------------------
@@ -242,9 +258,9 @@ export function sadAdd(spec: usize, now: f64): i32 {
   makeSpiKey(spi, family, spec + SA_DST);
   const spiHash = hashWords(skScratch, SK_WORDS);
   if (ixFind(spiDstIndex, skScratch, spiHash) != 0) return Status.Duplicate; // R17
-  if (freeTop == 0) return Status.TableFull;
-  const slot = load<u32>(freeStack + (<usize>(freeTop - 1) << 2));
-  freeTop--;
+  const taken = poolTake(pool);
+  if (taken < 0) return Status.TableFull;
+  const slot = <u32>taken;
   const sa = saPtr(slot);
   zeroWords(sa, SA_SIZE >> 3);
   store<u8>(sa + SA_STATE, load<u8>(spec + SA_STATE));
@@ -291,10 +307,9 @@ export function sadAdd(spec: usize, now: f64): i32 {
 
 // Remove an SA by id. Returns its former slot (>= 0) or NotFound.
 export function sadRemove(id: u32): i32 {
-  const s = idFind(idIndex, id);
-  if (s == 0) return Status.NotFound;
-  const slot = ixValue(s);
-  ixRemove(idIndex, s);
+  const taken = idTake(idIndex, id);
+  if (taken < 0) return Status.NotFound;
+  const slot = <u32>taken;
   const sa = saPtr(slot);
   // Take it out of use first: a group's best must never name a dead SA.
   store<u8>(sa + SA_STATE, <u8>SaState.Free);
@@ -319,16 +334,7 @@ export function sadRemove(id: u32): i32 {
     }
   }
   zeroWords(sa, SA_SIZE >> 3);
-  store<u32>(freeStack + (<usize>freeTop << 2), slot);
-  freeTop++;
+  poolGive(pool, slot);
   saCount--;
   return <i32>slot;
-}
-
-export function saIdOf(slot1: u32): u32 {
-  return slot1 == 0 ? 0 : load<u32>(saPtr(slot1 - 1) + SA_ID);
-}
-
-export function saSpiOf(slot1: u32): u32 {
-  return slot1 == 0 ? 0 : load<u32>(saPtr(slot1 - 1) + SA_SPI);
 }

@@ -18,7 +18,8 @@ import {
   PO_SIZE, PO_SP_HI, PO_SP_LO, PO_SRC, PO_SRCLEN, PO_TABLE, PO_TNEXT, PO_TPREV, POF_ICMP, POF_PORTS,
   POF_PROTO_ANY, RECENT_ADDS, Status,
 } from './layout';
-import { createIndex, idFind, idInsert, idLookup, ixFind, ixInsert, ixRemove, ixValue, ixSetValue } from './flat-index';
+import { createIndex, idInsert, idLookup, idTake, ixFind, ixInsert, ixRemove, ixValue, ixSetValue } from './flat-index';
+import { fillPool, poolGive, poolPeek, poolTake, reservePool } from './pool';
 import { hashBucketV4, hashWords } from './hash';
 import { nextPow2, outOfMemory, reserve, zeroWords } from './memory';
 import { countClassify } from './counters';
@@ -30,8 +31,7 @@ const RANK_NONE: u64 = u64.MAX_VALUE;
 
 export let policyBase: usize = 0;
 export let maxPolicies: u32 = 0;
-let freeStack: usize = 0;
-let freeTop: u32 = 0;
+let pool: usize = 0;
 let idIndex: usize = 0;
 let bucketIndex: usize = 0;
 let tableBase: usize = 0;
@@ -59,7 +59,7 @@ export function initSpd(policies: u32, tables: u32, defOut: u32, defIn: u32, def
   maxPolicies = policies;
   maxTables = tables;
   policyBase = reserve(<u64>policies * PO_SIZE, 64);
-  freeStack = reserve(<u64>policies * 4, 8);
+  pool = reservePool(policies);
   idIndex = createIndex(policies, 8, 0);
   bucketIndex = createIndex(policies, BK_SIZE, 8);
   tableBase = reserve(<u64>tables * CT_SIZE, 8);
@@ -74,8 +74,7 @@ export function initSpd(policies: u32, tables: u32, defOut: u32, defIn: u32, def
   addEpoch = reserve(DIR_COUNT * 4, 8);
   addLog = reserve(<u64>DIR_COUNT * RECENT_ADDS * 8, 8);
   if (outOfMemory()) return false;
-  for (let i: u32 = 0; i < policies; i++) store<u32>(freeStack + (<usize>i << 2), policies - 1 - i);
-  freeTop = policies;
+  fillPool(pool, policies);
   store<u32>(defaults, defOut);
   store<u32>(defaults + 4, defIn);
   store<u32>(defaults + 8, defFwd);
@@ -506,8 +505,9 @@ function specValid(spec: usize): bool {
 // Add the policy described at `spec`. Returns its slot (>= 0) or a Status.
 export function spdAdd(spec: usize): i32 {
   if (!specValid(spec)) return Status.Invalid;
-  if (freeTop == 0) return Status.TableFull;
-  const slot = load<u32>(freeStack + (<usize>(freeTop - 1) << 2));
+  const next = poolPeek(pool);
+  if (next < 0) return Status.TableFull;
+  const slot = <u32>next;
   const p = policyPtr(slot);
   memory.copy(p, spec, PO_SIZE);
   const family = <u32>load<u8>(p + PO_FAMILY);
@@ -535,7 +535,7 @@ export function spdAdd(spec: usize): i32 {
   }
   policySeq = id;
   generation++;
-  freeTop--;
+  poolTake(pool);
   policyCount++;
   // Remember the addition so cached flows it does not select stay valid.
   const dir = <u32>load<u8>(p + PO_DIR);
@@ -549,15 +549,13 @@ export function spdAdd(spec: usize): i32 {
 
 // Remove a policy by id. Returns its former slot (>= 0) or NotFound.
 export function spdRemove(id: u32): i32 {
-  const s = idFind(idIndex, id);
-  if (s == 0) return Status.NotFound;
-  const slot = ixValue(s);
-  ixRemove(idIndex, s);
+  const taken = idTake(idIndex, id);
+  if (taken < 0) return Status.NotFound;
+  const slot = <u32>taken;
   classifierRemove(slot);
   // Generation 0 marks the slot free: cached flows that point at it go stale.
   zeroWords(policyPtr(slot), PO_SIZE >> 3);
-  store<u32>(freeStack + (<usize>freeTop << 2), slot);
-  freeTop++;
+  poolGive(pool, slot);
   policyCount--;
   generation++;
   return <i32>slot;

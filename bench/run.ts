@@ -2,7 +2,11 @@
 // build of the same path (bench/ts-outbound.ts), measured in one process with
 // benchmark.js, one batch of 256 packets per measured call.
 //
-//   node --expose-gc dist/bench/run.js [--only NAME[,NAME]] [--max-time SECONDS] [--json FILE]
+//   node --expose-gc dist/bench/run.js [--only NAME[,NAME]] [--max-time SECONDS] [--rounds N] [--json FILE]
+//
+// The machines are shared and noisy, so each scenario is measured in N rounds that
+// alternate engine and plain TS; the report gives medians, and the ratio is the
+// median of the per-round ratios (each from two adjacent measurements).
 //
 // Scenarios (the issue's acceptance list):
 //   cache-hit-1m   flow-cache hits, 1M distinct flows, acl1_10k SPD
@@ -23,10 +27,19 @@ import { TsOutboundPath } from './ts-outbound.js';
 
 const BATCH = 256;
 
+// Packets laid out one after another, as in a capture file's read buffer: both
+// implementations read them from here.
+interface Capture {
+  data: Uint8Array;
+  offsets: Uint32Array;
+  lengths: Uint32Array;
+  count: number;
+}
+
 interface Scenario {
   name: string;
   what: string;
-  setup(): Promise<{ engine: Engine; ts: TsOutboundPath; packets: Uint8Array[]; check: () => void }>;
+  setup(): Promise<{ engine: Engine; ts: TsOutboundPath; capture: Capture; check: () => void }>;
 }
 
 interface Result {
@@ -36,8 +49,14 @@ interface Result {
   enginePps: number;
   tsPps: number;
   ratio: number;
-  engineRme: number;
-  tsRme: number;
+  /** Per round: [engine pps, plain TS pps]. */
+  rounds: Array<[number, number]>;
+}
+
+function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
 }
 
 function progress(msg: string): void {
@@ -87,7 +106,27 @@ function acl1Spd(): { policies: PolicySpec[]; sas: SaSpec[] } {
   return { policies, sas };
 }
 
-async function build(policies: PolicySpec[], sas: SaSpec[], flows: Flow[], cacheSlots: number, maxSAs = 1024): Promise<{ engine: Engine; ts: TsOutboundPath; packets: Uint8Array[] }> {
+function capture(packets: Uint8Array[]): Capture {
+  const record = 16; // a pcap record header between packets
+  const offsets = new Uint32Array(packets.length);
+  const lengths = new Uint32Array(packets.length);
+  let size = 0;
+  packets.forEach((p, i) => {
+    size += record;
+    offsets[i] = size;
+    lengths[i] = p.length;
+    size += p.length;
+  });
+  const data = new Uint8Array(size);
+  packets.forEach((p, i) => data.set(p, offsets[i]));
+  return { data, offsets, lengths, count: packets.length };
+}
+
+function slice(c: Capture, from: number, n: number) {
+  return { data: c.data, offsets: c.offsets.subarray(from, from + n), lengths: c.lengths.subarray(from, from + n) };
+}
+
+async function build(policies: PolicySpec[], sas: SaSpec[], flows: Flow[], cacheSlots: number, maxSAs = 1024): Promise<{ engine: Engine; ts: TsOutboundPath; capture: Capture }> {
   const engine = await createEngine({ maxPolicies: policies.length + 16, maxSAs, flowCacheSize: cacheSlots });
   const ids = engine.addPolicies(policies);
   const ts = new TsOutboundPath({ cacheSlots, maxGroups: maxSAs * 2 + policies.length, batch: BATCH, maxPolicyId: ids[ids.length - 1] });
@@ -97,22 +136,21 @@ async function build(policies: PolicySpec[], sas: SaSpec[], flows: Flow[], cache
     ts.addSA(sa, id, 0);
     if (i % 65536 === 0) progress(`installing SAs: ${i}/${sas.length}`);
   });
-  const packets = flows.map((f) => buildPacket(f));
-  return { engine, ts, packets };
+  return { engine, ts, capture: capture(flows.map((f) => buildPacket(f))) };
 }
 
 // Both implementations must give the same verdicts on every packet before timing.
-function crossCheck(engine: Engine, ts: TsOutboundPath, packets: Uint8Array[], label: string): void {
-  for (let i = 0; i < packets.length; i += BATCH) {
-    const n = Math.min(BATCH, packets.length - i);
-    const v = engine.outbound(packets.slice(i, i + n), 1);
-    ts.outbound(packets, i, n);
+function crossCheck(engine: Engine, ts: TsOutboundPath, c: Capture, label: string, limit = c.count): void {
+  for (let i = 0; i < limit; i += BATCH) {
+    const n = Math.min(BATCH, limit - i);
+    const v = engine.outbound(slice(c, i, n), 1);
+    ts.outbound(c.data, c.offsets, c.lengths, i, n);
     for (let j = 0; j < n; j++) {
       const o = j * 4;
       const same = v.verdictCode(j) === ts.out[o] && (v.policyId(j) ?? 0) === ts.out[o + 1] && (v.saId(j) ?? 0) === ts.out[o + 2];
       if (!same) throw new Error(`${label}: engine and TS path disagree on packet ${i + j}: ${JSON.stringify(v.get(j))} vs [${ts.out.slice(o, o + 4).join(', ')}]`);
     }
-    if ((i / BATCH) % 512 === 0) progress(`${label}: warming and cross-checking ${i}/${packets.length}`);
+    if ((i / BATCH) % 512 === 0) progress(`${label}: warming and cross-checking ${i}/${limit}`);
   }
 }
 
@@ -124,7 +162,7 @@ const scenarios: Scenario[] = [
       const { policies, sas } = acl1Spd();
       const flows = distinctFlows(policies, 1 << 20, 11);
       const r = await build(policies, sas, flows, 1 << 21);
-      return { ...r, check: () => crossCheck(r.engine, r.ts, r.packets, 'cache-hit-1m') };
+      return { ...r, check: () => crossCheck(r.engine, r.ts, r.capture, 'cache-hit-1m') };
     },
   },
   {
@@ -133,8 +171,8 @@ const scenarios: Scenario[] = [
     async setup() {
       const { policies, sas } = acl1Spd();
       const flows = distinctFlows(policies, 4096, 12);
-      const r = await build(policies, sas, flows, 1 << 13);
-      return { ...r, check: () => crossCheck(r.engine, r.ts, r.packets, 'cache-hit-4k') };
+      const r = await build(policies, sas, flows, 1 << 14);
+      return { ...r, check: () => crossCheck(r.engine, r.ts, r.capture, 'cache-hit-4k') };
     },
   },
   {
@@ -146,7 +184,7 @@ const scenarios: Scenario[] = [
       const r = await build(policies, sas, flows, 4096);
       // Warm both (JIT tiers) on a slice; the timed runs then cycle through flows that
       // a 4k-slot cache cannot hold, so nearly every packet is classified.
-      return { ...r, check: () => crossCheck(r.engine, r.ts, r.packets.slice(0, 32768), 'classify-acl1') };
+      return { ...r, check: () => crossCheck(r.engine, r.ts, r.capture, 'classify-acl1', 32768) };
     },
   },
   {
@@ -173,8 +211,8 @@ const scenarios: Scenario[] = [
       return {
         ...r,
         check: () => {
-          crossCheck(r.engine, r.ts, r.packets, 'sa-select-1m');
-          const v = r.engine.outbound(r.packets.slice(0, 1024), 1);
+          crossCheck(r.engine, r.ts, r.capture, 'sa-select-1m');
+          const v = r.engine.outbound(slice(r.capture, 0, 1024), 1);
           if (v.counts().protect !== 1024) throw new Error('sa-select-1m: not every packet found its SA');
         },
       };
@@ -195,48 +233,54 @@ async function main(): Promise<void> {
   const { values } = parseArgs({
     options: {
       only: { type: 'string' },
-      'max-time': { type: 'string', default: '4' },
+      'max-time': { type: 'string', default: '3' },
+      rounds: { type: 'string', default: '3' },
       json: { type: 'string' },
     },
   });
   const only = values.only ? new Set(values.only.split(',')) : null;
   const maxTime = Number(values['max-time']);
+  const roundCount = Math.max(1, Number(values.rounds));
   const results: Result[] = [];
-  console.log(`larval bench — node ${process.version}, batch ${BATCH}, benchmark.js ${Benchmark.version}, max ${maxTime}s per case`);
+  console.log(`larval bench — node ${process.version}, batch ${BATCH}, benchmark.js ${Benchmark.version}, ${roundCount} rounds of max ${maxTime}s per case`);
   for (const sc of scenarios) {
     if (only && !only.has(sc.name)) continue;
-    const { engine, ts, packets, check } = await sc.setup();
+    const { engine, ts, capture: c, check } = await sc.setup();
     check();
     progress('');
-    const batches: Uint8Array[][] = [];
-    for (let i = 0; i + BATCH <= packets.length; i += BATCH) batches.push(packets.slice(i, i + BATCH));
+    const batches = Math.floor(c.count / BATCH);
+    const inputs = Array.from({ length: batches }, (_, b) => slice(c, b * BATCH, BATCH));
     let k = 0;
-    let now = 2;
-    const eng = await measure(`${sc.name} engine`, () => {
-      engine.outbound(batches[k], now);
-      k = k + 1 === batches.length ? 0 : k + 1;
-    }, maxTime);
     let j = 0;
-    const tsb = await measure(`${sc.name} ts`, () => {
-      ts.outbound(packets, j * BATCH, BATCH);
-      j = j + 1 === batches.length ? 0 : j + 1;
-    }, maxTime);
-    now++;
+    const rounds: Array<[number, number]> = [];
+    for (let round = 0; round < roundCount; round++) {
+      const eng = await measure(`${sc.name} engine`, () => {
+        engine.outbound(inputs[k], 2);
+        k = k + 1 === batches ? 0 : k + 1;
+      }, maxTime);
+      const tsb = await measure(`${sc.name} ts`, () => {
+        ts.outbound(c.data, c.offsets, c.lengths, j * BATCH, BATCH);
+        j = j + 1 === batches ? 0 : j + 1;
+      }, maxTime);
+      rounds.push([eng.hz * BATCH, tsb.hz * BATCH]);
+      progress(`${sc.name}: round ${round + 1}/${roundCount}`);
+    }
+    progress('');
     const r: Result = {
       scenario: sc.name,
       what: sc.what,
-      packets: packets.length,
-      enginePps: eng.hz * BATCH,
-      tsPps: tsb.hz * BATCH,
-      ratio: eng.hz / tsb.hz,
-      engineRme: eng.stats.rme,
-      tsRme: tsb.stats.rme,
+      packets: c.count,
+      enginePps: median(rounds.map((x) => x[0])),
+      tsPps: median(rounds.map((x) => x[1])),
+      ratio: median(rounds.map((x) => x[0] / x[1])),
+      rounds,
     };
     results.push(r);
     const st = engine.stats();
     console.log(
-      `${sc.name.padEnd(14)} engine ${(r.enginePps / 1e6).toFixed(2).padStart(7)} Mpps ±${r.engineRme.toFixed(1)}%   ` +
-      `plain TS ${(r.tsPps / 1e6).toFixed(3).padStart(7)} Mpps ±${r.tsRme.toFixed(1)}%   ratio ${r.ratio.toFixed(1)}x   ` +
+      `${sc.name.padEnd(14)} engine ${(r.enginePps / 1e6).toFixed(2).padStart(7)} Mpps   ` +
+      `plain TS ${(r.tsPps / 1e6).toFixed(3).padStart(7)} Mpps   ratio ${r.ratio.toFixed(1)}x ` +
+      `(rounds ${r.rounds.map(([e, t]) => (e / t).toFixed(1)).join(' ')})   ` +
       `(cache hits ${st.flowCache.hits}, misses ${st.flowCache.misses}, tables/lookup ${(st.classifier.tablesProbed / Math.max(1, st.classifier.lookups)).toFixed(1)})`,
     );
     (globalThis as { gc?: () => void }).gc?.();

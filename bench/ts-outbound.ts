@@ -10,11 +10,13 @@ import type { Direction, PolicySpec, SaSpec } from '../src/types.js';
 import { parseAddress } from '../src/addr.js';
 
 const CACHE_WINDOW = 8;
-const SLOT_WORDS = 16; // key 10 words, tag, policy index + 1, generation, pad
+const SLOT_WORDS = 16; // key 10 words, tag, policy id, generation, group + 1, group generation, pad
 const KEY_WORDS = 10;
 const TAG = 10;
 const POLICY = 11;
 const GEN = 12;
+const GROUP = 13;
+const GROUP_GEN = 14;
 
 export const V_BYPASS = 0;
 export const V_PROTECT = 1;
@@ -66,6 +68,8 @@ export class TsOutboundPath {
   // SA groups: open addressing over (family, proto, mode, reqid, src, dst) words.
   private readonly groupKeys: Uint32Array;
   private readonly groupBest: Int32Array;
+  private readonly groupGen: Uint32Array;
+  private groupEpoch = 1;
   private readonly groupMask: number;
   private readonly groupMembers: TsSa[][] = [];
   private readonly sas: TsSa[] = [];
@@ -79,6 +83,7 @@ export class TsOutboundPath {
     const g = 2 ** Math.ceil(Math.log2(options.maxGroups * 2));
     this.groupKeys = new Uint32Array(g * 12);
     this.groupBest = new Int32Array(g).fill(-1);
+    this.groupGen = new Uint32Array(g);
     this.groupMask = g - 1;
     this.out = new Uint32Array(options.batch * 4);
   }
@@ -148,6 +153,7 @@ export class TsOutboundPath {
         for (let j = 0; j < 10; j++) keys[b + j] = k[j];
         keys[b + 11] = 1;
         this.groupMembers[i] = [];
+        this.groupGen[i] = ++this.groupEpoch;
         return i;
       }
       let eq = true;
@@ -157,28 +163,30 @@ export class TsOutboundPath {
     }
   }
 
-  // Parse IPv4/IPv6 into the key words: src[4] dst[4] ports proto|family|kind.
-  // Returns false for packets the engine would call malformed.
-  private parse(p: Uint8Array): boolean {
+  // Parse the IPv4/IPv6 packet at p[a + at, at + n) into the key words: src[4] dst[4]
+  // ports proto|family|kind. Returns false for packets the engine calls malformed.
+  private parse(buf: Uint8Array, at: number, n: number): boolean {
     const k = this.key;
     k.fill(0);
-    const n = p.length;
+    // Indexing is p[a + offset in the packet]: no per-packet view is allocated.
+    const p = buf;
+    const a = at;
     if (n < 1) return false;
-    const v = p[0] >> 4;
+    const v = p[a + 0] >> 4;
     let off: number;
     let proto: number;
     let end: number;
     let family: number;
     if (v === 4) {
       if (n < 20) return false;
-      const ihl = (p[0] & 15) << 2;
-      const total = (p[2] << 8) | p[3];
+      const ihl = (p[a + 0] & 15) << 2;
+      const total = (p[a + 2] << 8) | p[a + 3];
       if (ihl < 20 || ihl > n || total < ihl || total > n) return false;
-      k[0] = ((p[12] << 24) | (p[13] << 16) | (p[14] << 8) | p[15]) >>> 0;
-      k[4] = ((p[16] << 24) | (p[17] << 16) | (p[18] << 8) | p[19]) >>> 0;
-      proto = p[9];
+      k[0] = ((p[a + 12] << 24) | (p[a + 13] << 16) | (p[a + 14] << 8) | p[a + 15]) >>> 0;
+      k[4] = ((p[a + 16] << 24) | (p[a + 17] << 16) | (p[a + 18] << 8) | p[a + 19]) >>> 0;
+      proto = p[a + 9];
       family = 4;
-      const frag = (((p[6] << 8) | p[7]) & 0x1fff) << 3;
+      const frag = (((p[a + 6] << 8) | p[a + 7]) & 0x1fff) << 3;
       if (frag + total - ihl > 65535) return false;
       if (frag !== 0) {
         k[9] = proto | (family << 8);
@@ -188,29 +196,29 @@ export class TsOutboundPath {
       end = total;
     } else if (v === 6) {
       if (n < 40) return false;
-      const plen = (p[4] << 8) | p[5];
+      const plen = (p[a + 4] << 8) | p[a + 5];
       if (plen === 0 || 40 + plen > n) return false;
       for (let i = 0; i < 4; i++) {
-        const a = 8 + 4 * i;
-        const b = 24 + 4 * i;
-        k[i] = ((p[a] << 24) | (p[a + 1] << 16) | (p[a + 2] << 8) | p[a + 3]) >>> 0;
-        k[4 + i] = ((p[b] << 24) | (p[b + 1] << 16) | (p[b + 2] << 8) | p[b + 3]) >>> 0;
+        const s = a + 8 + 4 * i;
+        const d = a + 24 + 4 * i;
+        k[i] = ((p[s] << 24) | (p[s + 1] << 16) | (p[s + 2] << 8) | p[s + 3]) >>> 0;
+        k[4 + i] = ((p[d] << 24) | (p[d + 1] << 16) | (p[d + 2] << 8) | p[d + 3]) >>> 0;
       }
       family = 6;
       end = 40 + plen;
-      proto = p[6];
+      proto = p[a + 6];
       off = 40;
       for (let count = 0; ; count++) {
         if (proto === 0 || proto === 43 || proto === 60 || proto === 135 || proto === 139 || proto === 140) {
           if ((proto === 0 && count !== 0) || count === 16 || off + 8 > end) return false;
-          const len = (p[off + 1] + 1) << 3;
+          const len = (p[a + off + 1] + 1) << 3;
           if (off + len > end) return false;
-          proto = p[off];
+          proto = p[a + off];
           off += len;
         } else if (proto === 44) {
           if (count === 16 || off + 8 > end) return false;
-          const fo = ((p[off + 2] << 8) | p[off + 3]) & 0xfff8;
-          proto = p[off];
+          const fo = ((p[a + off + 2] << 8) | p[a + off + 3]) & 0xfff8;
+          proto = p[a + off];
           off += 8;
           if (fo !== 0) {
             k[9] = proto | (family << 8);
@@ -224,17 +232,17 @@ export class TsOutboundPath {
       const need = proto === 6 ? 20 : proto === 17 ? 8 : 12;
       if (off + need > end) return false;
       if (proto === 6) {
-        const dataOffset = (p[off + 12] >> 4) << 2;
+        const dataOffset = (p[a + off + 12] >> 4) << 2;
         if (dataOffset < 20 || off + dataOffset > end) return false;
       } else if (proto === 17) {
-        const len = (p[off + 4] << 8) | p[off + 5];
+        const len = (p[a + off + 4] << 8) | p[a + off + 5];
         if (len < 8 || off + len > end) return false;
       }
-      k[8] = ((p[off] << 24) | (p[off + 1] << 16) | (p[off + 2] << 8) | p[off + 3]) >>> 0;
+      k[8] = ((p[a + off] << 24) | (p[a + off + 1] << 16) | (p[a + off + 2] << 8) | p[a + off + 3]) >>> 0;
       kind = 1;
     } else if ((proto === 1 && family === 4) || (proto === 58 && family === 6)) {
       if (off + 4 > end) return false;
-      k[8] = ((p[off] << 16) | p[off + 1]) >>> 0;
+      k[8] = ((p[a + off] << 16) | p[a + off + 1]) >>> 0;
       kind = 2;
     } else if ((proto === 50 && off + 8 > end) || (proto === 51 && off + 12 > end)) {
       return false;
@@ -258,6 +266,9 @@ export class TsOutboundPath {
     };
   }
 
+  /** The cache slot (word index) that the last decide() hit or filled. */
+  private slot = 0;
+
   private decide(dir: Direction): number {
     const k = this.key;
     const h = hashKey(k);
@@ -274,7 +285,10 @@ export class TsOutboundPath {
       if (!eq) continue;
       const pid = cache[b + POLICY] - 1;
       const gen = pid < 0 ? 1 : this.policyGen[pid];
-      if (gen === cache[b + GEN]) return pid;
+      if (gen === cache[b + GEN]) {
+        this.slot = b;
+        return pid;
+      }
       slot = b;
       break;
     }
@@ -290,15 +304,37 @@ export class TsOutboundPath {
     }
     cache[slot + POLICY] = pid + 1;
     cache[slot + GEN] = pid < 0 ? 1 : this.policyGen[pid];
+    cache[slot + GROUP] = 0;
+    cache[slot + GROUP_GEN] = 0;
+    this.slot = slot;
     return pid;
   }
 
-  /** Process packets[from, from + n): verdict, policy id, SA id, SPI per packet in `out`. */
-  outbound(packets: readonly Uint8Array[], from: number, n: number): void {
+  // As in the engine: a transport template's group is remembered in the cache slot
+  // with its generation (or, when none exists, the group epoch).
+  private transportGroup(p: TsPolicy, family: number): number {
+    const cache = this.cache;
+    const b = this.slot;
+    const g1 = cache[b + GROUP];
+    const gen = cache[b + GROUP_GEN];
+    if (gen !== 0 && (g1 !== 0 ? this.groupGen[g1 - 1] === gen : this.groupEpoch === gen)) return g1 - 1;
+    const k = this.key;
+    const g = this.group(family, p.tmplProto, 0, p.reqid, k, 0, k, 4, false);
+    cache[b + GROUP] = g + 1;
+    cache[b + GROUP_GEN] = g < 0 ? this.groupEpoch : this.groupGen[g];
+    return g;
+  }
+
+  /**
+   * Process packets from..from+n-1 of a capture-like buffer (packet i is
+   * data[offsets[i], offsets[i] + lengths[i])): verdict, policy id, SA id and SPI
+   * per packet into `out`.
+   */
+  outbound(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, from: number, n: number): void {
     const out = this.out;
     for (let i = 0; i < n; i++) {
       const o = i * 4;
-      if (!this.parse(packets[from + i])) {
+      if (!this.parse(data, offsets[from + i], lengths[from + i])) {
         out[o] = V_MALFORMED;
         out[o + 1] = out[o + 2] = out[o + 3] = 0;
         continue;
@@ -318,9 +354,7 @@ export class TsOutboundPath {
       }
       const k = this.key;
       const family = (k[9] >>> 8) & 0xff;
-      const g = p.transport
-        ? this.group(family, p.tmplProto, 0, p.reqid, k, 0, k, 4, false)
-        : p.group;
+      const g = p.transport ? this.transportGroup(p, family) : p.group;
       const best = g < 0 ? -1 : this.groupBest[g];
       if (best < 0) {
         out[o] = V_DROP;

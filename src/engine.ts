@@ -22,6 +22,25 @@ import { formatAddress } from './addr.js';
 /** A packet for the batch API: bytes, or bytes cut short by a capture with their length on the wire. */
 export type PacketInput = Uint8Array | { data: Uint8Array; wireLength?: number };
 
+/**
+ * Packets laid out one after another in one buffer (a capture read buffer, a ring):
+ * packet i is data[offsets[i], offsets[i] + lengths[i]). Offsets must not decrease.
+ * The engine copies each batch's byte range with one copy instead of one per packet.
+ */
+export interface PacketBuffer {
+  data: Uint8Array;
+  offsets: ArrayLike<number>;
+  lengths: ArrayLike<number>;
+  /** Lengths on the wire, where a capture cut packets short. Default: lengths. */
+  wireLengths?: ArrayLike<number>;
+  /** Packets to take from the start of offsets/lengths. Default: offsets.length. */
+  count?: number;
+}
+
+function isPacketBuffer(x: unknown): x is PacketBuffer {
+  return typeof x === 'object' && x !== null && !Array.isArray(x) && (x as PacketBuffer).data instanceof Uint8Array && 'offsets' in x;
+}
+
 export interface ResolvedOptions {
   maxPolicies: number;
   maxSAs: number;
@@ -286,9 +305,11 @@ export class Engine {
   /**
    * Decide a batch of outbound IP packets (no link-layer header) at engine time
    * `now`: policy (R1–R5), then SA (R6). One verdict per packet, in order.
+   * Packets are an array (or iterable) of byte arrays, or a PacketBuffer.
    */
-  outbound(packets: Iterable<PacketInput>, now?: number): Verdicts {
+  outbound(packets: Iterable<PacketInput> | PacketBuffer, now?: number): Verdicts {
     const t = now === undefined ? NaN : engineTime(now);
+    if (isPacketBuffer(packets)) return this.runBuffer(packets, t);
     const list = Array.isArray(packets) ? (packets as PacketInput[]) : Array.from(packets);
     // Validate everything before the engine sees any of it: a bad argument must not
     // leave half a batch counted.
@@ -304,33 +325,85 @@ export class Engine {
     const out = new Uint8Array(list.length * L.VR_SIZE);
     const batch = this.options.batchSize;
     const arenaBytes = this.options.arenaBytes;
+    const arena = this.arena;
     const u8 = this.u8;
-    const u32 = this.u32;
-    const descWord = this.descriptors >>> 2;
     let i = 0;
     while (i < list.length) {
       let n = 0;
       let used = 0;
       while (i + n < list.length && n < batch) {
         const p = list[i + n];
-        const data = p instanceof Uint8Array ? p : p.data;
-        const wire = p instanceof Uint8Array ? data.length : (p.wireLength ?? data.length);
+        const isBytes = p instanceof Uint8Array;
+        const data = isBytes ? p : p.data;
+        const wire = isBytes ? data.length : (p.wireLength ?? data.length);
         // Beyond the largest IP packet only the head is copied; the engine sees the
         // wire length and answers 'oversized' (R24).
         const cap = data.length > L.MAX_PACKET_BYTES ? L.MAX_PACKET_BYTES : data.length;
         if (used + cap > arenaBytes) break;
-        u8.set(cap === data.length ? data : data.subarray(0, cap), this.arena + used);
-        const d = descWord + n * (L.PD_SIZE >>> 2);
-        u32[d] = used;
-        u32[d + 1] = cap;
-        u32[d + 2] = wire;
-        u32[d + 3] = 0;
+        u8.set(cap === data.length ? data : data.subarray(0, cap), arena + used);
+        this.describe(n, used, cap, wire);
         used += cap;
         n++;
       }
-      const r = this.x.outbound(n, t);
-      if (r !== n) throw new LarvalError('EINVAL', `outbound: engine refused a batch of ${n} (status ${r})`);
-      out.set(u8.subarray(this.verdicts, this.verdicts + n * L.VR_SIZE), i * L.VR_SIZE);
+      this.runBatch(n, t, out, i);
+      i += n;
+    }
+    return new Verdicts(out);
+  }
+
+  // Descriptor n of the batch: where the packet is in the arena and its lengths.
+  private describe(n: number, offset: number, cap: number, wire: number): void {
+    const d = (this.descriptors >>> 2) + n * (L.PD_SIZE >>> 2);
+    this.u32[d] = offset;
+    this.u32[d + 1] = cap;
+    this.u32[d + 2] = wire;
+    this.u32[d + 3] = 0;
+  }
+
+  private runBatch(n: number, t: number, out: Uint8Array, at: number): void {
+    const r = this.x.outbound(n, t);
+    if (r !== n) throw new LarvalError('EINVAL', `outbound: engine refused a batch of ${n} (status ${r})`);
+    out.set(this.u8.subarray(this.verdicts, this.verdicts + n * L.VR_SIZE), at * L.VR_SIZE);
+  }
+
+  private runBuffer(pb: PacketBuffer, t: number): Verdicts {
+    const { data, offsets, lengths } = pb;
+    const wires = pb.wireLengths;
+    const count = pb.count ?? offsets.length;
+    integer(count, 'packets.count', 0, Math.min(offsets.length, lengths.length));
+    if (wires !== undefined && wires.length < count) throw invalid('packets.wireLengths', wires.length, `needs ${count} entries`);
+    let prev = 0;
+    for (let i = 0; i < count; i++) {
+      const o = offsets[i];
+      const len = lengths[i];
+      if (!(o >= prev) || !Number.isInteger(o)) throw invalid(`packets.offsets[${i}]`, o, `expected an integer >= the previous offset ${prev}`);
+      if (!Number.isInteger(len) || len < 0 || o + len > data.length) throw invalid(`packets.lengths[${i}]`, len, `packet must end within data (${data.length} bytes) after offset ${o}`);
+      if (wires !== undefined && !(wires[i] >= len && Number.isInteger(wires[i]))) throw invalid(`packets.wireLengths[${i}]`, wires[i], `expected an integer >= length ${len}`);
+      prev = o;
+    }
+    this.views();
+    const out = new Uint8Array(count * L.VR_SIZE);
+    const batch = this.options.batchSize;
+    const arenaBytes = this.options.arenaBytes;
+    const arena = this.arena;
+    const u8 = this.u8;
+    let i = 0;
+    while (i < count) {
+      const base = offsets[i];
+      let n = 0;
+      let end = base;
+      while (i + n < count && n < batch) {
+        const o = offsets[i + n];
+        // Packets beyond the largest IP packet are cut to their head (R24: 'oversized').
+        const cap = Math.min(lengths[i + n], L.MAX_PACKET_BYTES);
+        if (o + cap - base > arenaBytes) break;
+        this.describe(n, o - base, cap, wires === undefined ? lengths[i + n] : wires[i + n]);
+        if (o + cap > end) end = o + cap;
+        n++;
+      }
+      // The first packet always fits: its cap is at most MAX_PACKET_BYTES <= arenaBytes.
+      u8.set(data.subarray(base, end), arena);
+      this.runBatch(n, t, out, i);
       i += n;
     }
     return new Verdicts(out);

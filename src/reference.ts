@@ -14,21 +14,15 @@ import { parseAddress, parsePrefix, maskWord, type Family, type Prefix } from '.
 import { LarvalError, invalid } from './errors.js';
 import { PROTO_ICMP, PROTO_ICMPV6, carriesPorts, protocolNumber } from './protocols.js';
 import type { Direction, Flow, IpsecMode, PolicySpec, SaSpec, Template } from './types.js';
+import type { NormalizedFlow } from './validate.js';
 
-/** A flow in numbers, as the engine sees a parsed packet. */
-export interface ReferenceFlow {
-  family: 4 | 6;
-  /** Four u32 words, most significant first; IPv4 uses word 0. */
-  src: Uint32Array;
-  dst: Uint32Array;
-  proto: number;
-  /** What the selector may look at beyond addresses and protocol (R3, R5). */
-  kind: 'ports' | 'icmp' | 'none';
-  /** Source port, or ICMP type; 0 for kind 'none'. */
-  sport: number;
-  /** Destination port, or ICMP code; 0 for kind 'none'. */
-  dport: number;
-}
+/**
+ * A flow in numbers, as the engine sees a parsed packet: the same shape the API
+ * validates flows into (kind: what a selector may look at beyond addresses and
+ * protocol, R3/R5; sport/dport: ports, or ICMP type/code). Only the type is shared;
+ * the reference computes its values itself.
+ */
+export type ReferenceFlow = NormalizedFlow;
 
 export interface ReferenceDecision {
   policyId: number | null;

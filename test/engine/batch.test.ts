@@ -1,0 +1,68 @@
+// The batch ABI from the host's side: arrays and PacketBuffers give the same
+// verdicts, batches split on count and on arena bytes, bad input is refused whole.
+import { describe, expect, it } from 'vitest';
+import { createEngine, type PacketBuffer } from '../../src/index.js';
+import { generateTrace, randomPolicySet } from '../../src/trace.js';
+import { buildPacket } from '../../src/wire/build.js';
+
+function pack(packets: Uint8Array[], gap = 3): PacketBuffer {
+  const offsets: number[] = [];
+  const lengths: number[] = [];
+  let size = 0;
+  for (const p of packets) {
+    offsets.push(size);
+    lengths.push(p.length);
+    size += p.length + gap; // gaps: a capture buffer has record headers between packets
+  }
+  const data = new Uint8Array(size).fill(0xee);
+  packets.forEach((p, i) => data.set(p, offsets[i]));
+  return { data, offsets, lengths };
+}
+
+describe('batch input forms', () => {
+  it('a PacketBuffer and an array of the same packets give identical verdicts, across batch and arena splits', async () => {
+    const policies = randomPolicySet({ family: 4, count: 300, seed: 3 });
+    const flows = generateTrace(policies, 5000, { seed: 4 });
+    const packets = flows.map((f, i) => buildPacket(f, { payloadLength: (i * 37) % 1400 }));
+    packets.splice(100, 0, new Uint8Array(70_000).fill(0x45)); // oversized: only its head is copied
+    const make = async () => {
+      const e = await createEngine({ batchSize: 64, arenaBytes: 70_000 });
+      e.addPolicies(policies);
+      return e;
+    };
+    const a = await make();
+    const b = await make();
+    const va = a.outbound(packets, 1);
+    const vb = b.outbound(pack(packets), 1);
+    expect(vb.length).toBe(packets.length);
+    expect(Array.from(vb)).toEqual(Array.from(va));
+    expect(va.reason(100)).toBe('oversized');
+    expect(b.stats()).toEqual(a.stats());
+  });
+
+  it('wire lengths of capture-truncated packets are honoured in both forms', async () => {
+    const full = buildPacket({ src: '10.0.0.1', dst: '10.0.0.2', proto: 'tcp', srcPort: 1, dstPort: 2 }, { payloadLength: 1000 });
+    const head = full.slice(0, 54);
+    const e = await createEngine();
+    const v1 = e.outbound([{ data: head, wireLength: full.length }, head], 1);
+    expect([v1.verdict(0), v1.reason(1)]).toEqual(['bypass', 'bad-total-length']);
+    const v2 = e.outbound({ ...pack([head, head]), wireLengths: [full.length, head.length] }, 1);
+    expect([v2.verdict(0), v2.reason(1)]).toEqual(['bypass', 'bad-total-length']);
+  });
+
+  it('count takes a prefix of the buffer', async () => {
+    const e = await createEngine();
+    const pb = pack([buildPacket({ src: '10.0.0.1', dst: '10.0.0.2', proto: 'udp' }), buildPacket({ src: '10.0.0.1', dst: '10.0.0.3', proto: 'udp' })]);
+    expect(e.outbound({ ...pb, count: 1 }).length).toBe(1);
+  });
+
+  it('refuses bad PacketBuffers before counting anything (R24/R25)', async () => {
+    const e = await createEngine();
+    const pb = pack([buildPacket({ src: '10.0.0.1', dst: '10.0.0.2', proto: 'udp' }), buildPacket({ src: '10.0.0.1', dst: '10.0.0.3', proto: 'udp' })]);
+    expect(() => e.outbound({ ...pb, offsets: [10, 0] })).toThrow(/packets\.offsets\[1\]/);
+    expect(() => e.outbound({ ...pb, lengths: [20, 1000] })).toThrow(/packets\.lengths\[1\].*within data/);
+    expect(() => e.outbound({ ...pb, wireLengths: [1, 1] })).toThrow(/packets\.wireLengths\[0\]/);
+    expect(() => e.outbound({ ...pb, count: 3 })).toThrow(/packets\.count/);
+    expect(e.stats().packets.out).toBe(0);
+  });
+});

@@ -27,7 +27,7 @@ export function createIndex(entries: u32, keyBytes: u32, extraBytes: u32): usize
 }
 
 @inline
-export function tagOf(h: u32): u32 {
+function tagOf(h: u32): u32 {
   return h | TAG_BIT;
 }
 
@@ -106,10 +106,6 @@ export function ixSetValue(s: usize, v: u32): void {
   store<u32>(s + IX_VALUE, v);
 }
 
-export function ixCount(d: usize): u32 {
-  return load<u32>(d + ID_COUNT);
-}
-
 // u32 -> u32 maps (ids to slots): the key is the id widened to one u64 word.
 let idScratch: usize = 0;
 
@@ -118,7 +114,7 @@ export function initIdMaps(): bool {
   return idScratch != 0;
 }
 
-export function idFind(d: usize, id: u32): usize {
+function idFind(d: usize, id: u32): usize {
   store<u64>(idScratch, <u64>id);
   return ixFind(d, idScratch, hashU32(id));
 }

@@ -12,8 +12,8 @@ import { countCacheEviction } from './counters';
 
 const KEY_WORDS: u32 = FK_SIZE >> 3;
 
-export let cacheBase: usize = 0;
-export let cacheMask: u32 = 0;
+let cacheBase: usize = 0;
+let cacheMask: u32 = 0;
 let used: u32 = 0;
 
 export function initFlowCache(slots: u32): bool {

@@ -6,7 +6,7 @@
 // overlap (WebAssembly has no prefetch), then probe and decide.
 
 import {
-  Action, CN_CACHE_HITS, FC_EPOCH, FC_GEN, FC_GROUP, FC_GROUP_GEN, FC_POLICY, FC_TAG, FK_DIR, FK_FAMILY,
+  Action, FC_EPOCH, FC_GEN, FC_GROUP, FC_GROUP_GEN, FC_POLICY, FC_TAG, FK_DIR, FK_FAMILY,
   FK_PROTO, FK_SIZE, GR_BEST, GR_BEST_ID, GR_BEST_SPI, Level, Mode, PD_CAPLEN, PD_OFFSET, PD_SIZE,
   PD_WIRELEN, PO_GROUP, PO_T_LEVEL, PO_T_MODE, PW_GROUP, PW_HASH, PW_L4OFF, PW_POLICY, PW_SIZE, PW_SPI,
   PW_STATUS, Reason, Verdict, VR_FAMILY, VR_L4OFF, VR_LARVAL, VR_POLICY, VR_PROTO, VR_REASON, VR_SA,
@@ -21,17 +21,19 @@ import {
 } from './spd';
 import { currentGroupGeneration, groupGenerationOf, groupPtr, transportGroup } from './sad';
 import {
-  bump, countCacheMiss, countCacheRevalidated, countCacheStale, countSaLookup, countVerdict,
+  countCacheHit, countCacheMiss, countCacheRevalidated, countCacheStale, countSaLookup, countVerdict,
 } from './counters';
 
 const KEY_WORDS: u32 = FK_SIZE >> 3;
 
 export let descBase: usize = 0;
-export let workBase: usize = 0;
+let workBase: usize = 0;
 export let arenaBase: usize = 0;
 export let verdictBase: usize = 0;
 export let batchCapacity: u32 = 0;
 let arenaBytes: u32 = 0;
+// The touch loops fold what they load into this global, so that the loads that
+// start the cache misses early are not optimised away.
 let touchSink: u32 = 0;
 
 export function initBatch(batch: u32, arena: u32): bool {
@@ -62,7 +64,7 @@ export function decideFlow(w: usize, dir: u32): u32 {
     const slot1 = load<u32>(s + FC_POLICY);
     const epoch = load<u32>(s + FC_EPOCH);
     if (cachedDecisionValid(w, dir, slot1, load<u32>(s + FC_GEN), epoch)) {
-      bump(CN_CACHE_HITS);
+      countCacheHit();
       const now = currentAddEpoch(dir);
       if (epoch != now) {
         store<u32>(s + FC_EPOCH, now);
@@ -194,9 +196,4 @@ export function processBatch(n: u32, dir: u32): void {
     }
     applyDecision(w, v, dir);
   }
-}
-
-// Read by the host never; keeps the touch loops from being optimised away.
-export function touchValue(): u32 {
-  return touchSink;
 }

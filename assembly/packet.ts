@@ -34,21 +34,21 @@ const IP6_FRAG_OFFSET: u32 = 0xfff8;
 const IP6_FRAG_M: u32 = 1;
 
 // Protocol numbers
-export const PROTO_HOPOPTS: u32 = 0;
-export const PROTO_ICMP: u32 = 1;
-export const PROTO_TCP: u32 = 6;
-export const PROTO_UDP: u32 = 17;
-export const PROTO_ROUTING: u32 = 43;
-export const PROTO_FRAGMENT: u32 = 44;
+const PROTO_HOPOPTS: u32 = 0;
+const PROTO_ICMP: u32 = 1;
+const PROTO_TCP: u32 = 6;
+const PROTO_UDP: u32 = 17;
+const PROTO_ROUTING: u32 = 43;
+const PROTO_FRAGMENT: u32 = 44;
 export const PROTO_ESP: u32 = 50;
 export const PROTO_AH: u32 = 51;
-export const PROTO_ICMPV6: u32 = 58;
-export const PROTO_NONE: u32 = 59;
-export const PROTO_DSTOPTS: u32 = 60;
-export const PROTO_SCTP: u32 = 132;
-export const PROTO_MOBILITY: u32 = 135;
-export const PROTO_HIP: u32 = 139;
-export const PROTO_SHIM6: u32 = 140;
+const PROTO_ICMPV6: u32 = 58;
+const PROTO_NONE: u32 = 59;
+const PROTO_DSTOPTS: u32 = 60;
+const PROTO_SCTP: u32 = 132;
+const PROTO_MOBILITY: u32 = 135;
+const PROTO_HIP: u32 = 139;
+const PROTO_SHIM6: u32 = 140;
 
 // Upper-layer header sizes: the fixed part that must lie inside the datagram.
 const TCP_HEADER = 20;

@@ -9,7 +9,7 @@
 
 import {
   Family, FK_DST, FK_FAMILY, FK_SRC, GR_BEST, GR_BEST_ID, GR_BEST_SPI, GR_GEN, GR_KEY, GR_SIZE, Mode,
-  PO_T_DST, PO_T_FAMILY, PO_T_MODE, PO_T_PROTO, PO_T_REQID, PO_T_SRC, RK_BINDING, RK_DST, RK_FAMILY,
+  PO_T_DST, PO_T_FAMILY, PO_T_PROTO, PO_T_REQID, PO_T_SRC, RK_BINDING, RK_DST, RK_FAMILY,
   RK_FLAGS, RK_MODE, RK_PAD, RK_PROTO, RK_REQID, RK_SIZE, RK_SRC, RKF_REQID_ANY, SA_ADDSEQ, SA_ADDTIME,
   SA_DST, SA_FAMILY, SA_FLAGS, SA_GROUP_ANY, SA_GROUP_EXACT, SA_ID, SA_MODE, SA_NEXT_ANY, SA_NEXT_EXACT,
   SA_PREV_ANY, SA_PREV_EXACT, SA_PROTO, SA_REQID, SA_SIZE, SA_SPI, SA_SPI_NEXT, SA_SRC, SA_STATE,
@@ -25,7 +25,7 @@ const RK_WORDS: u32 = RK_SIZE >> 3;
 const SK_WORDS: u32 = SK_SIZE >> 3;
 
 export let saBase: usize = 0;
-export let maxSas: u32 = 0;
+let maxSas: u32 = 0;
 let pool: usize = 0;
 let idIndex: usize = 0;
 let spiDstIndex: usize = 0;  // (SPI, family, dst) -> SA slot (R17: unique)

@@ -14,7 +14,7 @@ import {
   Action, BK_DST, BK_SIZE, BK_SRC, BK_TABLE, COLLISION_LIMIT, CT_COUNT, CT_DIRFAM, CT_DSTLEN,
   CT_HEAD, CT_MINRANK, CT_SIZE, CT_SRCLEN, CT_USED, DIR_COUNT, Family, FK_DPORT, FK_DST, FK_FAMILY,
   FK_KIND, FK_PROTO, FK_SPORT, FK_SRC, IX_KEY, L4Kind, PO_ACTION, PO_DIR, PO_DP_HI, PO_DP_LO, PO_DST,
-  PO_DSTLEN, PO_FAMILY, PO_FLAGS, PO_GEN, PO_ID, PO_NEXT, PO_PRIORITY, PO_PROTO, PO_RANK, PO_SEQ,
+  PO_DSTLEN, PO_FAMILY, PO_FLAGS, PO_GEN, PO_ID, PO_NEXT, PO_PROTO, PO_RANK, PO_SEQ,
   PO_SIZE, PO_SP_HI, PO_SP_LO, PO_SRC, PO_SRCLEN, PO_TABLE, PO_TNEXT, PO_TPREV, POF_ICMP, POF_PORTS,
   POF_PROTO_ANY, RECENT_ADDS, Status,
 } from './layout';
@@ -30,7 +30,7 @@ const DIRFAMS: u32 = 6;
 const RANK_NONE: u64 = u64.MAX_VALUE;
 
 export let policyBase: usize = 0;
-export let maxPolicies: u32 = 0;
+let maxPolicies: u32 = 0;
 let pool: usize = 0;
 let idIndex: usize = 0;
 let bucketIndex: usize = 0;
@@ -83,10 +83,10 @@ export function initSpd(policies: u32, tables: u32, defOut: u32, defIn: u32, def
 }
 
 @inline export function policyPtr(slot: u32): usize { return policyBase + <usize>slot * PO_SIZE; }
-@inline export function policyRank(p: usize): u64 { return load<u64>(p + PO_RANK); }
-@inline export function policyGen(p: usize): u32 { return load<u32>(p + PO_GEN); }
+@inline function policyRank(p: usize): u64 { return load<u64>(p + PO_RANK); }
+@inline function policyGen(p: usize): u32 { return load<u32>(p + PO_GEN); }
 @inline export function defaultAction(dir: u32): u32 { return load<u32>(defaults + (<usize>dir << 2)); }
-@inline export function defaultGeneration(dir: u32): u32 { return load<u32>(defaultGen + (<usize>dir << 2)); }
+@inline function defaultGeneration(dir: u32): u32 { return load<u32>(defaultGen + (<usize>dir << 2)); }
 @inline export function currentAddEpoch(dir: u32): u32 { return load<u32>(addEpoch + (<usize>dir << 2)); }
 
 export function spdCount(): u32 { return policyCount; }
@@ -108,7 +108,7 @@ export function policySlotOf(id: u32): i32 {
 // Prefix masks over address words (most significant word first).
 
 @inline
-export function maskWord(len: u32, word: u32): u32 {
+function maskWord(len: u32, word: u32): u32 {
   const bits = <i32>len - <i32>(word << 5);
   if (bits <= 0) return 0;
   if (bits >= 32) return 0xffffffff;
@@ -126,7 +126,7 @@ function prefixMatches(addr: usize, prefix: usize, len: u32, family: u32): bool 
 }
 
 // R3/R5: does policy `p` select the flow key `k`?
-export function policyMatches(p: usize, k: usize): bool {
+function policyMatches(p: usize, k: usize): bool {
   const family = <u32>load<u8>(p + PO_FAMILY);
   if (family != <u32>load<u8>(k + FK_FAMILY)) return false;
   if (!prefixMatches(k + FK_SRC, p + PO_SRC, load<u8>(p + PO_SRCLEN), family)) return false;

@@ -17,7 +17,7 @@
 import Benchmark from 'benchmark';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { createEngine, type Engine } from '../src/index.js';
+import { createEngine, packetBuffer, type Engine } from '../src/index.js';
 import { loadClassBench } from '../src/classbench.js';
 import { generateTrace, Rng } from '../src/trace.js';
 import { buildPacket } from '../src/wire/build.js';
@@ -107,19 +107,7 @@ function acl1Spd(): { policies: PolicySpec[]; sas: SaSpec[] } {
 }
 
 function capture(packets: Uint8Array[]): Capture {
-  const record = 16; // a pcap record header between packets
-  const offsets = new Uint32Array(packets.length);
-  const lengths = new Uint32Array(packets.length);
-  let size = 0;
-  packets.forEach((p, i) => {
-    size += record;
-    offsets[i] = size;
-    lengths[i] = p.length;
-    size += p.length;
-  });
-  const data = new Uint8Array(size);
-  packets.forEach((p, i) => data.set(p, offsets[i]));
-  return { data, offsets, lengths, count: packets.length };
+  return { ...packetBuffer(packets, 16), count: packets.length }; // 16: a pcap record header
 }
 
 function slice(c: Capture, from: number, n: number) {

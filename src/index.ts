@@ -1,7 +1,7 @@
 // larval: the public API.
 export { createEngine, Engine } from './engine.js';
 export type { EngineDump, EngineStats, PacketBuffer, PacketInput, ResolvedOptions } from './engine.js';
-export { Verdicts } from './batch.js';
+export { packetBuffer, Verdicts } from './batch.js';
 export { LarvalError } from './errors.js';
 export type { ErrorCode } from './errors.js';
 export * from './types.js';

@@ -1,22 +1,20 @@
 // The batch ABI from the host's side: arrays and PacketBuffers give the same
 // verdicts, batches split on count and on arena bytes, bad input is refused whole.
 import { describe, expect, it } from 'vitest';
-import { createEngine, type PacketBuffer } from '../../src/index.js';
+import { createEngine, packetBuffer, type PacketBuffer } from '../../src/index.js';
 import { generateTrace, randomPolicySet } from '../../src/trace.js';
 import { buildPacket } from '../../src/wire/build.js';
 
-function pack(packets: Uint8Array[], gap = 3): PacketBuffer {
-  const offsets: number[] = [];
-  const lengths: number[] = [];
-  let size = 0;
-  for (const p of packets) {
-    offsets.push(size);
-    lengths.push(p.length);
-    size += p.length + gap; // gaps: a capture buffer has record headers between packets
-  }
-  const data = new Uint8Array(size).fill(0xee);
-  packets.forEach((p, i) => data.set(p, offsets[i]));
-  return { data, offsets, lengths };
+// Gaps between packets, as a capture buffer has record headers there; filled with
+// junk so that a wrong offset would show.
+function pack(packets: Uint8Array[]): PacketBuffer {
+  const pb = packetBuffer(packets, 3);
+  let end = 0;
+  pb.offsets.forEach((o, i) => {
+    pb.data.fill(0xee, end, o);
+    end = o + pb.lengths[i];
+  });
+  return pb;
 }
 
 describe('batch input forms', () => {

@@ -9,7 +9,7 @@ const input = (c: { bytes: Uint8Array; wireLength?: number }) => (c.wireLength =
 describe('R24: the malformed-packet corpus', () => {
   const corpus = malformedCorpus();
 
-  it(`every one of ${corpus.length} malformed packets gets verdict malformed with the contract's reason`, async () => {
+  it(`every one of ${corpus.length} malformed packets gets verdict malformed with the contract's reason, counted by reason (R26)`, async () => {
     const engine = await createEngine({ batchSize: 97 }); // odd size: batches split mid-corpus
     engine.addPolicy({ dir: 'out', family: 4, action: 'discard' });
     engine.addPolicy({ dir: 'out', family: 6, action: 'discard' });

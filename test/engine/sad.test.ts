@@ -45,7 +45,7 @@ describe('R6: newest non-dying SA wins', () => {
     expect(engine.outbound([pkt], 3000).saId(0)).toBe(old);
   });
 
-  it('falls back to the next best SA when the best is removed, and to no-sa when none is left', async () => {
+  it('falls back to the next best SA when the best is removed; with none left the packet is dropped, never sent in clear (R23)', async () => {
     const { engine } = await engineWith([protectAll]);
     const a = engine.addSA(sa(0x1001), 1000);
     const b = engine.addSA(sa(0x1002), 2000);

@@ -23,16 +23,13 @@ export function hashU32(x: u32): u32 {
   return <u32>(h >> 32) ^ <u32>h;
 }
 
-// The same hash as hashWords() over the 5-word bucket key of an IPv4 table, whose
-// words 2 and 4 are always zero: only the non-zero words are loaded, from registers.
+// Hash of an IPv4 classifier bucket key (table, masked source, masked destination).
+// Only the classifier hashes these keys, on insert and on lookup alike, so it may
+// differ from hashWords(): two mixes of values already in registers.
 @inline
-export function hashBucketV4(w0: u64, w1: u64, w3: u64): u32 {
-  let h: u64 = 0x243F6A8885A308D3;
-  h = mix(h, w0);
-  h = mix(h, w1);
-  h = mix(h, 0);
-  h = mix(h, w3);
-  h = mix(h, 0);
+export function hashBucketV4(table: u32, src: u32, dst: u32): u32 {
+  let h: u64 = mix(0x243F6A8885A308D3, (<u64>table << 32) | <u64>src);
+  h = mix(h, <u64>dst);
   h *= 0xD6E8FEB86659FD93;
   return <u32>(h >> 32) ^ <u32>h;
 }

@@ -195,7 +195,7 @@ function filterRemove(h: u32): void {
 @inline
 function bucketHash(family: u32): u32 {
   const k = bucketKey;
-  if (family == Family.V4) return hashBucketV4(load<u64>(k + BK_TABLE), load<u64>(k + BK_SRC), load<u64>(k + BK_DST));
+  if (family == Family.V4) return hashBucketV4(load<u32>(k + BK_TABLE), load<u32>(k + BK_SRC), load<u32>(k + BK_DST));
   return hashWords(k, BUCKET_WORDS);
 }
 
@@ -449,7 +449,7 @@ export function classify(k: usize, dir: u32): u32 {
       probes++;
       const ms = src & maskWord(load<u8>(tp + CT_SRCLEN), 0);
       const md = dst & maskWord(load<u8>(tp + CT_DSTLEN), 0);
-      const h = hashBucketV4(<u64>t, <u64>ms, <u64>md);
+      const h = hashBucketV4(t, ms, md);
       if (load<u8>(filterSlot(h)) == 0) continue;
       const bk = bucketKey;
       store<u64>(bk + BK_TABLE, <u64>t);

@@ -92,6 +92,28 @@ describe('R6: newest non-dying SA wins', () => {
     expect(v.verdict(1)).toBe('drop');
   });
 
+  it('transport mode: a cached flow sees its SA group appear, go and come back (group generations)', async () => {
+    const { engine } = await engineWith([{ dir: 'out', src: '10.0.0.0/8', dst: '10.0.0.0/8', action: 'protect', template: { mode: 'transport' } }]);
+    const p = ipv4('10.0.0.1', '10.0.0.2', 17, 1000, 53);
+    const other = ipv4('10.0.0.1', '10.0.0.3', 17, 1000, 53);
+    expect(engine.outbound([p, other], 1).verdict(0)).toBe('drop'); // cached: no group for this pair
+    // A group for another pair must not be mistaken for this one.
+    const ac = engine.addSA({ spi: 0x6001, src: '10.0.0.1', dst: '10.0.0.3', mode: 'transport' }, 2);
+    let v = engine.outbound([p, other], 2);
+    expect([v.verdict(0), v.saId(1)]).toEqual(['drop', ac]);
+    const ab = engine.addSA({ spi: 0x6002, src: '10.0.0.1', dst: '10.0.0.2', mode: 'transport' }, 3);
+    expect(engine.outbound([p], 3).saId(0)).toBe(ab);
+    // The group goes away with its last SA; its slot is reused by another pair's group.
+    engine.removeSA(ab);
+    engine.removeSA(ac);
+    const ad = engine.addSA({ spi: 0x6003, src: '10.0.0.1', dst: '10.0.0.4', mode: 'transport' }, 4);
+    v = engine.outbound([p, other, ipv4('10.0.0.1', '10.0.0.4', 17, 1000, 53)], 4);
+    expect([v.verdict(0), v.verdict(1), v.saId(2)]).toEqual(['drop', 'drop', ad]);
+    const ab2 = engine.addSA({ spi: 0x6004, src: '10.0.0.1', dst: '10.0.0.2', mode: 'transport' }, 5);
+    expect(engine.outbound([p], 5).saId(0)).toBe(ab2);
+    expect(engine.stats().flowCache.misses).toBe(3); // p, other, and the 10.0.0.4 flow: the rest were hits
+  });
+
   it("level 'use' without an SA sends in clear with reason opportunistic (R7a)", async () => {
     const { engine, ids } = await engineWith([{ ...protectAll, template: { ...TUNNEL, level: 'use' } }]);
     expect(engine.outbound([pkt], 0).get(0)).toMatchObject({ verdict: 'bypass', reason: 'opportunistic', policyId: ids[0] });

@@ -78,6 +78,7 @@ export enum Status {
   IndexFull = -6,
   NotInitialised = -7,
   OutOfMemory = -8,
+  IdsExhausted = -9,   // 2^31 - 1 ids handed out: ids are returned through an i32
 }
 
 // ---------------------------------------------------------------------------
@@ -85,6 +86,7 @@ export enum Status {
 
 export const MAX_EXT_HEADERS = 16;     // IPv6 extension headers walked before ExtChainTooLong
 export const MAX_PACKET_BYTES = 65575; // 65535 payload + 40-byte IPv6 header
+export const MAX_ID = 0x7fffffff;      // ids stay positive as i32 return values
 export const COLLISION_LIMIT = 8;      // classifier: rules per bucket before another table is tried
 export const RECENT_ADDS = 16;         // flow cache: policy additions remembered per direction
 export const CACHE_WINDOW = 8;         // flow cache: slots probed from the home slot

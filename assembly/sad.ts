@@ -13,7 +13,7 @@ import {
   RK_FLAGS, RK_MODE, RK_PAD, RK_PROTO, RK_REQID, RK_SIZE, RK_SRC, RKF_REQID_ANY, SA_ADDSEQ, SA_ADDTIME,
   SA_DST, SA_FAMILY, SA_FLAGS, SA_GROUP_ANY, SA_GROUP_EXACT, SA_ID, SA_MODE, SA_NEXT_ANY, SA_NEXT_EXACT,
   SA_PREV_ANY, SA_PREV_EXACT, SA_PROTO, SA_REQID, SA_SIZE, SA_SPI, SA_SPI_NEXT, SA_SRC, SA_STATE,
-  SaSelection, SaState, SK_DST, SK_FAMILY, SK_SIZE, SK_SPI, Status,
+  MAX_ID, SaSelection, SaState, SK_DST, SK_FAMILY, SK_SIZE, SK_SPI, Status,
 } from './layout';
 import { createIndex, idInsert, idLookup, idTake, ixFind, ixInsert, ixRemove, ixSetValue, ixValue } from './flat-index';
 import { fillPool, poolGive, poolPeek, poolTake, reservePool } from './pool';
@@ -258,6 +258,7 @@ export function sadAdd(spec: usize, now: f64): i32 {
   makeSpiKey(spi, family, spec + SA_DST);
   const spiHash = hashWords(skScratch, SK_WORDS);
   if (ixFind(spiDstIndex, skScratch, spiHash) != 0) return Status.Duplicate; // R17
+  if (saSeq >= <u32>MAX_ID) return Status.IdsExhausted;
   const taken = poolTake(pool);
   if (taken < 0) return Status.TableFull;
   const slot = <u32>taken;

@@ -16,7 +16,7 @@ import {
   FK_KIND, FK_PROTO, FK_SPORT, FK_SRC, IX_KEY, L4Kind, PO_ACTION, PO_DIR, PO_DP_HI, PO_DP_LO, PO_DST,
   PO_DSTLEN, PO_FAMILY, PO_FLAGS, PO_GEN, PO_ID, PO_NEXT, PO_PROTO, PO_RANK, PO_SEQ,
   PO_SIZE, PO_SP_HI, PO_SP_LO, PO_SRC, PO_SRCLEN, PO_TABLE, PO_TNEXT, PO_TPREV, POF_ICMP, POF_PORTS,
-  POF_PROTO_ANY, RECENT_ADDS, Status,
+  MAX_ID, POF_PROTO_ANY, RECENT_ADDS, Status,
 } from './layout';
 import { createIndex, idInsert, idLookup, idTake, ixFind, ixInsert, ixRemove, ixValue, ixSetValue } from './flat-index';
 import { fillPool, poolGive, poolPeek, poolTake, reservePool } from './pool';
@@ -505,6 +505,7 @@ function specValid(spec: usize): bool {
 // Add the policy described at `spec`. Returns its slot (>= 0) or a Status.
 export function spdAdd(spec: usize): i32 {
   if (!specValid(spec)) return Status.Invalid;
+  if (policySeq >= <u32>MAX_ID) return Status.IdsExhausted;
   const next = poolPeek(pool);
   if (next < 0) return Status.TableFull;
   const slot = <u32>next;

@@ -231,6 +231,7 @@ export class Engine {
       const tables = this.x.policyCount() >= this.options.maxPolicies ? `the policy table is full (maxPolicies ${this.options.maxPolicies})` : `no SA group left for the template (maxSAs ${this.options.maxSAs})`;
       throw new LarvalError('ETABLEFULL', `addPolicy: ${tables}`, { field: 'maxPolicies', value: this.options.maxPolicies });
     }
+    if (r === L.Status.IdsExhausted) throw new LarvalError('ETABLEFULL', `addPolicy: all ${L.MAX_ID} policy ids of this engine are used; create a new engine`);
     if (r === L.Status.ClassifierFull) {
       throw new LarvalError('ETABLEFULL', `addPolicy: no classifier table fits and all ${this.options.maxClassifierTables} are in use (maxClassifierTables)`, { field: 'maxClassifierTables', value: this.options.maxClassifierTables });
     }
@@ -283,6 +284,7 @@ export class Engine {
       throw new LarvalError('EEXIST', `addSA: an SA with SPI 0x${n.spi.toString(16)} to ${formatAddress(n.family, n.dst)} already exists (R17)`, { field: 'spi', value: n.spi });
     }
     if (r === L.Status.TableFull) throw new LarvalError('ETABLEFULL', `addSA: the SA table is full (maxSAs ${this.options.maxSAs})`, { field: 'maxSAs', value: this.options.maxSAs });
+    if (r === L.Status.IdsExhausted) throw new LarvalError('ETABLEFULL', `addSA: all ${L.MAX_ID} SA ids of this engine are used; create a new engine`);
     throw new LarvalError('EINVAL', `addSA: the engine refused the SA (status ${r})`);
   }
 

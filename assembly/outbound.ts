@@ -1,9 +1,10 @@
 // The outbound batch path: parse every packet, look its flow up in the flow cache
 // (classifier on a miss), apply the policy's action and choose the SA (R2, R4, R6).
 //
-// The batch runs as three loops, as measured in notes/wasm-hot-path.md: parse and
-// hash everything, then touch every home slot of the flow cache so the cache misses
-// overlap (WebAssembly has no prefetch), then probe and decide.
+// The batch runs as four loops, after notes/wasm-hot-path.md: parse and hash
+// everything; touch every home slot of the flow cache so the cache misses overlap
+// (WebAssembly has no prefetch); probe and decide the policy and SA group, touching
+// each group's cache line; then write the verdicts.
 
 import {
   Action, FC_EPOCH, FC_GEN, FC_GROUP, FC_GROUP_GEN, FC_POLICY, FC_TAG, FK_DIR, FK_FAMILY,

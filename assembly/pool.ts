@@ -27,6 +27,11 @@ export function poolTake(pool: usize): i32 {
   return slot;
 }
 
+// Slots currently free.
+export function poolFree(pool: usize): u32 {
+  return load<u32>(pool);
+}
+
 export function poolGive(pool: usize, slot: u32): void {
   const free = load<u32>(pool);
   store<u32>(pool + 8 + (<usize>free << 2), slot);

@@ -16,7 +16,7 @@ import {
   MAX_ID, SaSelection, SaState, SK_DST, SK_FAMILY, SK_SIZE, SK_SPI, Status,
 } from './layout';
 import { createIndex, idInsert, idLookup, idTake, ixFind, ixInsert, ixRemove, ixSetValue, ixValue } from './flat-index';
-import { fillPool, poolGive, poolPeek, poolTake, reservePool } from './pool';
+import { fillPool, poolFree, poolGive, poolPeek, poolTake, reservePool } from './pool';
 import { hashU32, hashWords } from './hash';
 import { copyWords, outOfMemory, reserve, zeroWords } from './memory';
 import { PROTO_AH, PROTO_ESP } from './packet';
@@ -43,7 +43,6 @@ let rkScratch: usize = 0;
 let skScratch: usize = 0;
 let saSeq: u32 = 0;
 let addSeq: u32 = 0;
-let saCount: u32 = 0;
 let selection: u32 = SaSelection.Newest;
 
 export function initSad(sas: u32, policies: u32, mode: u32): bool {
@@ -74,7 +73,7 @@ export function initSad(sas: u32, policies: u32, mode: u32): bool {
 @inline function headPtr(g1: u32): usize { return groupHead + (<usize>(g1 - 1) << 2); }
 @inline function refsPtr(g1: u32): usize { return groupRefs + (<usize>(g1 - 1) << 2); }
 
-export function sadCount(): u32 { return saCount; }
+export function sadCount(): u32 { return maxSas - poolFree(pool); }
 
 export function saSlotOf(id: u32): i32 {
   return <i32>idLookup(idIndex, id) - 1;
@@ -302,7 +301,6 @@ export function sadAdd(spec: usize, now: f64): i32 {
     store<u32>(sa + SA_GROUP_EXACT, exact);
     joinGroup(exact, slot, true);
   }
-  saCount++;
   return <i32>slot;
 }
 
@@ -336,6 +334,5 @@ export function sadRemove(id: u32): i32 {
   }
   zeroWords(sa, SA_SIZE >> 3);
   poolGive(pool, slot);
-  saCount--;
   return <i32>slot;
 }

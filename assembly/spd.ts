@@ -19,7 +19,7 @@ import {
   MAX_ID, POF_PROTO_ANY, RECENT_ADDS, Status,
 } from './layout';
 import { createIndex, idInsert, idLookup, idTake, ixFind, ixInsert, ixRemove, ixValue, ixSetValue } from './flat-index';
-import { fillPool, poolGive, poolPeek, poolTake, reservePool } from './pool';
+import { fillPool, poolFree, poolGive, poolPeek, poolTake, reservePool } from './pool';
 import { hashBucketV4, hashWords } from './hash';
 import { nextPow2, outOfMemory, reserve, zeroWords } from './memory';
 import { countClassify } from './counters';
@@ -46,7 +46,6 @@ let filter: usize = 0;
 let filterMask: u32 = 0;
 let policySeq: u32 = 0;      // ids and insertion sequence
 let generation: u32 = 0;     // R12 generations; never 0 for a live policy
-let policyCount: u32 = 0;
 
 // Per direction: default action, its generation, and the log of recent additions
 // that lets the flow cache keep entries a new policy does not affect.
@@ -89,7 +88,7 @@ export function initSpd(policies: u32, tables: u32, defOut: u32, defIn: u32, def
 @inline function defaultGeneration(dir: u32): u32 { return load<u32>(defaultGen + (<usize>dir << 2)); }
 @inline export function currentAddEpoch(dir: u32): u32 { return load<u32>(addEpoch + (<usize>dir << 2)); }
 
-export function spdCount(): u32 { return policyCount; }
+export function spdCount(): u32 { return maxPolicies - poolFree(pool); }
 export function spdGeneration(): u32 { return generation; }
 
 export function setDefaultAction(dir: u32, action: u32): i32 {
@@ -537,7 +536,6 @@ export function spdAdd(spec: usize): i32 {
   policySeq = id;
   generation++;
   poolTake(pool);
-  policyCount++;
   // Remember the addition so cached flows it does not select stay valid.
   const dir = <u32>load<u8>(p + PO_DIR);
   const epoch = currentAddEpoch(dir) + 1;
@@ -557,7 +555,6 @@ export function spdRemove(id: u32): i32 {
   // Generation 0 marks the slot free: cached flows that point at it go stale.
   zeroWords(policyPtr(slot), PO_SIZE >> 3);
   poolGive(pool, slot);
-  policyCount--;
   generation++;
   return <i32>slot;
 }

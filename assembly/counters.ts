@@ -22,8 +22,8 @@ export function bump(index: u32, by: u64 = 1): void {
 }
 
 @inline
-export function countVerdict(dir: u32, verdict: u32, reason: u32): void {
-  bump(CN_PACKETS + dir);
+export function countVerdict(dir: u32, verdict: u32, reason: u32, packet: bool = true): void {
+  if (packet) bump(CN_PACKETS + dir);
   bump(CN_VERDICTS + dir * VERDICT_COUNT + verdict);
   bump(CN_REASONS + dir * REASON_COUNT + reason);
 }

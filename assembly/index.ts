@@ -7,8 +7,17 @@ import {
   CF_MAX_POLICIES, CF_MAX_SAS, CF_MAX_TABLES, CF_SA_SELECTION, CONTROL_SIZE, DIR_COUNT, Dir,
   FK_DIR, MAX_PACKET_BYTES, Mode, PO_ACTION, PO_GROUP, PO_ID, PO_T_MODE, RG_ARENA, RG_CONTROL,
   RG_COUNTERS, RG_DESCRIPTORS, RG_POLICIES, RG_SAS, RG_TOTAL, RG_VERDICTS, SaSelection, Status, SA_ID,
-  PW_HASH,
+  PW_HASH, CF_MAX_LARVAL, CF_MAX_BINDINGS, CF_EVENT_RING, CF_UNRESOLVED, CF_RESEND_EVERY, CF_ACQUIRE_TIMEOUT,
+  MAX_EVENT_RING, Unresolved, PO_T_LEVEL, Level, RG_LARVAL, RG_EVENTS, RG_OUTCOMES, GR_BEST, GR_BEST_ID, GR_KEY,
+  CN_REASONS, REASON_COUNT, RF_OFFSET,
 } from './layout';
+import { bump } from './counters';
+import { initEvents, ringBase } from './events';
+import { bindingCount, initBindings } from './binding';
+import {
+  acquireFailed, beginOutcomes, expireLarvals, flushUndelivered, initLarval, installTarget, larvalBase, larvalCount,
+  larvalSlotOf, outcomeBase, policyRemoved, reacquireAll, resolveKey,
+} from './larval';
 import { configPtr, ensureHeader, heapEnd, regionPtr, reserve } from './memory';
 import { initIdMaps } from './flat-index';
 import { counterBase, initCounters } from './counters';
@@ -17,8 +26,13 @@ import {
   initSpd, policyBase, policyPtr, policySlotOf, setDefaultAction, spdAdd, spdCount, spdGeneration, spdRemove,
   policyIdOf, defaultAction,
 } from './spd';
-import { holdTemplateGroup, initSad, releaseTemplateGroup, saBase, sadAdd, sadCount, sadRemove, saPtr, saSlotOf } from './sad';
-import { arenaBase, batchCapacity, decideFlow, descBase, hashFlowKey, initBatch, processBatch, verdictBase } from './outbound';
+import {
+  groupPtr, holdTemplateGroup, initSad, releaseTemplateGroup, saBase, sadAdd, sadCount, sadRemove, saGroupAny, saGroupExact,
+  saPtr, saSlotOf,
+} from './sad';
+import {
+  arenaBase, batchCapacity, decideFlow, descBase, hashFlowKey, initBatch, processBatch, resolveFlowKey, verdictBase,
+} from './outbound';
 
 let initialised = false;
 let controlBase: usize = 0;
@@ -26,6 +40,16 @@ let clock: f64 = 0; // engine time in ms; never goes backwards
 
 @inline function advance(now: f64): void {
   if (now > clock) clock = now;
+}
+
+// Every call that carries time starts here: the clock moves, larval SAs whose
+// acquireTimeout passed end (R10), and ACQUIREs waiting for ring room go out (R8c).
+// The outcome buffer then lists every larval SA this call ends.
+function begin(now: f64): void {
+  if (!isNaN(now)) advance(now);
+  beginOutcomes();
+  expireLarvals(clock);
+  flushUndelivered(clock);
 }
 
 // Where the host writes the configuration (CF_* layout) before init().
@@ -49,6 +73,12 @@ export function init(): i32 {
   const arena = load<u32>(c + CF_ARENA);
   const tables = load<u32>(c + CF_MAX_TABLES);
   const selection = load<u32>(c + CF_SA_SELECTION);
+  const maxLarval = load<u32>(c + CF_MAX_LARVAL);
+  const maxBindings = load<u32>(c + CF_MAX_BINDINGS);
+  const ring = load<u32>(c + CF_EVENT_RING);
+  const unresolved = load<u32>(c + CF_UNRESOLVED);
+  if (maxLarval == 0 || maxBindings == 0 || !isPow2(ring) || ring > <u32>MAX_EVENT_RING) return Status.Invalid;
+  if (unresolved > <u32>Unresolved.Eagain || load<u32>(c + CF_ACQUIRE_TIMEOUT) == 0) return Status.Invalid;
   if (policies == 0 || sas == 0 || batch == 0 || tables == 0) return Status.Invalid;
   if (!isPow2(cacheSlots) || cacheSlots > 0x10000000) return Status.Invalid;
   if (arena < <u32>MAX_PACKET_BYTES) return Status.Invalid;
@@ -60,9 +90,10 @@ export function init(): i32 {
   // Each step reserves its regions (growing memory) before writing into them, and
   // stops at the first region that does not fit in 4 GiB.
   controlBase = reserve(CONTROL_SIZE, 64);
-  if (controlBase == 0 || !initIdMaps() || !initCounters() || !initBatch(batch, arena) ||
+  if (controlBase == 0 || !initIdMaps() || !initCounters() || !initBatch(batch, arena, unresolved) ||
       !initSpd(policies, tables, load<u32>(c + CF_DEFAULT_OUT), load<u32>(c + CF_DEFAULT_IN), load<u32>(c + CF_DEFAULT_FWD)) ||
-      !initSad(sas, policies, selection) || !initFlowCache(cacheSlots)) {
+      !initSad(sas, policies, selection) || !initFlowCache(cacheSlots) || !initBindings(maxBindings) ||
+      !initLarval(maxLarval, load<u32>(c + CF_RESEND_EVERY), load<u32>(c + CF_ACQUIRE_TIMEOUT)) || !initEvents(ring)) {
     return Status.OutOfMemory;
   }
   const r = regionPtr;
@@ -73,6 +104,9 @@ export function init(): i32 {
   store<u32>(r + RG_COUNTERS, <u32>counterBase);
   store<u32>(r + RG_POLICIES, <u32>policyBase);
   store<u32>(r + RG_SAS, <u32>saBase);
+  store<u32>(r + RG_LARVAL, <u32>larvalBase);
+  store<u32>(r + RG_EVENTS, <u32>ringBase);
+  store<u32>(r + RG_OUTCOMES, <u32>outcomeBase);
   store<u32>(r + RG_TOTAL, <u32>min<u64>(heapEnd(), 0xffffffff));
   initialised = true;
   return Status.Ok;
@@ -92,7 +126,9 @@ export function addPolicy(): i32 {
   if (slot < 0) return slot;
   const p = policyPtr(<u32>slot);
   const id = load<u32>(p + PO_ID);
-  if (load<u8>(p + PO_ACTION) == <u8>Action.Protect && load<u8>(p + PO_T_MODE) == <u8>Mode.Tunnel) {
+  // A tunnel template's group is fixed; a `unique` one's depends on the flow.
+  if (load<u8>(p + PO_ACTION) == <u8>Action.Protect && load<u8>(p + PO_T_MODE) == <u8>Mode.Tunnel &&
+      load<u8>(p + PO_T_LEVEL) != <u8>Level.Unique) {
     const g1 = holdTemplateGroup(p);
     if (g1 == 0) {
       spdRemove(id);
@@ -103,13 +139,17 @@ export function addPolicy(): i32 {
   return <i32>id;
 }
 
+// Remove a policy. Its larval SAs end with Outcome.PolicyRemoved: the host decides
+// their queued packets again under the SPD as it is now.
 export function removePolicy(id: u32): i32 {
   if (!initialised) return Status.NotInitialised;
   const slot = policySlotOf(id);
   if (slot < 0) return Status.NotFound;
+  begin(NaN);
   const group1 = load<u32>(policyPtr(<u32>slot) + PO_GROUP);
   spdRemove(id);
   if (group1 != 0) releaseTemplateGroup(group1);
+  if (larvalCount() != 0) policyRemoved(id);
   return Status.Ok;
 }
 
@@ -150,17 +190,36 @@ export function lookupFlow(dir: u32): i32 {
 // SAD
 
 // Add the SA spec in the control block at engine time `now` (NaN: the engine's
-// current time). Returns its id (> 0) or a Status.
-export function addSA(now: f64): i32 {
+// current time). `acquireSeq` (0 = none) names the ACQUIRE it answers (R12): the
+// install is refused when that ACQUIRE is no longer pending, its policy changed, or
+// the SA does not fit its template; a `unique` ACQUIRE binds the SA to its flow.
+// Every larval SA whose key now has a usable SA ends as resolved (R9).
+// Returns the SA id (> 0) or a Status.
+export function addSA(now: f64, acquireSeq: u32): i32 {
   if (!initialised) return Status.NotInitialised;
-  if (!isNaN(now)) advance(now);
-  const slot = sadAdd(controlBase, clock);
+  begin(now);
+  let binding: u32 = 0;
+  if (acquireSeq != 0) {
+    const t = installTarget(acquireSeq, controlBase);
+    if (t < 0) return t;
+    binding = <u32>t;
+  }
+  const slot = sadAdd(controlBase, clock, binding);
   if (slot < 0) return slot;
+  resolveGroup(saGroupAny(<u32>slot));
+  resolveGroup(saGroupExact(<u32>slot));
   return <i32>load<u32>(saPtr(<u32>slot) + SA_ID);
+}
+
+function resolveGroup(g1: u32): void {
+  if (g1 == 0) return;
+  const gp = groupPtr(g1 - 1);
+  if (load<u32>(gp + GR_BEST) != 0) resolveKey(gp + GR_KEY, load<u32>(gp + GR_BEST_ID));
 }
 
 export function removeSA(id: u32): i32 {
   if (!initialised) return Status.NotInitialised;
+  begin(NaN);
   const slot = sadRemove(id);
   return slot < 0 ? slot : Status.Ok;
 }
@@ -177,13 +236,77 @@ export function saCount(): u32 {
 // Packets
 
 // Process `n` outbound packets described in the descriptor region at engine time
-// `now`. Returns n or a Status.
-export function outbound(n: u32, now: f64): i32 {
+// `now`. `release` != 0: they come out of a resolution queue (counted when queued).
+// Returns n or a Status.
+export function outbound(n: u32, now: f64, release: u32): i32 {
   if (!initialised) return Status.NotInitialised;
   if (n > batchCapacity) return Status.Invalid;
-  if (!isNaN(now)) advance(now);
-  processBatch(n, Dir.Out);
+  begin(now);
+  processBatch(n, Dir.Out, clock, release != 0);
   return <i32>n;
+}
+
+// Advance engine time: larval SAs past acquireTimeout end (R10). Returns how many
+// larval SAs ended (the outcome buffer lists them).
+export function tick(now: f64): i32 {
+  if (!initialised) return Status.NotInitialised;
+  begin(now);
+  return <i32>load<u32>(outcomeBase);
+}
+
+// R11: the state of the flow key in the control block for a local sender, written
+// at RF_OFFSET of the control block; starts a negotiation if one is needed.
+export function resolveFlow(dir: u32, now: f64): i32 {
+  if (!initialised) return Status.NotInitialised;
+  if (dir >= <u32>DIR_COUNT) return Status.Invalid;
+  begin(now);
+  const w = controlBase;
+  store<u8>(w + FK_DIR, <u8>dir);
+  store<u32>(w + PW_HASH, hashFlowKey(w));
+  resolveFlowKey(w, dir, clock, controlBase + RF_OFFSET);
+  return Status.Ok;
+}
+
+// R8b: the key manager could not negotiate ACQUIRE `seq`; retry != 0 asks for the
+// ACQUIRE again, otherwise the larval SA fails.
+export function acquireError(seq: u32, retry: u32, now: f64): i32 {
+  if (!initialised) return Status.NotInitialised;
+  begin(now);
+  return acquireFailed(seq, retry != 0, clock);
+}
+
+// R8a: a key manager (re)registered: unread events are discarded and every pending
+// ACQUIRE is written again. Returns how many.
+export function reacquire(now: f64): i32 {
+  if (!initialised) return Status.NotInitialised;
+  begin(now);
+  return <i32>reacquireAll(clock);
+}
+
+// The host read events up to the head it stored: write waiting ACQUIREs (R8c).
+export function eventsRead(): void {
+  if (initialised) flushUndelivered(clock);
+}
+
+// Drops the host makes (its resolution queue, R9/R10) are counted with the
+// engine's counters, so stats() reads every drop from one place (R26).
+export function countDrops(dir: u32, reason: u32, n: u32): i32 {
+  if (!initialised) return Status.NotInitialised;
+  if (dir >= <u32>DIR_COUNT || reason >= <u32>REASON_COUNT) return Status.Invalid;
+  bump(CN_REASONS + dir * REASON_COUNT + reason, n);
+  return Status.Ok;
+}
+
+export function larvalSlot(id: u32): i32 {
+  return initialised ? larvalSlotOf(id) : Status.NotInitialised;
+}
+
+export function larvals(): u32 {
+  return larvalCount();
+}
+
+export function bindings(): u32 {
+  return bindingCount();
 }
 
 export function engineTime(): f64 {

@@ -39,8 +39,9 @@ export enum Verdict {
   Discard = 2,   // a discard policy (or default discard) matched
   Drop = 3,      // the engine dropped it; the reason says why
   Malformed = 4, // the packet could not be parsed; the reason says why
+  Queued = 5,    // held in the resolution queue of the larval SA in the record (R7, R9)
 }
-export const VERDICT_COUNT = 5;
+export const VERDICT_COUNT = 6;
 
 // Why a verdict was given. Every drop and every malformed packet has one (R26).
 export enum Reason {
@@ -48,7 +49,14 @@ export enum Reason {
   Policy = 1,            // a policy's action decided
   DefaultPolicy = 2,     // no policy matched: the direction's default action
   Opportunistic = 3,     // level `use` without an SA: out in clear (R7a)
-  NoSa = 4,              // protect policy, no usable SA (resolution arrives with the larval table)
+  NoSa = 4,              // protect policy, no usable SA, unresolved 'drop'/'eagain' (legacy presets, R11)
+  Resolving = 5,         // queued: the larval SA's negotiation is under way (R7)
+  LarvalFull = 6,        // no usable SA and the larval table is full (R25: counted, never sent in clear)
+  QueueFull = 7,         // the larval SA's resolution queue holds its packet bound (R9)
+  QueueBytes = 8,        // the resolution queues hold their global byte bound (R9)
+  AcquireTimeout = 9,    // the larval SA expired unanswered; its queue was dropped (R10)
+  AcquireFailed = 10,    // the key manager reported the negotiation failed (R8b)
+  BindingsFull = 11,     // a `unique` template needs a new flow binding and the binding table is full
   // malformed packets (R5, R24)
   Truncated = 16,        // fewer bytes than the IP header needs
   BadVersion = 17,       // IP version is neither 4 nor 6
@@ -79,6 +87,9 @@ export enum Status {
   NotInitialised = -7,
   OutOfMemory = -8,
   IdsExhausted = -9,   // 2^31 - 1 ids handed out: ids are returned through an i32
+  Stale = -10,         // no pending ACQUIRE has that sequence number (R12)
+  PolicyChanged = -11, // the policy of that ACQUIRE changed since it was sent (R12)
+  TemplateMismatch = -12, // the SA does not fit the template of that ACQUIRE
 }
 
 // ---------------------------------------------------------------------------
@@ -87,6 +98,7 @@ export enum Status {
 export const MAX_EXT_HEADERS = 16;     // IPv6 extension headers walked before ExtChainTooLong
 export const MAX_PACKET_BYTES = 65575; // 65535 payload + 40-byte IPv6 header
 export const MAX_ID = 0x7fffffff;      // ids stay positive as i32 return values
+export const MAX_EVENT_RING = 1048576; // event ring entries
 export const COLLISION_LIMIT = 8;      // classifier: rules per bucket before another table is tried
 export const RECENT_ADDS = 16;         // flow cache: policy additions remembered per direction
 export const CACHE_WINDOW = 8;         // flow cache: slots probed from the home slot
@@ -198,6 +210,7 @@ export const SA_PREV_EXACT = 76;
 export const SA_NEXT_ANY = 80;    // u32 SA slot + 1: next member of the any group
 export const SA_PREV_ANY = 84;
 export const SA_SPI_NEXT = 88;    // u32 SA slot + 1: next SA with the same SPI (R17 SPI-only level)
+export const SA_BINDING = 92;     // u32 flow binding of a `unique` SA (0 = none)
 export const SA_SIZE = 128;
 
 // ---------------------------------------------------------------------------
@@ -289,17 +302,24 @@ export const FC_SIZE = 64;
 
 export const CN_PACKETS = 0;                         // [DIR_COUNT] packets per direction
 export const CN_VERDICTS = 3;                        // [DIR_COUNT * VERDICT_COUNT]
-export const CN_REASONS = 18;                        // [DIR_COUNT * REASON_COUNT] drops and malformed by reason
-export const CN_CACHE_HITS = 114;
-export const CN_CACHE_MISSES = 115;
-export const CN_CACHE_STALE = 116;                   // hits rejected by a generation check
-export const CN_CACHE_REVALIDATED = 117;             // hits kept after checking recent additions
-export const CN_CACHE_EVICTIONS = 118;
-export const CN_CLASSIFY = 119;                      // classifier lookups
-export const CN_TABLES_PROBED = 120;
-export const CN_RULES_COMPARED = 121;
-export const CN_SA_LOOKUPS = 122;
-export const CN_COUNT = 128;
+export const CN_REASONS = 21;                        // [DIR_COUNT * REASON_COUNT] verdicts by reason
+export const CN_CACHE_HITS = 117;
+export const CN_CACHE_MISSES = 118;
+export const CN_CACHE_STALE = 119;                   // hits rejected by a generation check
+export const CN_CACHE_REVALIDATED = 120;             // hits kept after checking recent additions
+export const CN_CACHE_EVICTIONS = 121;
+export const CN_CLASSIFY = 122;                      // classifier lookups
+export const CN_TABLES_PROBED = 123;
+export const CN_RULES_COMPARED = 124;
+export const CN_SA_LOOKUPS = 125;
+export const CN_ACQUIRES = 126;                      // ACQUIRE events written to the ring (R8)
+export const CN_ACQUIRES_DEFERRED = 127;             // ACQUIREs that found the ring full (R8c)
+export const CN_LARVAL_CREATED = 128;
+export const CN_LARVAL_RESOLVED = 129;
+export const CN_LARVAL_EXPIRED = 130;                // R10
+export const CN_LARVAL_FAILED = 131;                 // R8b without retry
+export const CN_RELEASED = 132;                      // queued packets decided again on release (R9)
+export const CN_COUNT = 136;
 
 // ---------------------------------------------------------------------------
 // Engine configuration block, written by the host before init().
@@ -314,6 +334,12 @@ export const CF_SA_SELECTION = 24;  // u32 SaSelection
 export const CF_DEFAULT_OUT = 28;   // u32 Action for Dir.Out (Bypass or Discard)
 export const CF_DEFAULT_IN = 32;
 export const CF_DEFAULT_FWD = 36;
+export const CF_MAX_LARVAL = 40;    // u32 larval SAs (R7)
+export const CF_MAX_BINDINGS = 44;  // u32 flow bindings of `unique` templates
+export const CF_EVENT_RING = 48;    // u32 event ring entries (power of two)
+export const CF_UNRESOLVED = 52;    // u32 Unresolved
+export const CF_RESEND_EVERY = 56;  // u32 acquireResend every n packets (0 = never, R8)
+export const CF_ACQUIRE_TIMEOUT = 60; // u32 larval lifetime in ms (R10)
 export const CF_SIZE = 64;
 
 // Region table written by init(): pointers the host reads to build its views.
@@ -325,5 +351,99 @@ export const RG_COUNTERS = 16;      // counters
 export const RG_POLICIES = 20;      // policy records
 export const RG_SAS = 24;           // SA records
 export const RG_TOTAL = 28;         // u32 bytes of linear memory in use
-export const RG_SIZE = 32;
+export const RG_LARVAL = 32;        // larval SA records
+export const RG_EVENTS = 36;        // event ring (EVR_* header, then EV_SIZE records)
+export const RG_OUTCOMES = 40;      // larval outcomes of the last call (OC_* header, then records)
+export const RG_SIZE = 64;
 export const CONTROL_SIZE = 256;
+
+// ---------------------------------------------------------------------------
+// SA resolution (R7–R12)
+
+// What the outbound path does with a packet whose protect policy has no usable SA.
+export enum Unresolved {
+  Queue = 0,  // larval: hold it in the larval SA's resolution queue (R7)
+  Drop = 1,   // linux: drop it (the local sender was told success)
+  Eagain = 2, // drop forwarded packets; local senders get EAGAIN (R11 legacy mode)
+}
+
+// Larval SA record: one per resolution key under negotiation.
+export const LV_KEY = 0;       // resolution key (RK_SIZE bytes); RK_BINDING set for `unique`
+export const LV_FLOW = 48;     // flow key (FK_SIZE) of the packet that created it (ACQUIRE)
+export const LV_ID = 88;       // u32 larval id = ACQUIRE sequence number (never reused); 0 = free
+export const LV_POLICY = 92;   // u32 policy id that needed the SA
+export const LV_POLICY_GEN = 96; // u32 that policy's generation (R12)
+export const LV_FLAGS = 100;   // u8 LVF_* bits
+export const LV_LEVEL = 101;   // u8 Level of the template
+export const LV_DIR = 102;     // u8 Dir
+export const LV_CAUSE = 103;   // u8 AcquireCause of the ACQUIRE waiting for room (R8c)
+export const LV_BLOCKED = 104; // u32 packets since the last ACQUIRE (acquireResend)
+export const LV_PREV = 108;    // u32 previous larval slot + 1 in expiry order
+export const LV_EXPIRES = 112; // f64 engine time at which it expires (R10)
+export const LV_NEXT = 120;    // u32 next larval slot + 1 in expiry order
+export const LV_UNDELIVERED_NEXT = 124; // u32 next larval slot + 1 in the undelivered list (R8c)
+export const LV_SIZE = 128;
+export const LVF_UNDELIVERED = 1; // its ACQUIRE is waiting for room in the event ring
+
+// Event ring: a header, then `capacity` records. The engine writes at tail, the host
+// reads from head and stores the new head; both count up and wrap mod capacity.
+export const EVR_HEAD = 0;     // u32 written by the host
+export const EVR_TAIL = 4;     // u32 written by the engine
+export const EVR_CAPACITY = 8; // u32
+export const EVR_SIZE = 64;
+
+export enum EventType { Acquire = 1 }
+export const EV_TYPE = 0;      // u8 EventType
+export const EV_LEVEL = 1;     // u8 Level of the template
+export const EV_DIR = 2;       // u8 Dir of the policy
+export const EV_REASON = 3;    // u8 AcquireCause
+export const EV_SEQ = 4;       // u32 ACQUIRE sequence number (the larval id)
+export const EV_POLICY = 8;    // u32 policy id
+export const EV_POLICY_GEN = 12; // u32 policy generation (R12)
+export const EV_TIME = 16;     // f64 engine time of the event
+export const EV_KEY = 24;      // resolution key (RK_SIZE): template with endpoints
+export const EV_FLOW = 72;     // flow key (FK_SIZE) of the triggering packet
+export const EV_SIZE = 128;
+
+// Why an ACQUIRE was written.
+export enum AcquireCause {
+  New = 0,       // a new larval SA
+  Resend = 1,    // acquireResend: more packets arrived (legacy presets only)
+  Retry = 2,     // the KM answered with an error and asked for a retry (R8b)
+  Reregister = 3, // the KM registered again (R8a)
+}
+
+// Larval outcomes of the last engine call: how each larval SA that ended, ended.
+// The host reads them after every call to release or drop its queues.
+export const OC_COUNT = 0;     // u32 records
+export const OC_HEADER = 8;
+export const OC_LARVAL = 0;    // u32 larval id
+export const OC_KIND = 4;      // u32 Outcome
+export const OC_SA = 8;        // u32 SA id (Resolved)
+export const OC_PAD = 12;
+export const OC_SIZE = 16;
+
+export enum Outcome {
+  Resolved = 1,      // an SA for its key was installed: release the queue (R9)
+  Expired = 2,       // acquireTimeout passed (R10)
+  Failed = 3,        // the KM reported failure without retry (R8b)
+  PolicyRemoved = 4, // the policy that created it was removed: decide its packets again
+}
+
+// Flow binding of a `unique` template: (template key, flow) -> binding id.
+export const BD_KEY = 0;       // resolution key (RK_SIZE) with RK_BINDING 0
+export const BD_FLOW = 48;     // flow key (FK_SIZE)
+export const BD_SIZE = 88;     // key bytes in the binding index
+export const BR_REFS = 0;      // binding record: u32 references (larval + SAs)
+export const BR_INDEX_KEY = 8; // copy of the index key (BD_SIZE), to find the index slot again
+export const BR_SIZE = 96;
+
+// Status of resolveFlow() for the socket layer (R11), written into the control block.
+export enum FlowState { Ready = 0, Pending = 1, Blocked = 2, Unavailable = 3 }
+export const RF_STATE = 0;     // u32 FlowState
+export const RF_REASON = 4;    // u32 Reason
+export const RF_POLICY = 8;    // u32 policy id
+export const RF_SA = 12;       // u32 SA id (Ready and protected)
+export const RF_LARVAL = 16;   // u32 larval id (Pending)
+export const RF_VERDICT = 20;  // u32 Verdict a packet of the flow would get now
+export const RF_OFFSET = 128;  // where in the control block the result is written

@@ -9,6 +9,7 @@
 import {
   Action, FC_EPOCH, FC_GEN, FC_GROUP, FC_GROUP_GEN, FC_POLICY, FC_TAG, FK_DIR, FK_FAMILY,
   FK_PROTO, FK_SIZE, GR_BEST, GR_BEST_ID, GR_BEST_SPI, Level, Mode, PD_CAPLEN, PD_OFFSET, PD_SIZE,
+  FlowState, RF_LARVAL, RF_POLICY, RF_REASON, RF_SA, RF_STATE, RF_VERDICT, Unresolved, CN_RELEASED,
   PD_WIRELEN, PO_GROUP, PO_T_LEVEL, PO_T_MODE, PW_GROUP, PW_HASH, PW_L4OFF, PW_POLICY, PW_SIZE, PW_SPI,
   PW_STATUS, Reason, Verdict, VR_FAMILY, VR_L4OFF, VR_LARVAL, VR_POLICY, VR_PROTO, VR_REASON, VR_SA,
   VR_SIZE, VR_SPI, VR_VERDICT,
@@ -20,9 +21,10 @@ import { cacheLookup, cacheStore, homeSlot } from './flowcache';
 import {
   cachedDecisionValid, classify, currentAddEpoch, policyAction, policyGenerationOf, policyIdOf, policyPtr,
 } from './spd';
-import { currentGroupGeneration, groupGenerationOf, groupPtr, transportGroup } from './sad';
+import { currentGroupGeneration, flowGroup, groupGenerationOf, groupPtr } from './sad';
+import { larvalFor } from './larval';
 import {
-  countCacheHit, countCacheMiss, countCacheRevalidated, countCacheStale, countSaLookup, countVerdict,
+  bump, countCacheHit, countCacheMiss, countCacheRevalidated, countCacheStale, countSaLookup, countVerdict,
 } from './counters';
 
 const KEY_WORDS: u32 = FK_SIZE >> 3;
@@ -33,12 +35,17 @@ export let arenaBase: usize = 0;
 export let verdictBase: usize = 0;
 export let batchCapacity: u32 = 0;
 let arenaBytes: u32 = 0;
+let unresolved: u32 = Unresolved.Queue;
+// Counting mode of the batch being processed: packets released from a resolution
+// queue were counted when they were queued, so only their new verdict is counted.
+let releasing = false;
 // The touch loops fold what they load into this global, so that the loads that
 // start the cache misses early are not optimised away.
 let touchSink: u32 = 0;
 
-export function initBatch(batch: u32, arena: u32): bool {
+export function initBatch(batch: u32, arena: u32, mode: u32): bool {
   batchCapacity = batch;
+  unresolved = mode;
   arenaBytes = arena;
   descBase = reserve(<u64>batch * PD_SIZE, 64);
   workBase = reserve(<u64>batch * PW_SIZE, 64);
@@ -84,11 +91,13 @@ export function decideFlow(w: usize, dir: u32): u32 {
 }
 
 // The SA group (slot + 1, 0 = none) that a protect decision draws its SA from.
-// Tunnel templates hold theirs; transport templates depend on the flow's addresses,
-// so the group found is remembered in the flow-cache slot with its generation.
+// Tunnel templates hold theirs; transport templates depend on the flow's addresses
+// and `unique` ones on the flow's binding, so the group found is remembered in the
+// flow-cache slot with its generation.
 function decideGroup(w: usize, slot1: u32): u32 {
   const p = policyPtr(slot1 - 1);
-  if (load<u8>(p + PO_T_MODE) == <u8>Mode.Tunnel) return load<u32>(p + PO_GROUP);
+  const held = load<u32>(p + PO_GROUP);
+  if (held != 0) return held;
   const s = decidedSlot;
   const cached = load<u32>(s + FC_GROUP);
   const gen = load<u32>(s + FC_GROUP_GEN);
@@ -96,10 +105,16 @@ function decideGroup(w: usize, slot1: u32): u32 {
     if (cached != 0 ? groupGenerationOf(cached) == gen : currentGroupGeneration() == gen) return cached;
   }
   countSaLookup();
-  const g1 = transportGroup(p, w);
+  const g1 = flowGroup(p, w);
   store<u32>(s + FC_GROUP, g1);
   store<u32>(s + FC_GROUP_GEN, g1 != 0 ? groupGenerationOf(g1) : currentGroupGeneration());
   return g1;
+}
+
+@inline
+function count(dir: u32, verdict: u32, reason: u32): void {
+  if (releasing) bump(CN_RELEASED);
+  countVerdict(dir, verdict, reason, !releasing);
 }
 
 @inline
@@ -113,40 +128,105 @@ function writeVerdict(v: usize, verdict: u32, reason: u32, policyId: u32, saId: 
 }
 
 // Write the verdict for one parsed packet from its decided policy and group.
-function applyDecision(w: usize, v: usize, dir: u32): void {
+function applyDecision(w: usize, v: usize, dir: u32, now: f64): void {
   const slot1 = load<u32>(w + PW_POLICY);
   const action = policyAction(slot1, dir);
   const policyId = policyIdOf(slot1);
   const reason: u32 = slot1 == 0 ? Reason.DefaultPolicy : Reason.Policy;
   if (action == Action.Bypass) {
     writeVerdict(v, Verdict.Bypass, reason, policyId, 0, load<u32>(w + PW_SPI));
-    countVerdict(dir, Verdict.Bypass, reason);
+    count(dir, Verdict.Bypass, reason);
     return;
   }
   if (action == Action.Discard) {
     writeVerdict(v, Verdict.Discard, reason, policyId, 0, load<u32>(w + PW_SPI));
-    countVerdict(dir, Verdict.Discard, reason);
+    count(dir, Verdict.Discard, reason);
     return;
   }
   const g1 = load<u32>(w + PW_GROUP);
   const gp: usize = g1 == 0 ? 0 : groupPtr(g1 - 1);
   if (gp != 0 && load<u32>(gp + GR_BEST) != 0) {
     writeVerdict(v, Verdict.Protect, Reason.Policy, policyId, load<u32>(gp + GR_BEST_ID), load<u32>(gp + GR_BEST_SPI));
-    countVerdict(dir, Verdict.Protect, Reason.Policy);
-  } else if (load<u8>(policyPtr(slot1 - 1) + PO_T_LEVEL) == <u8>Level.Use) {
-    // R7a: opportunistic protection goes out in clear without an SA.
-    writeVerdict(v, Verdict.Bypass, Reason.Opportunistic, policyId, 0, load<u32>(w + PW_SPI));
-    countVerdict(dir, Verdict.Bypass, Reason.Opportunistic);
-  } else {
-    // R23: never in clear. Resolution (R7) replaces this drop with the larval table.
-    writeVerdict(v, Verdict.Drop, Reason.NoSa, policyId, 0, 0);
-    countVerdict(dir, Verdict.Drop, Reason.NoSa);
+    count(dir, Verdict.Protect, Reason.Policy);
+    return;
   }
+  // No usable SA: find or create the larval SA of the resolution key (R7, R8).
+  const larval = larvalFor(slot1, w, dir, now);
+  const level = load<u8>(policyPtr(slot1 - 1) + PO_T_LEVEL);
+  let verdict: u32;
+  let why: u32;
+  if (level == <u8>Level.Use) {
+    // R7a: opportunistic protection goes out in clear and never queues; the
+    // negotiation was started above (or could not be: the count says why not).
+    verdict = Verdict.Bypass;
+    why = Reason.Opportunistic;
+  } else if (larval < 0) {
+    verdict = Verdict.Drop; // R23: never in clear
+    why = <u32>(-larval);
+  } else if (unresolved == Unresolved.Queue) {
+    verdict = Verdict.Queued;
+    why = Reason.Resolving;
+  } else {
+    verdict = Verdict.Drop; // the legacy presets: the packet is lost
+    why = Reason.NoSa;
+  }
+  writeVerdict(v, verdict, why, policyId, 0, verdict == Verdict.Bypass ? load<u32>(w + PW_SPI) : 0);
+  store<u32>(v + VR_LARVAL, larval > 0 ? <u32>larval : 0);
+  count(dir, verdict, why);
+}
+
+// The state of the flow key in work record `w` for a local sender (R11): what a
+// packet of it would get now, starting the negotiation if it needs one (without
+// queueing anything). The result goes to `out` (RF_* layout).
+export function resolveFlowKey(w: usize, dir: u32, now: f64, out: usize): void {
+  const slot1 = decideFlow(w, dir);
+  const action = policyAction(slot1, dir);
+  store<u32>(out + RF_POLICY, policyIdOf(slot1));
+  store<u32>(out + RF_SA, 0);
+  store<u32>(out + RF_LARVAL, 0);
+  store<u32>(out + RF_REASON, slot1 == 0 ? Reason.DefaultPolicy : Reason.Policy);
+  if (action == Action.Bypass) {
+    store<u32>(out + RF_STATE, FlowState.Ready);
+    store<u32>(out + RF_VERDICT, Verdict.Bypass);
+    return;
+  }
+  if (action == Action.Discard) {
+    store<u32>(out + RF_STATE, FlowState.Blocked);
+    store<u32>(out + RF_VERDICT, Verdict.Discard);
+    return;
+  }
+  const g1 = decideGroup(w, slot1);
+  if (g1 != 0 && load<u32>(groupPtr(g1 - 1) + GR_BEST) != 0) {
+    store<u32>(out + RF_STATE, FlowState.Ready);
+    store<u32>(out + RF_VERDICT, Verdict.Protect);
+    store<u32>(out + RF_SA, load<u32>(groupPtr(g1 - 1) + GR_BEST_ID));
+    return;
+  }
+  const larval = larvalFor(slot1, w, dir, now);
+  if (load<u8>(policyPtr(slot1 - 1) + PO_T_LEVEL) == <u8>Level.Use) {
+    store<u32>(out + RF_STATE, FlowState.Ready);
+    store<u32>(out + RF_VERDICT, Verdict.Bypass);
+    store<u32>(out + RF_REASON, Reason.Opportunistic);
+    store<u32>(out + RF_LARVAL, larval > 0 ? <u32>larval : 0);
+    return;
+  }
+  if (larval < 0) {
+    store<u32>(out + RF_STATE, FlowState.Unavailable);
+    store<u32>(out + RF_VERDICT, Verdict.Drop);
+    store<u32>(out + RF_REASON, <u32>(-larval));
+    return;
+  }
+  store<u32>(out + RF_STATE, FlowState.Pending);
+  store<u32>(out + RF_VERDICT, unresolved == Unresolved.Queue ? Verdict.Queued : Verdict.Drop);
+  store<u32>(out + RF_REASON, unresolved == Unresolved.Queue ? Reason.Resolving : Reason.NoSa);
+  store<u32>(out + RF_LARVAL, <u32>larval);
 }
 
 // Process descriptors 0..n-1 in direction `dir`, writing n verdict records.
 // Four loops, so that the cache misses of each stage overlap across the batch.
-export function processBatch(n: u32, dir: u32): void {
+// `release`: the packets come out of a resolution queue (R9) and were counted then.
+export function processBatch(n: u32, dir: u32, now: f64, release: bool): void {
+  releasing = release;
   // 1. parse and hash
   for (let i: u32 = 0; i < n; i++) {
     const d = descBase + <usize>i * PD_SIZE;
@@ -192,9 +272,9 @@ export function processBatch(n: u32, dir: u32): void {
     const status = load<u32>(w + PW_STATUS);
     if (status != 0) {
       writeVerdict(v, Verdict.Malformed, status, 0, 0, 0);
-      countVerdict(dir, Verdict.Malformed, status);
+      count(dir, Verdict.Malformed, status);
       continue;
     }
-    applyDecision(w, v, dir);
+    applyDecision(w, v, dir, now);
   }
 }

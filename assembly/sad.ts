@@ -8,7 +8,7 @@
 // An SPI index ((SPI, dst), unique, and SPI alone) serves inbound lookups (R17).
 
 import {
-  Family, FK_DST, FK_FAMILY, FK_SRC, GR_BEST, GR_BEST_ID, GR_BEST_SPI, GR_GEN, GR_KEY, GR_SIZE, Mode,
+  Family, Level, PO_T_LEVEL, PO_T_MODE, SA_BINDING, FK_DST, FK_FAMILY, FK_SRC, GR_BEST, GR_BEST_ID, GR_BEST_SPI, GR_GEN, GR_KEY, GR_SIZE, Mode,
   PO_T_DST, PO_T_FAMILY, PO_T_PROTO, PO_T_REQID, PO_T_SRC, RK_BINDING, RK_DST, RK_FAMILY,
   RK_FLAGS, RK_MODE, RK_PAD, RK_PROTO, RK_REQID, RK_SIZE, RK_SRC, RKF_REQID_ANY, SA_ADDSEQ, SA_ADDTIME,
   SA_DST, SA_FAMILY, SA_FLAGS, SA_GROUP_ANY, SA_GROUP_EXACT, SA_ID, SA_MODE, SA_NEXT_ANY, SA_NEXT_EXACT,
@@ -20,6 +20,7 @@ import { fillPool, poolFree, poolGive, poolPeek, poolTake, reservePool } from '.
 import { hashU32, hashWords } from './hash';
 import { copyWords, outOfMemory, reserve, zeroWords } from './memory';
 import { PROTO_AH, PROTO_ESP } from './packet';
+import { bindingFind, bindingRelease, bindingRetain } from './binding';
 
 const RK_WORDS: u32 = RK_SIZE >> 3;
 const SK_WORDS: u32 = SK_SIZE >> 3;
@@ -212,13 +213,49 @@ export function releaseTemplateGroup(g1: u32): void {
   releaseGroup(g1);
 }
 
-// The group (slot + 1, 0 = none) that holds the SAs for a transport template and
-// flow key: the SA endpoints are the flow's own addresses (R6).
-export function transportGroup(policy: usize, k: usize): u32 {
-  makeKey(load<u8>(k + FK_FAMILY), load<u8>(policy + PO_T_PROTO), Mode.Transport,
-          load<u32>(policy + PO_T_REQID), k + FK_SRC, k + FK_DST);
+// The resolution key of a template for the flow key at `k` (binding not yet set):
+// a tunnel template names its endpoints; a transport template's endpoints are the
+// flow's own addresses. Written to a scratch area that the next call overwrites.
+export function templateKey(policy: usize, k: usize): usize {
+  if (load<u8>(policy + PO_T_MODE) == <u8>Mode.Tunnel) {
+    makeKey(load<u8>(policy + PO_T_FAMILY), load<u8>(policy + PO_T_PROTO), Mode.Tunnel,
+            load<u32>(policy + PO_T_REQID), policy + PO_T_SRC, policy + PO_T_DST);
+  } else {
+    makeKey(load<u8>(k + FK_FAMILY), load<u8>(policy + PO_T_PROTO), Mode.Transport,
+            load<u32>(policy + PO_T_REQID), k + FK_SRC, k + FK_DST);
+  }
+  return rkScratch;
+}
+
+// The group (slot + 1, 0 = none) that holds the SAs for a template whose key
+// depends on the flow: a transport template (the flow's addresses are the SA
+// endpoints, R6) or a `unique` one (the flow's own binding).
+export function flowGroup(policy: usize, k: usize): u32 {
+  const key = templateKey(policy, k);
+  if (load<u8>(policy + PO_T_LEVEL) == <u8>Level.Unique) {
+    const binding = bindingFind(key, k);
+    if (binding == 0) return 0;
+    store<u32>(key + RK_BINDING, binding);
+  }
   return findGroup();
 }
+
+// Does the SA spec at `spec` fit the resolution key at `key` (R6's template rule)?
+export function specFitsKey(spec: usize, key: usize): bool {
+  if (load<u8>(spec + SA_FAMILY) != load<u8>(key + RK_FAMILY)) return false;
+  if (load<u8>(spec + SA_PROTO) != load<u8>(key + RK_PROTO)) return false;
+  if (load<u8>(spec + SA_MODE) != load<u8>(key + RK_MODE)) return false;
+  if ((load<u8>(key + RK_FLAGS) & RKF_REQID_ANY) == 0 && load<u32>(spec + SA_REQID) != load<u32>(key + RK_REQID)) return false;
+  for (let i: usize = 0; i < 16; i += 8) {
+    if (load<u64>(spec + SA_SRC + i) != load<u64>(key + RK_SRC + i)) return false;
+    if (load<u64>(spec + SA_DST + i) != load<u64>(key + RK_DST + i)) return false;
+  }
+  return true;
+}
+
+// The groups (slot + 1, 0 = none) an installed SA joined: with reqid "any", exact.
+export function saGroupAny(slot: u32): u32 { return load<u32>(saPtr(slot) + SA_GROUP_ANY); }
+export function saGroupExact(slot: u32): u32 { return load<u32>(saPtr(slot) + SA_GROUP_EXACT); }
 
 @inline export function groupGenerationOf(g1: u32): u32 {
   return load<u32>(groupPtr(g1 - 1) + GR_GEN);
@@ -249,8 +286,9 @@ function specValid(spec: usize): bool {
   return state == SaState.Mature || state == SaState.Dying;
 }
 
-// Add the SA described at `spec`. Returns its slot (>= 0) or a Status.
-export function sadAdd(spec: usize, now: f64): i32 {
+// Add the SA described at `spec`; `binding` (0 = none) reserves it for one flow of
+// a `unique` template. Returns its slot (>= 0) or a Status.
+export function sadAdd(spec: usize, now: f64, binding: u32): i32 {
   if (!specValid(spec)) return Status.Invalid;
   const family = <u32>load<u8>(spec + SA_FAMILY);
   const spi = load<u32>(spec + SA_SPI);
@@ -291,12 +329,18 @@ export function sadAdd(spec: usize, now: f64): i32 {
   const proto = <u32>load<u8>(sa + SA_PROTO);
   const mode = <u32>load<u8>(sa + SA_MODE);
   const reqid = load<u32>(sa + SA_REQID);
+  if (binding != 0) {
+    store<u32>(sa + SA_BINDING, binding);
+    bindingRetain(binding);
+  }
   makeKey(family, proto, mode, 0, sa + SA_SRC, sa + SA_DST);
+  store<u32>(rkScratch + RK_BINDING, binding);
   const any = obtainGroup();
   store<u32>(sa + SA_GROUP_ANY, any);
   joinGroup(any, slot, false);
   if (reqid != 0) {
     makeKey(family, proto, mode, reqid, sa + SA_SRC, sa + SA_DST);
+    store<u32>(rkScratch + RK_BINDING, binding);
     const exact = obtainGroup();
     store<u32>(sa + SA_GROUP_EXACT, exact);
     joinGroup(exact, slot, true);
@@ -332,6 +376,8 @@ export function sadRemove(id: u32): i32 {
       store<u32>(saPtr(cur) + SA_SPI_NEXT, next);
     }
   }
+  const binding = load<u32>(sa + SA_BINDING);
+  if (binding != 0) bindingRelease(binding);
   zeroWords(sa, SA_SIZE >> 3);
   poolGive(pool, slot);
   return <i32>slot;

@@ -28,6 +28,8 @@ export class Verdicts implements Iterable<VerdictRecord> {
   policyId(i: number): number | null { return this.u32[i * WORDS + L.VR_POLICY / 4] || null; }
   saId(i: number): number | null { return this.u32[i * WORDS + L.VR_SA / 4] || null; }
   spi(i: number): number | null { return this.u32[i * WORDS + L.VR_SPI / 4] || null; }
+  /** The larval SA (= ACQUIRE sequence number) a packet without an SA waits for (R7). */
+  larvalId(i: number): number | null { return this.u32[i * WORDS + L.VR_LARVAL / 4] || null; }
   /** Offset of the upper-layer header: where ESP goes in transport mode. */
   l4Offset(i: number): number { return this.u32[i * WORDS + L.VR_L4OFF / 4]; }
 
@@ -41,9 +43,19 @@ export class Verdicts implements Iterable<VerdictRecord> {
       policyId: this.policyId(i),
       saId: this.saId(i),
       spi: this.spi(i),
+      larvalId: this.larvalId(i),
       family: family === 4 || family === 6 ? family : null,
       proto: malformed ? null : this.u8[i * L.VR_SIZE + L.VR_PROTO],
     };
+  }
+
+  /**
+   * Replace packet i's verdict: the resolution queue turns 'queued' into 'drop' when
+   * its bounds refuse the packet (R9), so the record says what happened to it.
+   */
+  override(i: number, verdict: number, reason: number): void {
+    this.u8[i * L.VR_SIZE + L.VR_VERDICT] = verdict;
+    this.u8[i * L.VR_SIZE + L.VR_REASON] = reason;
   }
 
   /** Packets per verdict. */

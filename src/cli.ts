@@ -42,7 +42,7 @@ const TUNNELS = [
   { src: '192.0.2.1', dst: '198.51.100.1' },
   { src: '192.0.2.1', dst: '198.51.100.2' },
   { src: '192.0.2.1', dst: '198.51.100.3' },
-  { src: '192.0.2.1', dst: '198.51.100.4' }, // no SA installed: its packets are dropped, never sent in clear (R23)
+  { src: '192.0.2.1', dst: '198.51.100.4' }, // no SA installed: its packets wait for one (R7), never sent in clear (R23)
 ];
 
 function demoAction(index: number): Pick<PolicySpec, 'action' | 'template'> {
@@ -113,6 +113,7 @@ async function demo(argv: string[]): Promise<void> {
     packets: count,
     verdicts: warm.counts(),
     drops: stats.drops,
+    acquires: stats.resolution.acquires,
     flowCache: stats.flowCache,
     classifier: {
       ...stats.classifier,
@@ -135,6 +136,7 @@ async function demo(argv: string[]): Promise<void> {
       '',
       'verdicts (warm pass):',
       ...Object.entries(report.verdicts).map(([v, n]) => `  ${v.padEnd(10)} ${fmt(n).padStart(12)}`),
+      `ACQUIREs: ${report.acquires} (the tunnel without an SA: its packets are queued for the negotiation, R7/R8)`,
       'drops by reason (all passes):',
       ...(Object.keys(report.drops).length ? Object.entries(report.drops).map(([r, n]) => `  ${r.padEnd(20)} ${fmt(n ?? 0).padStart(12)}`) : ['  none']),
       '',

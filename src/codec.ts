@@ -6,7 +6,10 @@ import * as L from '../assembly/layout.js';
 import { type Family, formatAddress, formatPrefix } from './addr.js';
 import { PROTO_AH } from './protocols.js';
 import type { NormalizedFlow, NormalizedPolicy, NormalizedSa } from './validate.js';
-import type { Direction, Policy, PolicyAction, ReasonName, SecurityAssociation, VerdictName } from './types.js';
+import type {
+  AcquireCauseName, AcquireEvent, AcquireTemplate, Direction, FlowKey, FlowResolution, LarvalOutcome, LarvalSa, OutcomeName,
+  Policy, PolicyAction, ReasonName, SecurityAssociation, VerdictName,
+} from './types.js';
 
 // Names derive from the enum members of layout.ts: NoSa -> 'no-sa', L4Truncated -> 'l4-truncated'.
 export function kebab(name: string): string {
@@ -33,9 +36,14 @@ const LEVEL_CODE = { require: L.Level.Require, unique: L.Level.Unique, use: L.Le
 const MODE_CODE = { transport: L.Mode.Transport, tunnel: L.Mode.Tunnel } as const;
 
 // Reasons that mean the packet was not sent: the "drops by reason" of stats() (R26).
+// 'resolving' is not one: a queued packet is held, and counted again when it leaves
+// (released) or is dropped (queue-full, acquire-timeout, ...).
 export function isDropReason(code: number): boolean {
-  return code === L.Reason.NoSa || code >= L.Reason.Truncated;
+  return code >= L.Reason.NoSa && code !== L.Reason.Resolving;
 }
+const CAUSE_NAMES: readonly AcquireCauseName[] = enumNames<AcquireCauseName>(L.AcquireCause, 4);
+const OUTCOME_NAMES: readonly OutcomeName[] = enumNames<OutcomeName>(L.Outcome, 5);
+const FLOW_STATE_NAMES = enumNames<FlowResolution['state']>(L.FlowState, 4);
 
 function writeWords(dv: DataView, at: number, words: ArrayLike<number>): void {
   for (let i = 0; i < 4; i++) dv.setUint32(at + 4 * i, words[i] >>> 0, true);
@@ -167,4 +175,80 @@ export function encodeFlowKey(dv: DataView, at: number, f: NormalizedFlow): void
   dv.setUint8(at + L.FK_PROTO, f.proto);
   dv.setUint8(at + L.FK_FAMILY, f.family);
   dv.setUint8(at + L.FK_KIND, KIND_CODE[f.kind]);
+}
+
+// ---------------------------------------------------------------------------
+// Resolution: flow keys, resolution keys, events, larval SAs, outcomes
+
+export function decodeFlowKey(dv: DataView, at: number): FlowKey {
+  const family = dv.getUint8(at + L.FK_FAMILY) as Family;
+  const flow: FlowKey = {
+    src: formatAddress(family, readWords(dv, at + L.FK_SRC)),
+    dst: formatAddress(family, readWords(dv, at + L.FK_DST)),
+    proto: dv.getUint8(at + L.FK_PROTO),
+  };
+  const kind = dv.getUint8(at + L.FK_KIND);
+  const a = dv.getUint16(at + L.FK_SPORT, true);
+  const b = dv.getUint16(at + L.FK_DPORT, true);
+  if (kind === L.L4Kind.Ports) Object.assign(flow, { srcPort: a, dstPort: b });
+  else if (kind === L.L4Kind.Icmp) Object.assign(flow, { icmpType: a, icmpCode: b });
+  return flow;
+}
+
+export function decodeResolutionKey(dv: DataView, at: number, level: number): AcquireTemplate {
+  const family = dv.getUint8(at + L.RK_FAMILY) as Family;
+  return {
+    proto: dv.getUint8(at + L.RK_PROTO) === PROTO_AH ? 'ah' : 'esp',
+    mode: dv.getUint8(at + L.RK_MODE) === L.Mode.Tunnel ? 'tunnel' : 'transport',
+    level: LEVEL_NAMES[level],
+    reqid: dv.getUint8(at + L.RK_FLAGS) & L.RKF_REQID_ANY ? 0 : dv.getUint32(at + L.RK_REQID, true),
+    family,
+    src: formatAddress(family, readWords(dv, at + L.RK_SRC)),
+    dst: formatAddress(family, readWords(dv, at + L.RK_DST)),
+  };
+}
+
+export function decodeEvent(dv: DataView, at: number): AcquireEvent | null {
+  if (dv.getUint8(at + L.EV_TYPE) !== L.EventType.Acquire) return null;
+  return {
+    type: 'acquire',
+    seq: dv.getUint32(at + L.EV_SEQ, true),
+    policyId: dv.getUint32(at + L.EV_POLICY, true),
+    policyGeneration: dv.getUint32(at + L.EV_POLICY_GEN, true),
+    dir: DIR_NAMES[dv.getUint8(at + L.EV_DIR)],
+    time: dv.getFloat64(at + L.EV_TIME, true),
+    cause: CAUSE_NAMES[dv.getUint8(at + L.EV_REASON)],
+    template: decodeResolutionKey(dv, at + L.EV_KEY, dv.getUint8(at + L.EV_LEVEL)),
+    flow: decodeFlowKey(dv, at + L.EV_FLOW),
+  };
+}
+
+export function decodeLarval(dv: DataView, at: number): LarvalSa {
+  return {
+    id: dv.getUint32(at + L.LV_ID, true),
+    policyId: dv.getUint32(at + L.LV_POLICY, true),
+    policyGeneration: dv.getUint32(at + L.LV_POLICY_GEN, true),
+    dir: DIR_NAMES[dv.getUint8(at + L.LV_DIR)],
+    template: decodeResolutionKey(dv, at + L.LV_KEY, dv.getUint8(at + L.LV_LEVEL)),
+    flow: decodeFlowKey(dv, at + L.LV_FLOW),
+    expires: dv.getFloat64(at + L.LV_EXPIRES, true),
+    undelivered: (dv.getUint8(at + L.LV_FLAGS) & L.LVF_UNDELIVERED) !== 0,
+  };
+}
+
+export function decodeOutcome(dv: DataView, at: number): LarvalOutcome {
+  const sa = dv.getUint32(at + L.OC_SA, true);
+  return { larvalId: dv.getUint32(at + L.OC_LARVAL, true), outcome: OUTCOME_NAMES[dv.getUint32(at + L.OC_KIND, true)], saId: sa || null };
+}
+
+export function decodeFlowResolution(dv: DataView, at: number): FlowResolution {
+  const id = (off: number) => dv.getUint32(at + off, true) || null;
+  return {
+    state: FLOW_STATE_NAMES[dv.getUint32(at + L.RF_STATE, true)],
+    verdict: VERDICT_NAMES[dv.getUint32(at + L.RF_VERDICT, true)],
+    reason: REASON_NAMES[dv.getUint32(at + L.RF_REASON, true)],
+    policyId: id(L.RF_POLICY),
+    saId: id(L.RF_SA),
+    larvalId: id(L.RF_LARVAL),
+  };
 }

@@ -4,14 +4,14 @@
 
 import * as L from '../assembly/layout.js';
 import {
-  ACTION_CODE, DIR_CODE, DIR_NAMES, REASON_NAMES, VERDICT_NAMES, decodePolicy, decodeSa, encodeFlowKey, encodePolicy,
-  encodeSa, isDropReason,
+  ACTION_CODE, DIR_CODE, DIR_NAMES, REASON_NAMES, VERDICT_NAMES, decodeEvent, decodeFlowResolution, decodeLarval,
+  decodeOutcome, decodePolicy, decodeSa, encodeFlowKey, encodePolicy, encodeSa, isDropReason,
 } from './codec.js';
 import { Verdicts } from './batch.js';
 import { LarvalError, invalid, show } from './errors.js';
 import type {
-  Direction, EngineOptions, Flow, Policy, PolicySpec, ReasonName, SaSelectionMode, SaSpec, SecurityAssociation,
-  VerdictName,
+  AcquireResend, Direction, EngineEvent, EngineOptions, Flow, FlowResolution, LarvalOutcome, LarvalSa, Policy,
+  PolicySpec, PresetName, ReasonName, SaSelectionMode, SaSpec, SecurityAssociation, UnresolvedMode, VerdictName,
 } from './types.js';
 import {
   type NormalizedPolicy, direction, engineTime, integer, normalizeFlow, normalizePolicy, normalizeSa, oneOf,
@@ -50,7 +50,26 @@ export interface ResolvedOptions {
   maxClassifierTables: number;
   saSelection: SaSelectionMode;
   defaultAction: Record<Direction, 'bypass' | 'discard'>;
+  preset: PresetName;
+  unresolved: UnresolvedMode;
+  acquireResend: AcquireResend;
+  acquireTimeout: number;
+  maxLarval: number;
+  maxBindings: number;
+  eventRingSize: number;
 }
+
+/** The resolution knobs each preset sets (DESIGN.md §9); explicit options override them. */
+export const PRESETS: Readonly<Record<PresetName, Pick<ResolvedOptions, 'saSelection' | 'unresolved' | 'acquireResend' | 'acquireTimeout'>>> = {
+  // R6–R10 as specified.
+  larval: { saSelection: 'newest', unresolved: 'queue', acquireResend: 'never', acquireTimeout: 30_000 },
+  // Linux xfrm: newest SA, larval drop (the sender is told success), one ACQUIRE per
+  // larval state, which lives XFRM_ACQ_EXPIRES = 30 s.
+  linux: { saSelection: 'newest', unresolved: 'drop', acquireResend: 'never', acquireTimeout: 30_000 },
+  // KAME 2000: key_allocsa prefers the oldest SA; no queue; an ACQUIRE again after
+  // key_blockacq_count = 10 blocked packets; acquire entries live key_blockacq_lifetime = 20 s.
+  'bsd-2000': { saSelection: 'oldest', unresolved: 'drop', acquireResend: { everyPackets: 10 }, acquireTimeout: 20_000 },
+};
 
 export interface EngineStats {
   packets: Record<Direction, number>;
@@ -62,6 +81,14 @@ export interface EngineStats {
   flowCache: { hits: number; misses: number; stale: number; revalidated: number; evictions: number; entries: number; capacity: number };
   classifier: { lookups: number; tablesProbed: number; rulesCompared: number };
   saLookups: number;
+  /** R7–R10: larval SAs, ACQUIREs and released packets. */
+  resolution: {
+    larval: number; maxLarval: number; bindings: number; maxBindings: number;
+    acquires: number; acquiresDeferred: number; created: number; resolved: number; expired: number; failed: number;
+    /** Queued packets decided again when their larval SA ended (not counted in `packets`). */
+    released: number;
+    pendingEvents: number;
+  };
   tables: { policies: number; maxPolicies: number; sas: number; maxSAs: number };
   memoryBytes: number;
 }
@@ -75,6 +102,8 @@ export interface EngineDump {
   /** In evaluation order (R1) per direction. */
   policies: Policy[];
   sas: SecurityAssociation[];
+  /** Negotiations in progress (R7), oldest first. */
+  larval: LarvalSa[];
 }
 
 const KIB = 1024;
@@ -85,8 +114,12 @@ const DEFAULTS: ResolvedOptions = {
   batchSize: 256,
   arenaBytes: 1024 * KIB,
   maxClassifierTables: 4096,
-  saSelection: 'newest',
   defaultAction: { out: 'bypass', in: 'bypass', fwd: 'bypass' },
+  preset: 'larval',
+  ...PRESETS.larval,
+  maxLarval: 4096,
+  maxBindings: 16384,
+  eventRingSize: 1024,
 };
 const OPTION_FIELDS = Object.keys(DEFAULTS);
 
@@ -108,14 +141,33 @@ function resolveOptions(options: unknown): ResolvedOptions {
       defaults[dir] = oneOf(v, ['bypass', 'discard'] as const, `options.defaultAction.${k}`);
     }
   }
+  const preset = o.preset === undefined ? DEFAULTS.preset : oneOf(o.preset, Object.keys(PRESETS) as PresetName[], 'options.preset');
+  const knobs = PRESETS[preset];
+  let acquireResend: AcquireResend = knobs.acquireResend;
+  if (o.acquireResend !== undefined) {
+    const r = o.acquireResend as unknown;
+    if (r === 'never') acquireResend = 'never';
+    else if (typeof r === 'object' && r !== null && Object.keys(r).length === 1 && 'everyPackets' in r) {
+      acquireResend = { everyPackets: integer((r as { everyPackets: unknown }).everyPackets, 'options.acquireResend.everyPackets', 1, 0xffffffff) };
+    } else throw invalid('options.acquireResend', o.acquireResend, "expected 'never' or { everyPackets: n }");
+  }
+  const ring = num('eventRingSize', 1, L.MAX_EVENT_RING);
+  if ((ring & (ring - 1)) !== 0) throw invalid('options.eventRingSize', ring, 'expected a power of two');
   return {
+    preset,
+    unresolved: o.unresolved === undefined ? knobs.unresolved : oneOf(o.unresolved, ['queue', 'drop', 'eagain'] as const, 'options.unresolved'),
+    acquireResend,
+    acquireTimeout: o.acquireTimeout === undefined ? knobs.acquireTimeout : integer(o.acquireTimeout, 'options.acquireTimeout', 1, 0xffffffff),
+    maxLarval: num('maxLarval', 1, 1 << 22),
+    maxBindings: num('maxBindings', 1, 1 << 24),
+    eventRingSize: ring,
     maxPolicies: num('maxPolicies', 1, 1 << 24),
     maxSAs: num('maxSAs', 1, 1 << 24),
     flowCacheSize: 2 ** Math.ceil(Math.log2(cache)),
     batchSize: num('batchSize', 1, 65536),
     arenaBytes: num('arenaBytes', L.MAX_PACKET_BYTES, 1 << 30),
     maxClassifierTables: num('maxClassifierTables', 1, 1 << 16),
-    saSelection: o.saSelection === undefined ? DEFAULTS.saSelection : oneOf(o.saSelection, ['newest', 'oldest'] as const, 'options.saSelection'),
+    saSelection: o.saSelection === undefined ? knobs.saSelection : oneOf(o.saSelection, ['newest', 'oldest'] as const, 'options.saSelection'),
     defaultAction: defaults,
   };
 }
@@ -142,6 +194,11 @@ export class Engine {
   private readonly policyBase: number;
   private readonly saBase: number;
   private readonly totalBytes: number;
+  private readonly larvalBase: number;
+  private readonly ring: number;
+  private readonly outcomeBase: number;
+  /** Larval outcomes of the calls since the last takeOutcomes(). */
+  private outcomes: LarvalOutcome[] = [];
 
   /** Use createEngine(). */
   constructor(x: WasmExports, options: ResolvedOptions) {
@@ -160,6 +217,12 @@ export class Engine {
     dv.setUint32(cfg + L.CF_DEFAULT_OUT, ACTION_CODE[options.defaultAction.out], true);
     dv.setUint32(cfg + L.CF_DEFAULT_IN, ACTION_CODE[options.defaultAction.in], true);
     dv.setUint32(cfg + L.CF_DEFAULT_FWD, ACTION_CODE[options.defaultAction.fwd], true);
+    dv.setUint32(cfg + L.CF_MAX_LARVAL, options.maxLarval, true);
+    dv.setUint32(cfg + L.CF_MAX_BINDINGS, options.maxBindings, true);
+    dv.setUint32(cfg + L.CF_EVENT_RING, options.eventRingSize, true);
+    dv.setUint32(cfg + L.CF_UNRESOLVED, { queue: L.Unresolved.Queue, drop: L.Unresolved.Drop, eagain: L.Unresolved.Eagain }[options.unresolved], true);
+    dv.setUint32(cfg + L.CF_RESEND_EVERY, options.acquireResend === 'never' ? 0 : options.acquireResend.everyPackets, true);
+    dv.setUint32(cfg + L.CF_ACQUIRE_TIMEOUT, options.acquireTimeout, true);
     const status = x.init();
     if (status === L.Status.OutOfMemory) {
       throw new LarvalError('ENOMEM', `the engine's tables do not fit in 4 GiB of WebAssembly memory (options ${show(options)}); lower maxSAs, maxPolicies or flowCacheSize`);
@@ -176,6 +239,16 @@ export class Engine {
     this.policyBase = reg(L.RG_POLICIES);
     this.saBase = reg(L.RG_SAS);
     this.totalBytes = reg(L.RG_TOTAL);
+    this.larvalBase = reg(L.RG_LARVAL);
+    this.ring = reg(L.RG_EVENTS);
+    this.outcomeBase = reg(L.RG_OUTCOMES);
+  }
+
+  // Every call that can end larval SAs leaves their outcomes in the outcome buffer,
+  // which the next call overwrites: collect them right after each call.
+  private collect(): void {
+    const n = this.dv.getUint32(this.outcomeBase + L.OC_COUNT, true);
+    for (let i = 0; i < n; i++) this.outcomes.push(decodeOutcome(this.dv, this.outcomeBase + L.OC_HEADER + i * L.OC_SIZE));
   }
 
   // Memory only grows inside init(), but a view on a detached buffer silently reads
@@ -242,6 +315,8 @@ export class Engine {
   removePolicy(id: number): void {
     integer(id, 'id', 1, 0xffffffff);
     if (this.x.removePolicy(id) === L.Status.NotFound) throw new LarvalError('ENOENT', `removePolicy: no policy with id ${id}`, { field: 'id', value: id });
+    this.views();
+    this.collect();
   }
 
   /** The action when no policy matches (R2). */
@@ -278,8 +353,19 @@ export class Engine {
     const t = now === undefined ? NaN : engineTime(now);
     this.views();
     encodeSa(this.dv, this.control, n);
-    const r = this.x.addSA(t);
+    const r = this.x.addSA(t, n.acquireSeq);
+    this.views();
+    this.collect();
     if (r > 0) return r;
+    if (r === L.Status.Stale) {
+      throw new LarvalError('ESTALE', `addSA: ACQUIRE ${n.acquireSeq} is not pending: it was answered, timed out, failed, or its policy was removed (R12)`, { field: 'acquireSeq', value: n.acquireSeq });
+    }
+    if (r === L.Status.PolicyChanged) {
+      throw new LarvalError('ESTALE', `addSA: the policy of ACQUIRE ${n.acquireSeq} changed since it was sent; check dump() generations (R12)`, { field: 'acquireSeq', value: n.acquireSeq });
+    }
+    if (r === L.Status.TemplateMismatch) {
+      throw new LarvalError('EINVAL', `addSA: the SA (${n.mode}, ${formatAddress(n.family, n.src)} -> ${formatAddress(n.family, n.dst)}, reqid ${n.reqid}) does not fit the template of ACQUIRE ${n.acquireSeq}`, { field: 'acquireSeq', value: n.acquireSeq });
+    }
     if (r === L.Status.Duplicate) {
       throw new LarvalError('EEXIST', `addSA: an SA with SPI 0x${n.spi.toString(16)} to ${formatAddress(n.family, n.dst)} already exists (R17)`, { field: 'spi', value: n.spi });
     }
@@ -291,6 +377,8 @@ export class Engine {
   removeSA(id: number): void {
     integer(id, 'id', 1, 0xffffffff);
     if (this.x.removeSA(id) === L.Status.NotFound) throw new LarvalError('ENOENT', `removeSA: no SA with id ${id}`, { field: 'id', value: id });
+    this.views();
+    this.collect();
   }
 
   getSA(id: number): SecurityAssociation | null {
@@ -310,7 +398,20 @@ export class Engine {
    * Packets are an array (or iterable) of byte arrays, or a PacketBuffer.
    */
   outbound(packets: Iterable<PacketInput> | PacketBuffer, now?: number): Verdicts {
+    return this.decide(packets, now, 0);
+  }
+
+  /**
+   * Decide packets again that were queued for a larval SA (R9) and are now released:
+   * like outbound(), but they are not counted as new packets (stats().released).
+   */
+  redecide(packets: Iterable<PacketInput> | PacketBuffer, now?: number): Verdicts {
+    return this.decide(packets, now, 1);
+  }
+
+  private decide(packets: Iterable<PacketInput> | PacketBuffer, now: number | undefined, release: number): Verdicts {
     const t = now === undefined ? NaN : engineTime(now);
+    this.release = release;
     if (isPacketBuffer(packets)) return this.runBuffer(packets, t);
     const list = Array.isArray(packets) ? (packets as PacketInput[]) : Array.from(packets);
     // Validate everything before the engine sees any of it: a bad argument must not
@@ -362,9 +463,12 @@ export class Engine {
     this.u32[d + 3] = 0;
   }
 
+  private release = 0;
+
   private runBatch(n: number, t: number, out: Uint8Array, at: number): void {
-    const r = this.x.outbound(n, t);
+    const r = this.x.outbound(n, t, this.release);
     if (r !== n) throw new LarvalError('EINVAL', `outbound: engine refused a batch of ${n} (status ${r})`);
+    this.collect();
     out.set(this.u8.subarray(this.verdicts, this.verdicts + n * L.VR_SIZE), at * L.VR_SIZE);
   }
 
@@ -412,6 +516,109 @@ export class Engine {
   }
 
   // -------------------------------------------------------------------------
+  // SA resolution (R7–R12)
+
+  /** Advance engine time to `now`: larval SAs past acquireTimeout end (R10). */
+  tick(now: number): void {
+    const t = engineTime(now);
+    this.x.tick(t);
+    this.views();
+    this.collect();
+  }
+
+  /**
+   * What a local sender's packet of `flow` would get now (R11), starting the
+   * negotiation (one ACQUIRE, R8) if it needs one. Nothing is queued.
+   */
+  resolveFlow(dir: Direction, flow: Flow, now?: number): FlowResolution {
+    const d = direction(dir);
+    const f = normalizeFlow(flow);
+    const t = now === undefined ? NaN : engineTime(now);
+    this.views();
+    encodeFlowKey(this.dv, this.control, f);
+    const r = this.x.resolveFlow(DIR_CODE[d], t);
+    if (r !== L.Status.Ok) throw new LarvalError('EINVAL', `resolveFlow: engine refused (status ${r})`);
+    this.collect();
+    return decodeFlowResolution(this.dv, this.control + L.RF_OFFSET);
+  }
+
+  /**
+   * R8b: the key manager could not negotiate ACQUIRE `seq`. With `retry` the engine
+   * sends the ACQUIRE again; otherwise the larval SA fails and its packets are dropped.
+   */
+  acquireError(seq: number, options: { retry?: boolean } = {}, now?: number): void {
+    integer(seq, 'seq', 1, L.MAX_ID);
+    const t = now === undefined ? NaN : engineTime(now);
+    const r = this.x.acquireError(seq, options.retry === true ? 1 : 0, t);
+    this.views();
+    this.collect();
+    if (r === L.Status.Stale) throw new LarvalError('ESTALE', `acquireError: ACQUIRE ${seq} is not pending`, { field: 'seq', value: seq });
+  }
+
+  /**
+   * R8a: a key manager registered (again). Unread events are discarded and every
+   * pending ACQUIRE is written once more. Returns how many.
+   */
+  reacquire(now?: number): number {
+    const t = now === undefined ? NaN : engineTime(now);
+    const n = this.x.reacquire(t);
+    this.views();
+    this.collect();
+    return n;
+  }
+
+  /** Events waiting in the ring. */
+  pendingEvents(): number {
+    this.views();
+    return (this.dv.getUint32(this.ring + L.EVR_TAIL, true) - this.dv.getUint32(this.ring + L.EVR_HEAD, true)) >>> 0;
+  }
+
+  /**
+   * Read up to `max` events from the ring, oldest first. Reading makes room, and
+   * ACQUIREs that found the ring full are written then (R8c).
+   */
+  readEvents(max = Infinity): EngineEvent[] {
+    this.views();
+    const out: EngineEvent[] = [];
+    const cap = this.options.eventRingSize;
+    const records = this.ring + L.EVR_SIZE;
+    while (out.length < max) {
+      const head = this.dv.getUint32(this.ring + L.EVR_HEAD, true);
+      const tail = this.dv.getUint32(this.ring + L.EVR_TAIL, true);
+      if (head === tail) break;
+      const ev = decodeEvent(this.dv, records + (head & (cap - 1)) * L.EV_SIZE);
+      this.dv.setUint32(this.ring + L.EVR_HEAD, (head + 1) >>> 0, true);
+      if (ev) out.push(ev);
+      if (head + 1 === tail || out.length === max) this.x.eventsRead();
+    }
+    return out;
+  }
+
+  /** Larval outcomes since the last call (the resolution queue acts on them). */
+  takeOutcomes(): LarvalOutcome[] {
+    const out = this.outcomes;
+    this.outcomes = [];
+    return out;
+  }
+
+  /** Count drops made outside the engine (the resolution queue) with its counters (R26). */
+  countDrops(dir: Direction, reason: ReasonName, n: number): void {
+    const code = REASON_NAMES.indexOf(reason);
+    if (code < 0) throw invalid('reason', reason, 'unknown reason');
+    integer(n, 'n', 0, 0xffffffff);
+    this.x.countDrops(DIR_CODE[direction(dir)], code, n);
+  }
+
+  /** A larval SA by id (= ACQUIRE sequence number), or null when it ended. */
+  getLarval(id: number): LarvalSa | null {
+    integer(id, 'id', 1, 0xffffffff);
+    const slot = this.x.larvalSlot(id);
+    if (slot < 0) return null;
+    this.views();
+    return decodeLarval(this.dv, this.larvalBase + slot * L.LV_SIZE);
+  }
+
+  // -------------------------------------------------------------------------
   // Introspection
 
   stats(): EngineStats {
@@ -449,6 +656,20 @@ export class Engine {
       },
       classifier: { lookups: c(L.CN_CLASSIFY), tablesProbed: c(L.CN_TABLES_PROBED), rulesCompared: c(L.CN_RULES_COMPARED) },
       saLookups: c(L.CN_SA_LOOKUPS),
+      resolution: {
+        larval: this.x.larvals(),
+        maxLarval: this.options.maxLarval,
+        bindings: this.x.bindings(),
+        maxBindings: this.options.maxBindings,
+        acquires: c(L.CN_ACQUIRES),
+        acquiresDeferred: c(L.CN_ACQUIRES_DEFERRED),
+        created: c(L.CN_LARVAL_CREATED),
+        resolved: c(L.CN_LARVAL_RESOLVED),
+        expired: c(L.CN_LARVAL_EXPIRED),
+        failed: c(L.CN_LARVAL_FAILED),
+        released: c(L.CN_RELEASED),
+        pendingEvents: this.pendingEvents(),
+      },
       tables: { policies: this.x.policyCount(), maxPolicies: this.options.maxPolicies, sas: this.x.saCount(), maxSAs: this.options.maxSAs },
       memoryBytes: this.totalBytes,
     };
@@ -473,6 +694,12 @@ export class Engine {
     DIR_NAMES.forEach((dir, d) => {
       defaults[dir] = this.x.defaultOf(d) === L.Action.Discard ? 'discard' : 'bypass';
     });
-    return { time: this.time, generation: this.x.policyGeneration() >>> 0, defaults, policies, sas };
+    const larval: LarvalSa[] = [];
+    for (let s = 0; s < this.options.maxLarval; s++) {
+      const at = this.larvalBase + s * L.LV_SIZE;
+      if (this.dv.getUint32(at + L.LV_ID, true) !== 0) larval.push(decodeLarval(this.dv, at));
+    }
+    larval.sort((a, b) => a.id - b.id);
+    return { time: this.time, generation: this.x.policyGeneration() >>> 0, defaults, policies, sas, larval };
   }
 }

@@ -7,7 +7,8 @@ export type ErrorCode =
   | 'ENOENT'        // no such policy or SA
   | 'EEXIST'        // duplicate, e.g. (SPI, dst) already installed (R17)
   | 'ENOMEM'        // the engine's tables do not fit in WebAssembly memory
-  | 'EBUILD';       // the WebAssembly module is missing or could not be loaded
+  | 'EBUILD'        // the WebAssembly module is missing or could not be loaded
+  | 'ESTALE';       // an install answers an ACQUIRE that is no longer pending or whose policy changed (R12)
 
 export class LarvalError extends Error {
   readonly code: ErrorCode;

@@ -7,7 +7,7 @@ export type IpsecMode = 'tunnel' | 'transport';
 /** setkey's levels: `require` (one SA per template), `unique` (per flow), `use` (opportunistic, R7a). */
 export type TemplateLevel = 'require' | 'unique' | 'use';
 export type SaSelectionMode = 'newest' | 'oldest';
-export type VerdictName = 'bypass' | 'protect' | 'discard' | 'drop' | 'malformed';
+export type VerdictName = 'bypass' | 'protect' | 'discard' | 'drop' | 'malformed' | 'queued';
 export type SaStateName = 'mature' | 'dying';
 
 /** What SA a protect policy needs. */
@@ -84,6 +84,12 @@ export interface SaSpec {
   reqid?: number;
   /** PF_KEY's sadb_sa_state at add: 'mature' (default) or 'dying' (R6, R14). */
   state?: SaStateName;
+  /**
+   * The sequence number of the ACQUIRE this SA answers (R12). The install is refused
+   * when that ACQUIRE is no longer pending, its policy changed since, or the SA does
+   * not fit its template; for a `unique` template it binds the SA to that flow.
+   */
+  acquireSeq?: number;
 }
 
 export interface SecurityAssociation {
@@ -120,12 +126,15 @@ export interface VerdictRecord {
   policyId: number | null;
   saId: number | null;
   spi: number | null;
+  /** The larval SA (= ACQUIRE sequence number) of a packet with no SA yet (R7). */
+  larvalId: number | null;
   family: 4 | 6 | null;
   proto: number | null;
 }
 
 export type ReasonName =
   | 'none' | 'policy' | 'default-policy' | 'opportunistic' | 'no-sa'
+  | 'resolving' | 'larval-full' | 'queue-full' | 'queue-bytes' | 'acquire-timeout' | 'acquire-failed' | 'bindings-full'
   | 'truncated' | 'bad-version' | 'bad-ihl' | 'bad-total-length' | 'bad-payload-length'
   | 'ext-header-truncated' | 'ext-chain-too-long' | 'hop-by-hop-not-first' | 'fragment-overflow'
   | 'l4-truncated' | 'bad-l4-header' | 'oversized' | 'tiny-fragment' | 'bad-descriptor';
@@ -147,4 +156,102 @@ export interface EngineOptions {
   saSelection?: SaSelectionMode;
   /** Action when no policy matches (R2). Default 'bypass' for every direction. */
   defaultAction?: Partial<Record<Direction, 'bypass' | 'discard'>>;
+  /**
+   * Named combination of the resolution knobs (DESIGN.md §9): 'larval' (default),
+   * 'linux' or 'bsd-2000'. Options given explicitly override the preset's.
+   */
+  preset?: PresetName;
+  /** Packets of a protect policy with no SA: 'queue' (R7), 'drop' or 'eagain' (legacy, R11). */
+  unresolved?: UnresolvedMode;
+  /** 'never' (R8) or, for legacy comparison, another ACQUIRE every n packets. */
+  acquireResend?: AcquireResend;
+  /** Lifetime of a larval SA in ms of engine time (R10). Default 30000. */
+  acquireTimeout?: number;
+  /** Larval SA capacity (negotiations in progress). Default 4096. */
+  maxLarval?: number;
+  /** Flow bindings of `unique` templates (flows with their own SA). Default 16384. */
+  maxBindings?: number;
+  /** Event ring entries, a power of two. Default 1024. */
+  eventRingSize?: number;
+}
+
+export type PresetName = 'larval' | 'linux' | 'bsd-2000';
+export type UnresolvedMode = 'queue' | 'drop' | 'eagain';
+export type AcquireResend = 'never' | { everyPackets: number };
+
+/** The template an ACQUIRE asks for, with its endpoints resolved (tunnel or the flow's hosts). */
+export interface AcquireTemplate {
+  proto: 'esp' | 'ah';
+  mode: IpsecMode;
+  level: TemplateLevel;
+  /** 0: any reqid fits. */
+  reqid: number;
+  family: 4 | 6;
+  src: string;
+  dst: string;
+}
+
+/** A flow as the engine saw it in a packet. */
+export interface FlowKey {
+  src: string;
+  dst: string;
+  proto: number;
+  srcPort?: number;
+  dstPort?: number;
+  icmpType?: number;
+  icmpCode?: number;
+}
+
+export type AcquireCauseName = 'new' | 'resend' | 'retry' | 'reregister';
+
+/** ACQUIRE (R8): the engine needs an SA for this template. */
+export interface AcquireEvent {
+  type: 'acquire';
+  /** Sequence number: name it as `acquireSeq` when installing the answer (R12). */
+  seq: number;
+  policyId: number;
+  policyGeneration: number;
+  dir: Direction;
+  /** Engine time (ms) at which the event was written. */
+  time: number;
+  cause: AcquireCauseName;
+  template: AcquireTemplate;
+  /** The packet's flow that started the negotiation. */
+  flow: FlowKey;
+}
+
+export type EngineEvent = AcquireEvent;
+
+export type OutcomeName = 'resolved' | 'expired' | 'failed' | 'policy-removed';
+
+/** How a larval SA ended (read by the resolution queue after every engine call). */
+export interface LarvalOutcome {
+  larvalId: number;
+  outcome: OutcomeName;
+  /** The SA that resolved it. */
+  saId: number | null;
+}
+
+/** A larval SA as dump() shows it. */
+export interface LarvalSa {
+  id: number;
+  policyId: number;
+  policyGeneration: number;
+  dir: Direction;
+  template: AcquireTemplate;
+  flow: FlowKey;
+  /** Engine time (ms) at which it expires (R10). */
+  expires: number;
+  /** Its ACQUIRE waits for room in the event ring (R8c). */
+  undelivered: boolean;
+}
+
+/** What a local sender's packet of a flow would get now (R11). */
+export interface FlowResolution {
+  state: 'ready' | 'pending' | 'blocked' | 'unavailable';
+  verdict: VerdictName;
+  reason: ReasonName;
+  policyId: number | null;
+  saId: number | null;
+  larvalId: number | null;
 }

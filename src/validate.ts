@@ -12,6 +12,7 @@ const ACTIONS: readonly PolicyAction[] = ['protect', 'bypass', 'discard'];
 const MODES: readonly IpsecMode[] = ['tunnel', 'transport'];
 const LEVELS: readonly TemplateLevel[] = ['require', 'unique', 'use'];
 const U32_MAX = 0xffffffff;
+const L_MAX_ID = 0x7fffffff; // layout.ts MAX_ID
 
 export type Range = [number, number];
 
@@ -46,6 +47,8 @@ export interface NormalizedSa {
   mode: IpsecMode;
   reqid: number;
   state: SaStateName;
+  /** The ACQUIRE this install answers (R12); 0 = none. */
+  acquireSeq: number;
 }
 
 export interface NormalizedFlow {
@@ -185,7 +188,7 @@ function normalizeTemplate(t: Record<string, unknown>): NormalizedTemplate {
   return { proto, mode, level, reqid, src, dst };
 }
 
-const SA_FIELDS = ['spi', 'src', 'dst', 'proto', 'mode', 'reqid', 'state'];
+const SA_FIELDS = ['spi', 'src', 'dst', 'proto', 'mode', 'reqid', 'state', 'acquireSeq'];
 
 export function normalizeSa(sa: unknown): NormalizedSa {
   if (!isObject(sa)) throw invalid('sa', sa, 'expected an object');
@@ -204,6 +207,7 @@ export function normalizeSa(sa: unknown): NormalizedSa {
     mode: oneOf(sa.mode, MODES, 'mode'),
     reqid: sa.reqid === undefined ? 0 : integer(sa.reqid, 'reqid', 0, U32_MAX),
     state: sa.state === undefined ? 'mature' : oneOf(sa.state, ['mature', 'dying'] as const, 'state'),
+    acquireSeq: sa.acquireSeq === undefined ? 0 : integer(sa.acquireSeq, 'acquireSeq', 1, L_MAX_ID),
   };
 }
 

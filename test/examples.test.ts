@@ -44,7 +44,8 @@ describe('larval demo (npm start)', () => {
     expect(report.packets).toBe(20000);
     expect(Object.values(report.verdicts as Record<string, number>).reduce((a, b) => a + b, 0)).toBe(20000);
     expect(report.verdicts.protect).toBeGreaterThan(0);
-    expect(report.drops['no-sa']).toBeGreaterThan(0); // the tunnel without SAs: dropped, not sent in clear
+    expect(report.verdicts.queued).toBeGreaterThan(0); // the tunnel without SAs: queued (R7), not sent in clear
+    expect(report.acquires).toBe(1); // one negotiation for it, however many packets (R8)
     expect(report.referenceCheck).toEqual({ sample: 10000, mismatches: 0 });
     expect(report.flowCache.hits).toBeGreaterThanOrEqual(20000);
   });

@@ -51,7 +51,9 @@ interface World {
 }
 
 async function world(policies: PolicySpec[], sas: SaSpec[], cache: number): Promise<World> {
-  const engine = await createEngine({ maxPolicies: policies.length * 2 + 100, maxSAs: sas.length + 100, flowCacheSize: cache });
+  // Room for a larval SA per distinct resolution key of the trace: the reference
+  // does not model a full larval table.
+  const engine = await createEngine({ maxPolicies: policies.length * 2 + 100, maxSAs: sas.length + 100, flowCacheSize: cache, maxLarval: 1 << 18, maxBindings: 1 << 18 });
   const w: World = { engine, ref: new ReferenceSpd(), specs: new Map(), sas: [], addSeq: 0 };
   addPolicies(w, policies);
   sas.forEach((sa, i) => {
@@ -77,7 +79,7 @@ function expected(w: World, flow: Flow): { verdict: VerdictName; policyId: numbe
   const t = d.spec!.template!;
   const sa = referenceSelectSa(w.sas, t, flow, 'newest');
   if (sa) return { verdict: 'protect', policyId: d.policyId, saId: sa.id };
-  return { verdict: t.level === 'use' ? 'bypass' : 'drop', policyId: d.policyId, saId: null };
+  return { verdict: t.level === 'use' ? 'bypass' : 'queued', policyId: d.policyId, saId: null }; // R7, R7a
 }
 
 // Remove ~3% of policies and add as many new ones (random rules of the same set at
@@ -147,7 +149,7 @@ describe('R4: engine = linear-scan reference, with policy churn between batches'
       expect(stats.flowCache.stale + stats.flowCache.revalidated).toBeGreaterThan(0);
       expect(stats.classifier.rulesCompared / stats.classifier.lookups).toBeLessThan(200);
       expect(stats.verdicts.out.protect).toBeGreaterThan(0);
-      expect(stats.verdicts.out.drop).toBeGreaterThan(0);
+      expect(stats.verdicts.out.queued).toBeGreaterThan(0); // protect without an SA: queued (R7)
     });
   }
 

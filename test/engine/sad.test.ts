@@ -45,7 +45,7 @@ describe('R6: newest non-dying SA wins', () => {
     expect(engine.outbound([pkt], 3000).saId(0)).toBe(old);
   });
 
-  it('falls back to the next best SA when the best is removed; with none left the packet is dropped, never sent in clear (R23)', async () => {
+  it('falls back to the next best SA when the best is removed; with none left the packet waits for resolution, never sent in clear (R7, R23)', async () => {
     const { engine } = await engineWith([protectAll]);
     const a = engine.addSA(sa(0x1001), 1000);
     const b = engine.addSA(sa(0x1002), 2000);
@@ -53,9 +53,10 @@ describe('R6: newest non-dying SA wins', () => {
     expect(engine.outbound([pkt], 3000).saId(0)).toBe(a);
     engine.removeSA(a);
     const v = engine.outbound([pkt], 3000);
-    expect(v.verdict(0)).toBe('drop');
-    expect(v.reason(0)).toBe('no-sa');
-    expect(engine.stats().drops['no-sa']).toBe(1);
+    expect(v.verdict(0)).toBe('queued');
+    expect(v.reason(0)).toBe('resolving');
+    expect(v.larvalId(0)).toBeGreaterThan(0);
+    expect(engine.stats().resolution.acquires).toBe(1);
   });
 
   it('never chooses an SA that does not fit the template (endpoints, mode, protocol)', async () => {
@@ -63,7 +64,7 @@ describe('R6: newest non-dying SA wins', () => {
     engine.addSA({ spi: 0x3001, src: '192.0.2.1', dst: '198.51.100.2', mode: 'tunnel' }, 1000); // other peer
     engine.addSA({ spi: 0x3002, src: '192.0.2.1', dst: '198.51.100.1', mode: 'transport' }, 1000); // other mode
     engine.addSA({ spi: 0x3003, src: '192.0.2.1', dst: '198.51.100.1', mode: 'tunnel', proto: 'ah' }, 1000); // other proto
-    expect(engine.outbound([pkt], 1000).verdict(0)).toBe('drop');
+    expect(engine.outbound([pkt], 1000).verdict(0)).toBe('queued');
   });
 
   it('honours reqid: a template with a reqid takes only SAs with that reqid; reqid 0 takes any', async () => {
@@ -75,7 +76,7 @@ describe('R6: newest non-dying SA wins', () => {
     const toReqid7 = ipv4('10.0.0.1', '10.1.0.1', 17, 1, 2);
     const toAny = ipv4('10.0.0.1', '10.2.0.1', 17, 1, 2);
     let v = engine.outbound([toReqid7, toAny], 1000);
-    expect(v.get(0)).toMatchObject({ verdict: 'drop', policyId: ids[0] });
+    expect(v.get(0)).toMatchObject({ verdict: 'queued', policyId: ids[0] });
     expect(v.get(1)).toMatchObject({ verdict: 'protect', saId: r8 });
     const r7 = engine.addSA(sa(0x4002, { reqid: 7 }), 1000);
     v = engine.outbound([toReqid7, toAny], 1000);
@@ -89,18 +90,18 @@ describe('R6: newest non-dying SA wins', () => {
     const ab = engine.addSA({ spi: 0x5001, src: '10.0.0.1', dst: '10.0.0.2', mode: 'transport' }, 1000);
     const v = engine.outbound([ipv4('10.0.0.1', '10.0.0.2', 6, 1, 2), ipv4('10.0.0.1', '10.0.0.3', 6, 1, 2)], 1000);
     expect(v.saId(0)).toBe(ab);
-    expect(v.verdict(1)).toBe('drop');
+    expect(v.verdict(1)).toBe('queued');
   });
 
   it('transport mode: a cached flow sees its SA group appear, go and come back (group generations)', async () => {
     const { engine } = await engineWith([{ dir: 'out', src: '10.0.0.0/8', dst: '10.0.0.0/8', action: 'protect', template: { mode: 'transport' } }]);
     const p = ipv4('10.0.0.1', '10.0.0.2', 17, 1000, 53);
     const other = ipv4('10.0.0.1', '10.0.0.3', 17, 1000, 53);
-    expect(engine.outbound([p, other], 1).verdict(0)).toBe('drop'); // cached: no group for this pair
+    expect(engine.outbound([p, other], 1).verdict(0)).toBe('queued'); // cached: no group for this pair
     // A group for another pair must not be mistaken for this one.
     const ac = engine.addSA({ spi: 0x6001, src: '10.0.0.1', dst: '10.0.0.3', mode: 'transport' }, 2);
     let v = engine.outbound([p, other], 2);
-    expect([v.verdict(0), v.saId(1)]).toEqual(['drop', ac]);
+    expect([v.verdict(0), v.saId(1)]).toEqual(['queued', ac]);
     const ab = engine.addSA({ spi: 0x6002, src: '10.0.0.1', dst: '10.0.0.2', mode: 'transport' }, 3);
     expect(engine.outbound([p], 3).saId(0)).toBe(ab);
     // The group goes away with its last SA; its slot is reused by another pair's group.
@@ -108,7 +109,7 @@ describe('R6: newest non-dying SA wins', () => {
     engine.removeSA(ac);
     const ad = engine.addSA({ spi: 0x6003, src: '10.0.0.1', dst: '10.0.0.4', mode: 'transport' }, 4);
     v = engine.outbound([p, other, ipv4('10.0.0.1', '10.0.0.4', 17, 1000, 53)], 4);
-    expect([v.verdict(0), v.verdict(1), v.saId(2)]).toEqual(['drop', 'drop', ad]);
+    expect([v.verdict(0), v.verdict(1), v.saId(2)]).toEqual(['queued', 'queued', ad]);
     const ab2 = engine.addSA({ spi: 0x6004, src: '10.0.0.1', dst: '10.0.0.2', mode: 'transport' }, 5);
     expect(engine.outbound([p], 5).saId(0)).toBe(ab2);
     expect(engine.stats().flowCache.misses).toBe(3); // p, other, and the 10.0.0.4 flow: the rest were hits

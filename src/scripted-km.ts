@@ -1,0 +1,136 @@
+// A scripted key manager for tests, the demo and capture replay: it answers each
+// ACQUIRE after a negotiation delay in engine time, with SAs built from the ACQUIRE's
+// template (SPIs allocated in sequence). It can be told to fail, to lose ACQUIREs,
+// or to restart, so that every branch of R8–R10 can be driven deterministically.
+//
+// Like a real IKE daemon it negotiates once per ACQUIRE sequence number: an ACQUIRE
+// sent again for a negotiation in progress (the legacy presets' resends) is counted
+// but starts nothing new.
+
+import type { Gateway } from './gateway.js';
+import type { KeyManagerSession } from './km.js';
+import { LarvalError, invalid } from './errors.js';
+import type { AcquireEvent, SaSpec } from './types.js';
+
+export type ScriptedBehaviour =
+  | 'answer'                // install an SA after the delay
+  | 'lose'                  // never answer (R10: the larval SA times out)
+  | 'fail'                  // report failure after the delay (R8b, no retry)
+  | 'retry';                // report failure and ask for a retry, then answer the retry
+
+export interface ScriptedKeyManagerOptions {
+  /** Negotiation delay in ms of engine time. Default 200. */
+  delay?: number;
+  behaviour?: ScriptedBehaviour;
+  /** First SPI handed out. Default 0x10000. */
+  firstSpi?: number;
+  /** Extra SA fields per ACQUIRE (e.g. a reqid); keys arrive with the ESP issue. */
+  saFor?: (ev: AcquireEvent) => Partial<SaSpec>;
+  name?: string;
+}
+
+export interface ScriptedKeyManagerStats {
+  /** ACQUIRE events received, resends included. */
+  acquires: number;
+  /** ACQUIREs for a negotiation already in progress. */
+  duplicates: number;
+  negotiations: number;
+  installed: number;
+  failed: number;
+  /** Installs the engine refused (the ACQUIRE expired or its policy changed: R10, R12). */
+  refused: number;
+  restarts: number;
+}
+
+export class ScriptedKeyManager {
+  readonly gw: Gateway;
+  behaviour: ScriptedBehaviour;
+  delay: number;
+  private session!: KeyManagerSession;
+  private readonly options: ScriptedKeyManagerOptions;
+  private nextSpi: number;
+  private inProgress = new Map<number, () => void>();
+  private retried = new Set<number>();
+  readonly acquires: AcquireEvent[] = [];
+  readonly counts: ScriptedKeyManagerStats = { acquires: 0, duplicates: 0, negotiations: 0, installed: 0, failed: 0, refused: 0, restarts: 0 };
+
+  constructor(gw: Gateway, options: ScriptedKeyManagerOptions = {}) {
+    this.gw = gw;
+    this.options = options;
+    this.delay = options.delay ?? 200;
+    if (typeof this.delay !== 'number' || !(this.delay >= 0)) throw invalid('options.delay', options.delay, 'expected ms >= 0');
+    this.behaviour = options.behaviour ?? 'answer';
+    this.nextSpi = options.firstSpi ?? 0x10000;
+    this.session = this.register();
+  }
+
+  private register(): KeyManagerSession {
+    const s = this.gw.registerKeyManager({ name: this.options.name ?? 'scripted' });
+    this.session = s; // before listening: pending ACQUIREs arrive as soon as it does
+    s.on('acquire', (ev) => this.onAcquire(ev));
+    return s;
+  }
+
+  /** The daemon restarts: negotiations in progress are forgotten, and it registers again (R8a). */
+  restart(): void {
+    for (const cancel of this.inProgress.values()) cancel();
+    this.inProgress.clear();
+    this.counts.restarts++;
+    this.session = this.register();
+  }
+
+  /** Its session (to pause it, or install policies through it). */
+  get control(): KeyManagerSession {
+    return this.session;
+  }
+
+  private onAcquire(ev: AcquireEvent): void {
+    this.counts.acquires++;
+    this.acquires.push(ev);
+    if (this.inProgress.has(ev.seq)) {
+      this.counts.duplicates++;
+      return;
+    }
+    if (this.behaviour === 'lose') return;
+    this.counts.negotiations++;
+    const session = this.session;
+    const cancel = this.gw.at(ev.time + this.delay, () => {
+      this.inProgress.delete(ev.seq);
+      if (session.closed) return;
+      if (this.behaviour === 'fail' || (this.behaviour === 'retry' && !this.retried.has(ev.seq))) {
+        this.counts.failed++;
+        const retry = this.behaviour === 'retry';
+        if (retry) this.retried.add(ev.seq);
+        try {
+          session.acquireError(ev.seq, { retry });
+        } catch (err) {
+          if (!(err instanceof LarvalError && err.code === 'ESTALE')) throw err;
+        }
+        return;
+      }
+      this.install(session, ev);
+    });
+    this.inProgress.set(ev.seq, cancel);
+  }
+
+  private install(session: KeyManagerSession, ev: AcquireEvent): void {
+    const t = ev.template;
+    const spec: SaSpec = {
+      spi: this.nextSpi++,
+      src: t.src,
+      dst: t.dst,
+      proto: t.proto,
+      mode: t.mode,
+      reqid: t.reqid,
+      acquireSeq: ev.seq,
+      ...(this.options.saFor?.(ev) ?? {}),
+    };
+    try {
+      session.installSA(spec);
+      this.counts.installed++;
+    } catch (err) {
+      if (err instanceof LarvalError && err.code === 'ESTALE') this.counts.refused++;
+      else throw err;
+    }
+  }
+}

@@ -180,7 +180,6 @@ export class LocalSockets {
     const mode = this.gw.unresolved;
     if (mode === 'drop' || blockingDrop) return { ok: true, saId: null }; // the legacy lie: "connected"
     if (mode === 'eagain') return { ok: false, code: 'EAGAIN' };
-    if (pending && pending.larvalId === r.larvalId) return { ok: false, code: 'EALREADY' };
     this.connecting.set(id, { larvalId: r.larvalId! });
     return pending ? { ok: false, code: 'EALREADY' } : { ok: false, code: 'EINPROGRESS' };
   }

@@ -77,6 +77,19 @@ describe('R8: one ACQUIRE per resolution key', () => {
     expect(km.acquires).toHaveLength(10);
   });
 
+  it('R8c: resends (legacy preset) while an ACQUIRE waits for room coalesce into that one delivery', async () => {
+    const { gw } = await gatewayWith({ preset: 'bsd-2000', eventRingSize: 1 }, [tunnelPolicy('unique')]);
+    const km = new ScriptedKeyManager(gw, { behaviour: 'lose' });
+    km.control.pause();
+    gw.outbound([echo(0, '10.1.0.1')], 1); // fills the ring
+    for (let i = 0; i < 40; i++) gw.outbound([echo(i, '10.1.0.2')], 2); // waits, and would resend 3 times
+    expect(gw.stats().resolution).toMatchObject({ acquires: 1, acquiresDeferred: 1 });
+    km.control.resume();
+    expect(km.acquires.map((a) => [a.seq, a.cause])).toEqual([[1, 'new'], [2, 'new']]);
+    gw.outbound(Array.from({ length: 11 }, (_, i) => echo(i, '10.1.0.2')), 3);
+    expect(km.acquires.map((a) => [a.seq, a.cause])).toEqual([[1, 'new'], [2, 'new'], [2, 'resend']]);
+  });
+
   it('R8c: with no key manager registered, ACQUIREs wait, and the first one to register gets each once', async () => {
     const { gw } = await gatewayWith({ eventRingSize: 2 }, [tunnelPolicy('unique')]);
     gw.outbound(Array.from({ length: 5 }, (_, i) => echo(i, `10.1.0.${i + 1}`)), 1);

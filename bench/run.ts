@@ -13,6 +13,8 @@
 //   cache-hit-4k   flow-cache hits, 4k hot flows, acl1_10k SPD
 //   classify-acl1  flow-cache misses through the classifier, acl1_10k SPD
 //   sa-select-1m   SA selection among 1M SAs (500k transport host pairs x 2 SAs)
+//   negotiate-miss new flows that each need a negotiation: classifier, larval SA
+//                  created, ACQUIRE written and read as an event object (R7, R8)
 
 import Benchmark from 'benchmark';
 import { writeFileSync } from 'node:fs';
@@ -40,6 +42,13 @@ interface Scenario {
   name: string;
   what: string;
   setup(): Promise<{ engine: Engine; ts: TsOutboundPath; capture: Capture; check: () => void }>;
+  /**
+   * Engine time added each time the timed runs wrap around the capture (so larval
+   * SAs of the last pass have expired and every flow negotiates again), and whether
+   * ACQUIRE events are read after each batch.
+   */
+  cycleMs?: number;
+  drainEvents?: boolean;
 }
 
 interface Result {
@@ -114,8 +123,8 @@ function slice(c: Capture, from: number, n: number) {
   return { data: c.data, offsets: c.offsets.subarray(from, from + n), lengths: c.lengths.subarray(from, from + n) };
 }
 
-async function build(policies: PolicySpec[], sas: SaSpec[], flows: Flow[], cacheSlots: number, maxSAs = 1024): Promise<{ engine: Engine; ts: TsOutboundPath; capture: Capture }> {
-  const engine = await createEngine({ maxPolicies: policies.length + 16, maxSAs, flowCacheSize: cacheSlots });
+async function build(policies: PolicySpec[], sas: SaSpec[], flows: Flow[], cacheSlots: number, maxSAs = 1024, maxLarval = 4096): Promise<{ engine: Engine; ts: TsOutboundPath; capture: Capture }> {
+  const engine = await createEngine({ maxPolicies: policies.length + 16, maxSAs, flowCacheSize: cacheSlots, maxLarval, eventRingSize: 1024 });
   const ids = engine.addPolicies(policies);
   const ts = new TsOutboundPath({ cacheSlots, maxGroups: maxSAs * 2 + policies.length, batch: BATCH, maxPolicyId: ids[ids.length - 1] });
   policies.forEach((p, i) => ts.addPolicy(p, ids[i]));
@@ -132,7 +141,9 @@ function crossCheck(engine: Engine, ts: TsOutboundPath, c: Capture, label: strin
   for (let i = 0; i < limit; i += BATCH) {
     const n = Math.min(BATCH, limit - i);
     const v = engine.outbound(slice(c, i, n), 1);
-    ts.outbound(c.data, c.offsets, c.lengths, i, n);
+    ts.outbound(c.data, c.offsets, c.lengths, i, n, 1);
+    engine.readEvents();
+    ts.events.length = 0;
     for (let j = 0; j < n; j++) {
       const o = j * 4;
       const same = v.verdictCode(j) === ts.out[o] && (v.policyId(j) ?? 0) === ts.out[o + 1] && (v.saId(j) ?? 0) === ts.out[o + 2];
@@ -206,6 +217,28 @@ const scenarios: Scenario[] = [
       };
     },
   },
+  {
+    name: 'negotiate-miss',
+    what: 'new flows needing negotiation: classify, create larval SA, ACQUIRE event (256k host pairs, 4k-slot cache)',
+    cycleMs: 30_001,
+    drainEvents: true,
+    async setup() {
+      const pairs = 1 << 18;
+      const policies: PolicySpec[] = [{ dir: 'out', src: '10.0.0.0/8', dst: '10.0.0.0/8', action: 'protect', template: { mode: 'transport' } }];
+      const flows: Flow[] = [];
+      for (let i = 0; i < pairs; i++) {
+        flows.push({ src: `10.${(i >> 16) & 255}.${(i >> 8) & 255}.${i & 255}`, dst: `10.${128 + ((i >> 16) & 127)}.${(i >> 8) & 255}.${i & 255}`, proto: 'udp', srcPort: 4000, dstPort: 53 });
+      }
+      const r = await build(policies, [], flows, 4096, 1024, pairs);
+      return {
+        ...r,
+        check: () => {
+          crossCheck(r.engine, r.ts, r.capture, 'negotiate-miss', 4096);
+          if (r.engine.stats().resolution.acquires !== 4096) throw new Error('negotiate-miss: expected one ACQUIRE per new flow');
+        },
+      };
+    },
+  },
 ];
 
 function measure(name: string, fn: () => void, maxTime: number): Promise<Benchmark> {
@@ -240,15 +273,24 @@ async function main(): Promise<void> {
     const inputs = Array.from({ length: batches }, (_, b) => slice(c, b * BATCH, BATCH));
     let k = 0;
     let j = 0;
+    // Both start a full cycle after the check pass, so its larval SAs have expired.
+    const cycle = sc.cycleMs ?? 0;
+    let tEngine = 2 + cycle;
+    let tTs = 2 + cycle;
+    const drain = sc.drainEvents === true;
     const rounds: Array<[number, number]> = [];
     for (let round = 0; round < roundCount; round++) {
       const eng = await measure(`${sc.name} engine`, () => {
-        engine.outbound(inputs[k], 2);
+        engine.outbound(inputs[k], tEngine);
+        if (drain) engine.readEvents();
         k = k + 1 === batches ? 0 : k + 1;
+        if (k === 0) tEngine += cycle;
       }, maxTime);
       const tsb = await measure(`${sc.name} ts`, () => {
-        ts.outbound(c.data, c.offsets, c.lengths, j * BATCH, BATCH);
+        ts.outbound(c.data, c.offsets, c.lengths, j * BATCH, BATCH, tTs);
+        if (drain) ts.events.length = 0;
         j = j + 1 === batches ? 0 : j + 1;
+        if (j === 0) tTs += cycle;
       }, maxTime);
       rounds.push([eng.hz * BATCH, tsb.hz * BATCH]);
       progress(`${sc.name}: round ${round + 1}/${roundCount}`);

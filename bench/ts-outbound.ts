@@ -7,7 +7,7 @@
 
 import { ReferenceSpd, type ReferenceFlow } from '../src/reference.js';
 import type { Direction, PolicySpec, SaSpec } from '../src/types.js';
-import { parseAddress } from '../src/addr.js';
+import { formatAddress, parseAddress, type Family } from '../src/addr.js';
 
 const CACHE_WINDOW = 8;
 const SLOT_WORDS = 16; // key 10 words, tag, policy id, generation, group + 1, group generation, pad
@@ -23,6 +23,7 @@ export const V_PROTECT = 1;
 export const V_DISCARD = 2;
 export const V_DROP = 3;
 export const V_MALFORMED = 4;
+export const V_QUEUED = 5;
 
 function hashKey(k: Uint32Array): number {
   let h = 0x9747b28c;
@@ -75,6 +76,14 @@ export class TsOutboundPath {
   private readonly sas: TsSa[] = [];
   private readonly gkey = new Uint32Array(12);
   readonly out: Uint32Array;
+  // Larval SAs (R7, R8), as plain TS would hold them: resolution key -> larval id,
+  // expiry in creation order, and an ACQUIRE object for each new one.
+  private readonly larval = new Map<string, number>();
+  private larvalOrder: { key: string; expires: number }[] = [];
+  private larvalHead = 0;
+  private larvalSeq = 0;
+  acquireTimeout = 30_000;
+  readonly events: object[] = [];
 
   constructor(options: { cacheSlots: number; maxGroups: number; batch: number; maxPolicyId: number }) {
     this.policyGen = new Uint32Array(options.maxPolicyId + 1);
@@ -330,7 +339,8 @@ export class TsOutboundPath {
    * data[offsets[i], offsets[i] + lengths[i])): verdict, policy id, SA id and SPI
    * per packet into `out`.
    */
-  outbound(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, from: number, n: number): void {
+  outbound(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, from: number, n: number, now = 0): void {
+    this.expireLarval(now);
     const out = this.out;
     for (let i = 0; i < n; i++) {
       const o = i * 4;
@@ -357,14 +367,47 @@ export class TsOutboundPath {
       const g = p.transport ? this.transportGroup(p, family) : p.group;
       const best = g < 0 ? -1 : this.groupBest[g];
       if (best < 0) {
-        out[o] = V_DROP;
-        out[o + 2] = out[o + 3] = 0;
+        out[o] = V_QUEUED;
+        out[o + 2] = 0;
+        out[o + 3] = this.larvalFor(p, pid, family, now);
       } else {
         const sa = this.sas[best];
         out[o] = V_PROTECT;
         out[o + 2] = sa.id;
         out[o + 3] = sa.spi;
       }
+    }
+  }
+
+  private larvalFor(p: TsPolicy, pid: number, family: number, now: number): number {
+    const k = this.key;
+    const key = p.transport
+      ? `${family}|${p.tmplProto}|${p.reqid}|${k[0]}.${k[1]}.${k[2]}.${k[3]}|${k[4]}.${k[5]}.${k[6]}.${k[7]}`
+      : `g${p.group}`;
+    const found = this.larval.get(key);
+    if (found !== undefined) return found;
+    const id = ++this.larvalSeq;
+    this.larval.set(key, id);
+    this.larvalOrder.push({ key, expires: now + this.acquireTimeout });
+    const src = formatAddress(family as Family, k.subarray(0, 4));
+    const dst = formatAddress(family as Family, k.subarray(4, 8));
+    this.events.push({
+      type: 'acquire', seq: id, policyId: pid, time: now,
+      template: { proto: p.tmplProto === 51 ? 'ah' : 'esp', mode: p.transport ? 'transport' : 'tunnel', reqid: p.reqid, family, src, dst },
+      flow: { src, dst, proto: k[9] & 0xff, srcPort: k[8] >>> 16, dstPort: k[8] & 0xffff },
+    });
+    return id;
+  }
+
+  private expireLarval(now: number): void {
+    const order = this.larvalOrder;
+    while (this.larvalHead < order.length && order[this.larvalHead].expires <= now) {
+      this.larval.delete(order[this.larvalHead].key);
+      this.larvalHead++;
+    }
+    if (this.larvalHead > 4096 && this.larvalHead * 2 > order.length) {
+      this.larvalOrder = order.slice(this.larvalHead);
+      this.larvalHead = 0;
     }
   }
 }

@@ -14,7 +14,7 @@ import { createEngine, type Engine, type EngineStats, type PacketBuffer, type Pa
 import type { Verdicts } from './batch.js';
 import { ResolutionQueue, type QueuedPacket } from './resolution.js';
 import { KeyManagerSession, type KeyManagerOptions } from './km.js';
-import { LocalSockets } from './sockets.js';
+import { LocalSockets, type Transmitted } from './sockets.js';
 import { LarvalError, invalid } from './errors.js';
 import { integer } from './validate.js';
 import { REASON_NAMES } from './codec.js';
@@ -50,6 +50,17 @@ export interface DroppedPackets {
   time: number;
 }
 
+export interface GatewayEvents {
+  /** Held packets decided again when their larval SA ended: resolved, or policy removed (R9). */
+  release: [ReleasedPackets];
+  /** Held packets dropped when their larval SA expired or failed (R10, R8b). */
+  drop: [DroppedPackets];
+  /** A local sender's packet left (sockets, R11). */
+  transmit: [Transmitted];
+  /** Packets the resolution queue refused in one outbound() call (queue-full, queue-bytes). */
+  refused: [number];
+}
+
 interface Task {
   time: number;
   seq: number;
@@ -68,7 +79,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   return new Gateway(engine, new ResolutionQueue({ packets, bytes }));
 }
 
-export class Gateway extends EventEmitter {
+export class Gateway extends EventEmitter<GatewayEvents> {
   readonly engine: Engine;
   readonly queue: ResolutionQueue;
   readonly sockets: LocalSockets;

@@ -211,7 +211,7 @@ export class LocalSockets {
     packet.set(payload, packet.length - payload.length);
     const v = this.gw.outbound([packet]);
     const sent = v.verdict(0) === 'protect' || v.verdict(0) === 'bypass';
-    if (sent) this.gw.emit('transmit', { packet, verdicts: v } satisfies Transmitted);
+    if (sent) this.gw.emit('transmit', { packet, verdicts: v });
     return { ok: true, bytes: payload.length, saId: v.saId(0) };
   }
 }

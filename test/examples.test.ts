@@ -28,6 +28,18 @@ describe('README', () => {
     expect(lines).toEqual(printed);
   });
 
+  it('shows examples/resolution.ts verbatim, and it prints what the README says (R7–R9)', async () => {
+    const readme = read('README.md');
+    const section = readme.slice(readme.indexOf('### SA resolution'));
+    const block = /```ts\n([\s\S]*?)```/.exec(section)?.[1];
+    expect(block).toBe(read('examples/resolution.ts').replace("from '../src/index.js'", "from 'larval'"));
+    const lines: string[] = [];
+    vi.spyOn(console, 'log').mockImplementation((...args: unknown[]) => lines.push(format(...args)));
+    await import('../examples/resolution.js');
+    const printed = /It prints:\n\n```\n([\s\S]*?)```/.exec(section)?.[1].trimEnd().split('\n');
+    expect(lines).toEqual(printed);
+  });
+
   it('names exactly two quick-start commands', () => {
     const quick = /## Quick start[\s\S]*?```sh\n([\s\S]*?)```/.exec(read('README.md'))?.[1].trim().split('\n');
     expect(quick?.map((l) => l.split('#')[0].trim())).toEqual(['npm install && npm start', 'npm test']);

@@ -34,7 +34,7 @@ describe('R11: socket semantics for local senders', () => {
   it('non-blocking send gets EAGAIN (nothing queued), then a writable notification, then sends through the SA', async () => {
     const { gw } = await gatewayWith();
     new ScriptedKeyManager(gw, { delay: 100 });
-    const sent: number[] = [];
+    const sent: (number | null)[] = [];
     gw.on('transmit', (t) => sent.push(t.verdicts.saId(0)));
     expect(gw.sockets.send(flow, new Uint8Array(20), { nonBlocking: true })).toEqual({ ok: false, code: 'EAGAIN' });
     expect(gw.stats().queue.packets).toBe(0);

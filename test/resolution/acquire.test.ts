@@ -1,7 +1,7 @@
 // One ACQUIRE per negotiation and never a storm (R7, R7a, R8), bounded queues that
 // drain in order (R9), acquire timeout (R10) and the key manager's control interface (R12).
 import { describe, expect, it } from 'vitest';
-import { LarvalError, ScriptedKeyManager, type AcquireEvent } from '../../src/index.js';
+import { LarvalError, PACKET_OVERHEAD, ScriptedKeyManager, type AcquireEvent } from '../../src/index.js';
 import { echo, gatewayWith, numberOf, recorder, tunnelPolicy, TUNNEL } from './helpers.js';
 
 const saFor = (spi: number, acquireSeq?: number) => ({ spi, ...TUNNEL, mode: 'tunnel' as const, ...(acquireSeq ? { acquireSeq } : {}) });
@@ -161,7 +161,7 @@ describe('R9: the resolution queue', () => {
   });
 
   it('holds at most queueBytes over all larval SAs; tail drop counted as queue-bytes', async () => {
-    const size = echo(0).length + 96; // PACKET_OVERHEAD
+    const size = echo(0).length + PACKET_OVERHEAD;
     const { gw } = await gatewayWith({ queueBytes: size * 3 }, [tunnelPolicy('unique')]);
     new ScriptedKeyManager(gw, { behaviour: 'lose' });
     const v = gw.outbound(Array.from({ length: 5 }, (_, i) => echo(i, `10.1.0.${i + 1}`)), 0);
@@ -251,5 +251,28 @@ describe('R12: the KM installs through one control interface', () => {
     session.installSA(saFor(0x4004, 1));
     expect(session.dump().larval).toEqual([]);
     expect(numberOf(echo(7))).toBe(7);
+  });
+});
+
+describe('key-manager events as an async iterator', () => {
+  it('yields ACQUIREs in order; a full iterator buffer leaves the rest in the engine (R8c) until read', async () => {
+    const { gw } = await gatewayWith({ eventRingSize: 4 }, [tunnelPolicy('unique')]);
+    const session = gw.registerKeyManager({ highWaterMark: 2 });
+    const it = session[Symbol.asyncIterator]();
+    gw.outbound(Array.from({ length: 10 }, (_, i) => echo(i, `10.1.0.${i + 1}`)), 1);
+    // The batch wrote four and deferred six; the session took two into its buffer,
+    // which made room for two more: four in the ring, four still waiting in the engine.
+    expect(gw.stats().resolution).toMatchObject({ pendingEvents: 4, acquiresDeferred: 6 });
+    expect(gw.engine.dump().larval.filter((l) => l.undelivered)).toHaveLength(4);
+    const seqs: number[] = [];
+    for (let i = 0; i < 10; i++) {
+      const r = await it.next();
+      expect(r.done).toBe(false);
+      seqs.push((r.value as AcquireEvent).seq);
+    }
+    expect(seqs).toEqual([1, 2, 3, 4, 5, 6, 7, 8, 9, 10]);
+    const pending = it.next();
+    session.close();
+    await expect(pending).resolves.toEqual({ value: undefined, done: true });
   });
 });

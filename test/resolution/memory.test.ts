@@ -46,8 +46,9 @@ describe('R9: a flood of 1M packets to 100k new flows stays within its bounds', 
     expect(s.memoryBytes).toBe(wasmBefore); // fixed at create time
     expect(s.queue.bytes).toBeLessThanOrEqual(QUEUE_BYTES);
     expect(s.queue.peakBytes).toBeLessThanOrEqual(QUEUE_BYTES);
-    // The heap grows by the held packets (bounded by queueBytes) plus bookkeeping.
-    expect(peakHeap).toBeLessThan(QUEUE_BYTES + (8 << 20));
+    // The heap grows by the held packets (queueBytes counts their measured heap cost)
+    // plus bookkeeping: the per-larval queues, and the key manager's list of ACQUIREs.
+    expect(peakHeap).toBeLessThan(QUEUE_BYTES + (6 << 20));
     expect(s.resolution.larval).toBe(4096);
     expect(km.acquires).toHaveLength(4096); // one per larval SA
     expect(verdicts.queued).toBe(s.queue.packets);

@@ -68,9 +68,9 @@ export function beginOutcomes(): void {
 
 function addOutcome(id: u32, kind: u32, sa: u32): void {
   const n = load<u32>(outcomeBase + OC_COUNT);
-  // At most maxLarval larval SAs exist, and each ends once, so n < maxLarval here
-  // unless larval SAs created in this call also end in it (they cannot: creation
-  // happens after expiry within a call, and a resolution ends a key's larval once).
+  // A call ends only larval SAs that existed when it began (calls that create them
+  // end none afterwards), at most maxLarval, so the buffer cannot overflow; the
+  // check only keeps a broken invariant from writing out of bounds.
   if (n >= maxLarval) return;
   const o = outcomeBase + OC_HEADER + <usize>n * OC_SIZE;
   store<u32>(o + OC_LARVAL, id);

@@ -153,13 +153,17 @@ export class LocalSockets {
   connect(flow: Flow, options?: SocketCallOptions): Promise<ConnectResult & { ok: true }>;
   connect(flow: Flow, options: SocketCallOptions = {}): ConnectResult | Promise<ConnectResult & { ok: true }> {
     if (!options.nonBlocking) {
-      if (this.gw.unresolved === 'drop') return Promise.resolve(this.connectNow(flow, true) as ConnectResult & { ok: true });
+      if (this.gw.unresolved === 'drop') {
+        // The legacy lie: "connected" at once, whether or not the SA is there.
+        const r = this.connectNow(flow);
+        return r.ok ? Promise.resolve(r) : Promise.reject(new SocketError(r.code as SocketErrorCode, `connect: ${r.code}`));
+      }
       return this.writable(flow, options).then(() => ({ ok: true as const, saId: this.resolve(flow).saId }));
     }
-    return this.connectNow(flow, false);
+    return this.connectNow(flow);
   }
 
-  private connectNow(flow: Flow, blockingDrop: boolean): ConnectResult {
+  private connectNow(flow: Flow): ConnectResult {
     const id = flowId(flow);
     const pending = this.connecting.get(id);
     if (pending?.error) {
@@ -178,7 +182,7 @@ export class LocalSockets {
       return { ok: true, saId: r.saId };
     }
     const mode = this.gw.unresolved;
-    if (mode === 'drop' || blockingDrop) return { ok: true, saId: null }; // the legacy lie: "connected"
+    if (mode === 'drop') return { ok: true, saId: null }; // the legacy lie: "connected"
     if (mode === 'eagain') return { ok: false, code: 'EAGAIN' };
     this.connecting.set(id, { larvalId: r.larvalId! });
     return pending ? { ok: false, code: 'EALREADY' } : { ok: false, code: 'EINPROGRESS' };

@@ -107,3 +107,16 @@ describe('R11: socket semantics for local senders', () => {
     expect(gw.sockets.send(flow, new Uint8Array(4), { nonBlocking: true }).ok).toBe(true);
   });
 });
+
+describe("R11 legacy 'drop' (linux preset)", () => {
+  it('connect succeeds at once while unresolved (the legacy lie), and a discard policy still rejects with EPERM', async () => {
+    const { gw } = await gatewayWith({ preset: 'linux' }, [
+      { dir: 'out', src: '10.1.0.0/16', dst: '10.2.0.0/16', action: 'protect', template: { mode: 'tunnel', src: '192.0.2.1', dst: '198.51.100.1' } },
+      { dir: 'out', src: '10.1.0.0/16', dst: '10.3.0.0/16', action: 'discard' },
+    ]);
+    new ScriptedKeyManager(gw, { behaviour: 'lose' });
+    await expect(gw.sockets.connect(flow)).resolves.toEqual({ ok: true, saId: null });
+    expect(gw.sockets.connect(flow, { nonBlocking: true })).toEqual({ ok: true, saId: null });
+    await expect(gw.sockets.connect({ ...flow, dst: '10.3.0.1' })).rejects.toMatchObject({ code: 'EPERM' });
+  });
+});

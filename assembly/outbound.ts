@@ -150,29 +150,39 @@ function applyDecision(w: usize, v: usize, dir: u32, now: f64): void {
     count(dir, Verdict.Protect, Reason.Policy);
     return;
   }
-  // No usable SA: find or create the larval SA of the resolution key (R7, R8).
+  const verdict = decideUnresolved(slot1, w, dir, now);
+  writeVerdict(v, verdict, unresolvedReason, policyId, 0, verdict == Verdict.Bypass ? load<u32>(w + PW_SPI) : 0);
+  store<u32>(v + VR_LARVAL, unresolvedLarval);
+  count(dir, verdict, unresolvedReason);
+}
+
+// Set by decideUnresolved(): the reason of its verdict and the larval id (0 = none).
+let unresolvedReason: u32 = 0;
+let unresolvedLarval: u32 = 0;
+
+// A protect policy without a usable SA: find or create the larval SA of the
+// resolution key (R7, R8) and return what happens to the packet, with the reason
+// and larval id in unresolvedReason / unresolvedLarval. Shared by packets and by
+// local senders' flow lookups, so both follow the same rules.
+function decideUnresolved(slot1: u32, w: usize, dir: u32, now: f64): u32 {
   const larval = larvalFor(slot1, w, dir, now);
-  const level = load<u8>(policyPtr(slot1 - 1) + PO_T_LEVEL);
-  let verdict: u32;
-  let why: u32;
-  if (level == <u8>Level.Use) {
+  unresolvedLarval = larval > 0 ? <u32>larval : 0;
+  if (load<u8>(policyPtr(slot1 - 1) + PO_T_LEVEL) == <u8>Level.Use) {
     // R7a: opportunistic protection goes out in clear and never queues; the
     // negotiation was started above (or could not be: the count says why not).
-    verdict = Verdict.Bypass;
-    why = Reason.Opportunistic;
-  } else if (larval < 0) {
-    verdict = Verdict.Drop; // R23: never in clear
-    why = <u32>(-larval);
-  } else if (unresolved == Unresolved.Queue) {
-    verdict = Verdict.Queued;
-    why = Reason.Resolving;
-  } else {
-    verdict = Verdict.Drop; // the legacy presets: the packet is lost
-    why = Reason.NoSa;
+    unresolvedReason = Reason.Opportunistic;
+    return Verdict.Bypass;
   }
-  writeVerdict(v, verdict, why, policyId, 0, verdict == Verdict.Bypass ? load<u32>(w + PW_SPI) : 0);
-  store<u32>(v + VR_LARVAL, larval > 0 ? <u32>larval : 0);
-  count(dir, verdict, why);
+  if (larval < 0) {
+    unresolvedReason = <u32>(-larval); // larval-full, bindings-full
+    return Verdict.Drop; // R23: never in clear
+  }
+  if (unresolved == Unresolved.Queue) {
+    unresolvedReason = Reason.Resolving;
+    return Verdict.Queued;
+  }
+  unresolvedReason = Reason.NoSa; // the legacy presets: the packet is lost
+  return Verdict.Drop;
 }
 
 // The state of the flow key in work record `w` for a local sender (R11): what a
@@ -202,24 +212,12 @@ export function resolveFlowKey(w: usize, dir: u32, now: f64, out: usize): void {
     store<u32>(out + RF_SA, load<u32>(groupPtr(g1 - 1) + GR_BEST_ID));
     return;
   }
-  const larval = larvalFor(slot1, w, dir, now);
-  if (load<u8>(policyPtr(slot1 - 1) + PO_T_LEVEL) == <u8>Level.Use) {
-    store<u32>(out + RF_STATE, FlowState.Ready);
-    store<u32>(out + RF_VERDICT, Verdict.Bypass);
-    store<u32>(out + RF_REASON, Reason.Opportunistic);
-    store<u32>(out + RF_LARVAL, larval > 0 ? <u32>larval : 0);
-    return;
-  }
-  if (larval < 0) {
-    store<u32>(out + RF_STATE, FlowState.Unavailable);
-    store<u32>(out + RF_VERDICT, Verdict.Drop);
-    store<u32>(out + RF_REASON, <u32>(-larval));
-    return;
-  }
-  store<u32>(out + RF_STATE, FlowState.Pending);
-  store<u32>(out + RF_VERDICT, unresolved == Unresolved.Queue ? Verdict.Queued : Verdict.Drop);
-  store<u32>(out + RF_REASON, unresolved == Unresolved.Queue ? Reason.Resolving : Reason.NoSa);
-  store<u32>(out + RF_LARVAL, <u32>larval);
+  const verdict = decideUnresolved(slot1, w, dir, now);
+  store<u32>(out + RF_VERDICT, verdict);
+  store<u32>(out + RF_REASON, unresolvedReason);
+  store<u32>(out + RF_LARVAL, unresolvedLarval);
+  store<u32>(out + RF_STATE, verdict == Verdict.Bypass ? FlowState.Ready
+    : unresolvedLarval == 0 ? FlowState.Unavailable : FlowState.Pending);
 }
 
 // Process descriptors 0..n-1 in direction `dir`, writing n verdict records.

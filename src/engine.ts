@@ -247,6 +247,7 @@ export class Engine {
   // Every call that can end larval SAs leaves their outcomes in the outcome buffer,
   // which the next call overwrites: collect them right after each call.
   private collect(): void {
+    this.views();
     const n = this.dv.getUint32(this.outcomeBase + L.OC_COUNT, true);
     for (let i = 0; i < n; i++) this.outcomes.push(decodeOutcome(this.dv, this.outcomeBase + L.OC_HEADER + i * L.OC_SIZE));
   }
@@ -315,7 +316,6 @@ export class Engine {
   removePolicy(id: number): void {
     integer(id, 'id', 1, 0xffffffff);
     if (this.x.removePolicy(id) === L.Status.NotFound) throw new LarvalError('ENOENT', `removePolicy: no policy with id ${id}`, { field: 'id', value: id });
-    this.views();
     this.collect();
   }
 
@@ -354,7 +354,6 @@ export class Engine {
     this.views();
     encodeSa(this.dv, this.control, n);
     const r = this.x.addSA(t, n.acquireSeq);
-    this.views();
     this.collect();
     if (r > 0) return r;
     if (r === L.Status.Stale) {
@@ -377,7 +376,6 @@ export class Engine {
   removeSA(id: number): void {
     integer(id, 'id', 1, 0xffffffff);
     if (this.x.removeSA(id) === L.Status.NotFound) throw new LarvalError('ENOENT', `removeSA: no SA with id ${id}`, { field: 'id', value: id });
-    this.views();
     this.collect();
   }
 
@@ -522,7 +520,6 @@ export class Engine {
   tick(now: number): void {
     const t = engineTime(now);
     this.x.tick(t);
-    this.views();
     this.collect();
   }
 
@@ -550,7 +547,6 @@ export class Engine {
     integer(seq, 'seq', 1, L.MAX_ID);
     const t = now === undefined ? NaN : engineTime(now);
     const r = this.x.acquireError(seq, options.retry === true ? 1 : 0, t);
-    this.views();
     this.collect();
     if (r === L.Status.Stale) throw new LarvalError('ESTALE', `acquireError: ACQUIRE ${seq} is not pending`, { field: 'seq', value: seq });
   }
@@ -562,7 +558,6 @@ export class Engine {
   reacquire(now?: number): number {
     const t = now === undefined ? NaN : engineTime(now);
     const n = this.x.reacquire(t);
-    this.views();
     this.collect();
     return n;
   }

@@ -9,8 +9,9 @@ import {
   RG_COUNTERS, RG_DESCRIPTORS, RG_POLICIES, RG_SAS, RG_TOTAL, RG_VERDICTS, SaSelection, Status, SA_ID,
   PW_HASH, CF_MAX_LARVAL, CF_MAX_BINDINGS, CF_EVENT_RING, CF_UNRESOLVED, CF_RESEND_EVERY, CF_ACQUIRE_TIMEOUT,
   MAX_EVENT_RING, Unresolved, PO_T_LEVEL, Level, RG_LARVAL, RG_EVENTS, RG_OUTCOMES, GR_BEST, GR_BEST_ID, GR_KEY,
-  CN_REASONS, REASON_COUNT, RF_OFFSET,
+  CN_REASONS, REASON_COUNT, RF_OFFSET, CF_REPLAY_WINDOW, MAX_REPLAY_WINDOW, SA_FLAGS, SAF_ESN,
 } from './layout';
+import { inferSeq, initReplay, replayAccept, replayCheck, replayReset } from './replay';
 import { bump } from './counters';
 import { initEvents, ringBase } from './events';
 import { bindingCount, initBindings } from './binding';
@@ -79,6 +80,8 @@ export function init(): i32 {
   const unresolved = load<u32>(c + CF_UNRESOLVED);
   if (maxLarval == 0 || maxBindings == 0 || !isPow2(ring) || ring > <u32>MAX_EVENT_RING) return Status.Invalid;
   if (unresolved > <u32>Unresolved.Eagain || load<u32>(c + CF_ACQUIRE_TIMEOUT) == 0) return Status.Invalid;
+  const replayWindow = load<u32>(c + CF_REPLAY_WINDOW);
+  if (replayWindow < 32 || replayWindow > <u32>MAX_REPLAY_WINDOW || (replayWindow & 31) != 0) return Status.Invalid;
   if (policies == 0 || sas == 0 || batch == 0 || tables == 0) return Status.Invalid;
   if (!isPow2(cacheSlots) || cacheSlots > 0x10000000) return Status.Invalid;
   if (arena < <u32>MAX_PACKET_BYTES) return Status.Invalid;
@@ -93,7 +96,8 @@ export function init(): i32 {
   if (controlBase == 0 || !initIdMaps() || !initCounters() || !initBatch(batch, arena, unresolved) ||
       !initSpd(policies, tables, load<u32>(c + CF_DEFAULT_OUT), load<u32>(c + CF_DEFAULT_IN), load<u32>(c + CF_DEFAULT_FWD)) ||
       !initSad(sas, policies, selection) || !initFlowCache(cacheSlots) || !initBindings(maxBindings) ||
-      !initLarval(maxLarval, load<u32>(c + CF_RESEND_EVERY), load<u32>(c + CF_ACQUIRE_TIMEOUT)) || !initEvents(ring)) {
+      !initLarval(maxLarval, load<u32>(c + CF_RESEND_EVERY), load<u32>(c + CF_ACQUIRE_TIMEOUT)) || !initEvents(ring) ||
+      !initReplay(sas, replayWindow)) {
     return Status.OutOfMemory;
   }
   const r = regionPtr;
@@ -206,6 +210,7 @@ export function addSA(now: f64, acquireSeq: u32): i32 {
   }
   const slot = sadAdd(controlBase, clock, binding);
   if (slot < 0) return slot;
+  replayReset(<u32>slot);
   resolveGroup(saGroupAny(<u32>slot));
   resolveGroup(saGroupExact(<u32>slot));
   return <i32>load<u32>(saPtr(<u32>slot) + SA_ID);
@@ -295,6 +300,34 @@ export function countDrops(dir: u32, reason: u32, n: u32): i32 {
   if (dir >= <u32>DIR_COUNT || reason >= <u32>REASON_COUNT) return Status.Invalid;
   bump(CN_REASONS + dir * REASON_COUNT + reason, n);
   return Status.Ok;
+}
+
+// ---------------------------------------------------------------------------
+// Anti-replay (R19), one packet at a time (the inbound batch path uses the same
+// functions). The full sequence number inferred for `seql` is written as a u64 at
+// the start of the control block.
+
+function replaySlot(saId: u32): i32 {
+  return saSlotOf(saId);
+}
+
+// Would a packet with low sequence bits `seql` be accepted on SA `saId`? 0, a
+// Reason (replayed, replay-too-old), or a Status.
+export function replayCheckSeq(saId: u32, seql: u32): i32 {
+  if (!initialised) return Status.NotInitialised;
+  const slot = replaySlot(saId);
+  if (slot < 0) return Status.NotFound;
+  const seq = inferSeq(<u32>slot, seql, (load<u32>(saPtr(<u32>slot) + SA_FLAGS) & SAF_ESN) != 0);
+  store<u64>(controlBase, seq);
+  return <i32>replayCheck(<u32>slot, seq);
+}
+
+// Check and, when acceptable, record it (the ICV verified). Same results.
+export function replayAcceptSeq(saId: u32, seql: u32): i32 {
+  const r = replayCheckSeq(saId, seql);
+  if (r != 0) return r;
+  replayAccept(<u32>replaySlot(saId), load<u64>(controlBase));
+  return 0;
 }
 
 export function larvalSlot(id: u32): i32 {

@@ -57,6 +57,8 @@ export enum Reason {
   AcquireTimeout = 9,    // the larval SA expired unanswered; its queue was dropped (R10)
   AcquireFailed = 10,    // the key manager reported the negotiation failed (R8b)
   BindingsFull = 11,     // a `unique` template needs a new flow binding and the binding table is full
+  Replayed = 12,         // inbound: the sequence number was already accepted (R19)
+  ReplayTooOld = 13,     // inbound: the sequence number is left of the anti-replay window (R19)
   // malformed packets (R5, R24)
   Truncated = 16,        // fewer bytes than the IP header needs
   BadVersion = 17,       // IP version is neither 4 nor 6
@@ -99,6 +101,7 @@ export const MAX_EXT_HEADERS = 16;     // IPv6 extension headers walked before E
 export const MAX_PACKET_BYTES = 65575; // 65535 payload + 40-byte IPv6 header
 export const MAX_ID = 0x7fffffff;      // ids stay positive as i32 return values
 export const MAX_EVENT_RING = 1048576; // event ring entries
+export const MAX_REPLAY_WINDOW = 4096; // anti-replay window, packets (R19)
 export const COLLISION_LIMIT = 8;      // classifier: rules per bucket before another table is tried
 export const RECENT_ADDS = 16;         // flow cache: policy additions remembered per direction
 export const CACHE_WINDOW = 8;         // flow cache: slots probed from the home slot
@@ -202,7 +205,7 @@ export const SA_SRC = 16;      // 4 x u32 source endpoint
 export const SA_DST = 32;      // 4 x u32 destination endpoint
 export const SA_ADDTIME = 48;  // f64 engine time of the install (ms)
 export const SA_ADDSEQ = 56;   // u32 install sequence
-export const SA_FLAGS = 60;    // u32 reserved
+export const SA_FLAGS = 60;    // u32 SAF_* bits
 export const SA_GROUP_EXACT = 64; // u32 group slot + 1 keyed with the SA's reqid (0 if reqid is 0)
 export const SA_GROUP_ANY = 68;   // u32 group slot + 1 keyed with reqid "any"
 export const SA_NEXT_EXACT = 72;  // u32 SA slot + 1: next member of the exact group
@@ -212,6 +215,7 @@ export const SA_PREV_ANY = 84;
 export const SA_SPI_NEXT = 88;    // u32 SA slot + 1: next SA with the same SPI (R17 SPI-only level)
 export const SA_BINDING = 92;     // u32 flow binding of a `unique` SA (0 = none)
 export const SA_SIZE = 128;
+export const SAF_ESN = 1;         // 64-bit extended sequence numbers (RFC 4303 §2.2.1, R19)
 
 // ---------------------------------------------------------------------------
 // SA group: all SAs that fit one resolution key; keeps the best one by R6. One cache
@@ -340,7 +344,8 @@ export const CF_EVENT_RING = 48;    // u32 event ring entries (power of two)
 export const CF_UNRESOLVED = 52;    // u32 Unresolved
 export const CF_RESEND_EVERY = 56;  // u32 acquireResend every n packets (0 = never, R8)
 export const CF_ACQUIRE_TIMEOUT = 60; // u32 larval lifetime in ms (R10)
-export const CF_SIZE = 64;
+export const CF_REPLAY_WINDOW = 64; // u32 anti-replay window in packets (R19): a multiple of 32, 32..MAX_REPLAY_WINDOW
+export const CF_SIZE = 128;
 
 // Region table written by init(): pointers the host reads to build its views.
 export const RG_CONTROL = 0;        // control block (CONTROL_SIZE bytes): specs, keys, results
@@ -447,3 +452,11 @@ export const RF_SA = 12;       // u32 SA id (Ready and protected)
 export const RF_LARVAL = 16;   // u32 larval id (Pending)
 export const RF_VERDICT = 20;  // u32 Verdict a packet of the flow would get now
 export const RF_OFFSET = 128;  // where in the control block the result is written
+
+// ---------------------------------------------------------------------------
+// Anti-replay state per SA (R19), in its own region (stride fixed at init):
+// the highest sequence number accepted, then a ring bitmap (RFC 6479) of
+// nextPow2(window + 32) bits, so advancing the window clears whole words and
+// never shifts.
+export const RP_TOP = 0;       // u64 highest sequence number accepted; 0 = none yet
+export const RP_BITS = 8;      // u32 words of the ring bitmap

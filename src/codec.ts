@@ -143,6 +143,7 @@ export function encodeSa(dv: DataView, at: number, sa: NormalizedSa): void {
   dv.setUint32(at + L.SA_REQID, sa.reqid, true);
   writeWords(dv, at + L.SA_SRC, sa.src);
   writeWords(dv, at + L.SA_DST, sa.dst);
+  dv.setUint32(at + L.SA_FLAGS, sa.esn ? L.SAF_ESN : 0, true);
 }
 
 export function decodeSa(dv: DataView, at: number): SecurityAssociation {
@@ -157,6 +158,7 @@ export function decodeSa(dv: DataView, at: number): SecurityAssociation {
     mode: dv.getUint8(at + L.SA_MODE) === L.Mode.Tunnel ? 'tunnel' : 'transport',
     reqid: dv.getUint32(at + L.SA_REQID, true),
     state: dv.getUint8(at + L.SA_STATE) === L.SaState.Dying ? 'dying' : 'mature',
+    esn: (dv.getUint32(at + L.SA_FLAGS, true) & L.SAF_ESN) !== 0,
     addTime: dv.getFloat64(at + L.SA_ADDTIME, true),
   };
 }

@@ -11,7 +11,8 @@ import { Verdicts } from './batch.js';
 import { LarvalError, invalid, show } from './errors.js';
 import type {
   AcquireResend, Direction, EngineEvent, EngineOptions, Flow, FlowResolution, LarvalOutcome, LarvalSa, Policy,
-  PolicySpec, PresetName, ReasonName, SaSelectionMode, SaSpec, SecurityAssociation, UnresolvedMode, VerdictName,
+  PolicySpec, PresetName, ReasonName, ReplayResult, SaSelectionMode, SaSpec, SecurityAssociation, UnresolvedMode,
+  VerdictName,
 } from './types.js';
 import {
   type NormalizedPolicy, direction, engineTime, integer, normalizeFlow, normalizePolicy, normalizeSa, oneOf,
@@ -57,6 +58,7 @@ export interface ResolvedOptions {
   maxLarval: number;
   maxBindings: number;
   eventRingSize: number;
+  replayWindow: number;
 }
 
 /** The resolution knobs each preset sets (DESIGN.md §9); explicit options override them. */
@@ -120,6 +122,7 @@ const DEFAULTS: ResolvedOptions = {
   maxLarval: 4096,
   maxBindings: 16384,
   eventRingSize: 1024,
+  replayWindow: 128,
 };
 const OPTION_FIELDS = Object.keys(DEFAULTS);
 
@@ -161,6 +164,7 @@ function resolveOptions(options: unknown): ResolvedOptions {
     maxLarval: num('maxLarval', 1, 1 << 22),
     maxBindings: num('maxBindings', 1, 1 << 24),
     eventRingSize: ring,
+    replayWindow: replayWindowOption(o.replayWindow),
     maxPolicies: num('maxPolicies', 1, 1 << 24),
     maxSAs: num('maxSAs', 1, 1 << 24),
     flowCacheSize: 2 ** Math.ceil(Math.log2(cache)),
@@ -170,6 +174,13 @@ function resolveOptions(options: unknown): ResolvedOptions {
     saSelection: o.saSelection === undefined ? knobs.saSelection : oneOf(o.saSelection, ['newest', 'oldest'] as const, 'options.saSelection'),
     defaultAction: defaults,
   };
+}
+
+function replayWindowOption(v: unknown): number {
+  if (v === undefined) return DEFAULTS.replayWindow;
+  const w = integer(v, 'options.replayWindow', 32, L.MAX_REPLAY_WINDOW);
+  if (w % 32 !== 0) throw invalid('options.replayWindow', v, 'expected a multiple of 32');
+  return w;
 }
 
 /** Create an engine with its own WebAssembly instance and tables. */
@@ -223,6 +234,7 @@ export class Engine {
     dv.setUint32(cfg + L.CF_UNRESOLVED, { queue: L.Unresolved.Queue, drop: L.Unresolved.Drop, eagain: L.Unresolved.Eagain }[options.unresolved], true);
     dv.setUint32(cfg + L.CF_RESEND_EVERY, options.acquireResend === 'never' ? 0 : options.acquireResend.everyPackets, true);
     dv.setUint32(cfg + L.CF_ACQUIRE_TIMEOUT, options.acquireTimeout, true);
+    dv.setUint32(cfg + L.CF_REPLAY_WINDOW, options.replayWindow, true);
     const status = x.init();
     if (status === L.Status.OutOfMemory) {
       throw new LarvalError('ENOMEM', `the engine's tables do not fit in 4 GiB of WebAssembly memory (options ${show(options)}); lower maxSAs, maxPolicies or flowCacheSize`);
@@ -611,6 +623,31 @@ export class Engine {
     if (slot < 0) return null;
     this.views();
     return decodeLarval(this.dv, this.larvalBase + slot * L.LV_SIZE);
+  }
+
+  // -------------------------------------------------------------------------
+  // Anti-replay (R19)
+
+  /**
+   * Would a packet with sequence number `seq` (the 32 bits on the wire) be accepted
+   * on SA `saId`? With ESN the high bits are inferred from the window. No state changes.
+   */
+  replayCheck(saId: number, seq: number): ReplayResult {
+    return this.replay(saId, seq, false);
+  }
+
+  /** Check `seq` and, when acceptable, record it: call once the ICV verified (RFC 4303 §3.4.3). */
+  replayAccept(saId: number, seq: number): ReplayResult {
+    return this.replay(saId, seq, true);
+  }
+
+  private replay(saId: number, seq: number, accept: boolean): ReplayResult {
+    integer(saId, 'saId', 1, 0xffffffff);
+    integer(seq, 'seq', 0, 0xffffffff);
+    const r = accept ? this.x.replayAcceptSeq(saId, seq) : this.x.replayCheckSeq(saId, seq);
+    if (r === L.Status.NotFound) throw new LarvalError('ENOENT', `no SA with id ${saId}`, { field: 'saId', value: saId });
+    this.views();
+    return { ok: r === 0, reason: r === 0 ? null : REASON_NAMES[r], seq: this.dv.getBigUint64(this.control, true) };
   }
 
   // -------------------------------------------------------------------------

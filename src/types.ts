@@ -90,6 +90,8 @@ export interface SaSpec {
    * not fit its template; for a `unique` template it binds the SA to that flow.
    */
   acquireSeq?: number;
+  /** 64-bit extended sequence numbers (RFC 4303 §2.2.1): the anti-replay window infers the high bits (R19). */
+  esn?: boolean;
 }
 
 export interface SecurityAssociation {
@@ -102,6 +104,7 @@ export interface SecurityAssociation {
   mode: IpsecMode;
   reqid: number;
   state: SaStateName;
+  esn: boolean;
   /** Engine time (ms) of the install. */
   addTime: number;
 }
@@ -135,6 +138,7 @@ export interface VerdictRecord {
 export type ReasonName =
   | 'none' | 'policy' | 'default-policy' | 'opportunistic' | 'no-sa'
   | 'resolving' | 'larval-full' | 'queue-full' | 'queue-bytes' | 'acquire-timeout' | 'acquire-failed' | 'bindings-full'
+  | 'replayed' | 'replay-too-old'
   | 'truncated' | 'bad-version' | 'bad-ihl' | 'bad-total-length' | 'bad-payload-length'
   | 'ext-header-truncated' | 'ext-chain-too-long' | 'hop-by-hop-not-first' | 'fragment-overflow'
   | 'l4-truncated' | 'bad-l4-header' | 'oversized' | 'tiny-fragment' | 'bad-descriptor';
@@ -173,6 +177,17 @@ export interface EngineOptions {
   maxBindings?: number;
   /** Event ring entries, a power of two. Default 1024. */
   eventRingSize?: number;
+  /** Anti-replay window in packets (R19): a multiple of 32, 32..4096. Default 128. */
+  replayWindow?: number;
+}
+
+/** The anti-replay verdict for a sequence number (R19). */
+export interface ReplayResult {
+  ok: boolean;
+  /** Why not: 'replayed' (already accepted) or 'replay-too-old' (left of the window). */
+  reason: ReasonName | null;
+  /** The full sequence number (with ESN, the inferred high bits). */
+  seq: bigint;
 }
 
 export type PresetName = 'larval' | 'linux' | 'bsd-2000';

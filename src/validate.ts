@@ -49,6 +49,7 @@ export interface NormalizedSa {
   state: SaStateName;
   /** The ACQUIRE this install answers (R12); 0 = none. */
   acquireSeq: number;
+  esn: boolean;
 }
 
 export interface NormalizedFlow {
@@ -74,6 +75,11 @@ function checkKeys(obj: Record<string, unknown>, allowed: readonly string[], whe
 export function oneOf<T extends string>(value: unknown, options: readonly T[], field: string): T {
   if (typeof value === 'string' && (options as readonly string[]).includes(value)) return value as T;
   throw invalid(field, value, `expected one of ${options.map((o) => `'${o}'`).join(', ')}`);
+}
+
+export function boolean(value: unknown, field: string): boolean {
+  if (typeof value !== 'boolean') throw invalid(field, value, 'expected true or false');
+  return value;
 }
 
 export function integer(value: unknown, field: string, lo: number, hi: number): number {
@@ -188,7 +194,7 @@ function normalizeTemplate(t: Record<string, unknown>): NormalizedTemplate {
   return { proto, mode, level, reqid, src, dst };
 }
 
-const SA_FIELDS = ['spi', 'src', 'dst', 'proto', 'mode', 'reqid', 'state', 'acquireSeq'];
+const SA_FIELDS = ['spi', 'src', 'dst', 'proto', 'mode', 'reqid', 'state', 'acquireSeq', 'esn'];
 
 export function normalizeSa(sa: unknown): NormalizedSa {
   if (!isObject(sa)) throw invalid('sa', sa, 'expected an object');
@@ -208,6 +214,7 @@ export function normalizeSa(sa: unknown): NormalizedSa {
     reqid: sa.reqid === undefined ? 0 : integer(sa.reqid, 'reqid', 0, U32_MAX),
     state: sa.state === undefined ? 'mature' : oneOf(sa.state, ['mature', 'dying'] as const, 'state'),
     acquireSeq: sa.acquireSeq === undefined ? 0 : integer(sa.acquireSeq, 'acquireSeq', 1, L_MAX_ID),
+    esn: sa.esn === undefined ? false : boolean(sa.esn, 'esn'),
   };
 }
 

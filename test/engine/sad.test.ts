@@ -162,7 +162,7 @@ describe('SA table limits and errors (R25)', () => {
     const engine = await createEngine();
     engine.addSA({ ...sa(0x1001), reqid: 3, state: 'dying' }, 1234);
     expect(engine.dump().sas).toEqual([
-      { id: 1, spi: 0x1001, src: '192.0.2.1', dst: '198.51.100.1', family: 4, proto: 'esp', mode: 'tunnel', reqid: 3, state: 'dying', addTime: 1234 },
+      { id: 1, spi: 0x1001, src: '192.0.2.1', dst: '198.51.100.1', family: 4, proto: 'esp', mode: 'tunnel', reqid: 3, state: 'dying', esn: false, addTime: 1234 },
     ]);
   });
 });

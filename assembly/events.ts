@@ -9,15 +9,29 @@ import {
   LV_POLICY, LV_POLICY_GEN, RK_SIZE,
 } from './layout';
 import { copyWords, reserve } from './memory';
+import { hashWords } from './hash';
+import { bump } from './counters';
+import { CN_INVALID_SPI_EVENTS, CN_INVALID_SPI_SUPPRESSED, FK_SRC } from './layout';
 
 export let ringBase: usize = 0;
 let records: usize = 0;
 let capacity: u32 = 0;
 
-export function initEvents(entries: u32): bool {
+// R18 rate limit: one INVALID_SPI per (SPI, peer) per second, found in a small
+// direct-mapped table of recent reports, and at most `invalidSpiRate` per second.
+const RECENT = 256;
+const RECENT_SIZE = 16; // u32 spi, u32 peer hash, f64 time
+let recent: usize = 0;
+let invalidSpiRate: u32 = 0;
+let rateWindowStart: f64 = -Infinity;
+let rateWindowCount: u32 = 0;
+
+export function initEvents(entries: u32, invalidSpiPerSecond: u32): bool {
   capacity = entries;
+  invalidSpiRate = invalidSpiPerSecond;
+  recent = reserve(RECENT * RECENT_SIZE, 8);
   ringBase = reserve(EVR_SIZE + <u64>entries * EV_SIZE, 64);
-  if (ringBase == 0) return false;
+  if (ringBase == 0 || recent == 0) return false;
   records = ringBase + EVR_SIZE;
   store<u32>(ringBase + EVR_CAPACITY, entries);
   return true;
@@ -60,4 +74,37 @@ export function writeAcquire(lv: usize, cause: u32, now: f64): void {
   copyWords(e + EV_KEY, lv + LV_KEY, RK_SIZE >> 3);
   copyWords(e + EV_FLOW, lv + LV_FLOW, FK_SIZE >> 3);
   store<u32>(ringBase + EVR_TAIL, tail + 1);
+}
+
+// R18: an inbound ESP packet with flow key `k` carried SPI `spi`, which names no SA.
+// Tell the key manager (the peer may have rebooted), at a bounded rate: events the
+// limit or a full ring holds back are counted, never queued.
+export function noteInvalidSpi(k: usize, spi: u32, now: f64): void {
+  const peer = hashWords(k + FK_SRC, 2);
+  const e = recent + <usize>((peer ^ (spi * 0x9e3779b1)) & (RECENT - 1)) * RECENT_SIZE;
+  if (load<u32>(e) == spi && load<u32>(e + 4) == peer && now - load<f64>(e + 8) < 1000) {
+    bump(CN_INVALID_SPI_SUPPRESSED);
+    return;
+  }
+  if (now - rateWindowStart >= 1000) {
+    rateWindowStart = now;
+    rateWindowCount = 0;
+  }
+  if (rateWindowCount >= invalidSpiRate || !ringHasRoom()) {
+    bump(CN_INVALID_SPI_SUPPRESSED);
+    return;
+  }
+  rateWindowCount++;
+  store<u32>(e, spi);
+  store<u32>(e + 4, peer);
+  store<f64>(e + 8, now);
+  const tail = load<u32>(ringBase + EVR_TAIL);
+  const r = records + <usize>(tail & (capacity - 1)) * EV_SIZE;
+  memory.fill(r, 0, EV_SIZE);
+  store<u8>(r + EV_TYPE, <u8>EventType.InvalidSpi);
+  store<u32>(r + EV_SEQ, spi);
+  store<f64>(r + EV_TIME, now);
+  copyWords(r + EV_FLOW, k, FK_SIZE >> 3);
+  store<u32>(ringBase + EVR_TAIL, tail + 1);
+  bump(CN_INVALID_SPI_EVENTS);
 }

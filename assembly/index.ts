@@ -9,8 +9,9 @@ import {
   RG_COUNTERS, RG_DESCRIPTORS, RG_POLICIES, RG_SAS, RG_TOTAL, RG_VERDICTS, SaSelection, Status, SA_ID,
   PW_HASH, CF_MAX_LARVAL, CF_MAX_BINDINGS, CF_EVENT_RING, CF_UNRESOLVED, CF_RESEND_EVERY, CF_ACQUIRE_TIMEOUT,
   MAX_EVENT_RING, Unresolved, PO_T_LEVEL, Level, RG_LARVAL, RG_EVENTS, RG_OUTCOMES, GR_BEST, GR_BEST_ID, GR_KEY,
-  CN_REASONS, REASON_COUNT, RF_OFFSET, CF_REPLAY_WINDOW, MAX_REPLAY_WINDOW, SA_FLAGS, SAF_ESN,
+  CN_REASONS, REASON_COUNT, RF_OFFSET, CF_REPLAY_WINDOW, MAX_REPLAY_WINDOW, SA_FLAGS, SAF_ESN, CF_INVALID_SPI_RATE,
 } from './layout';
+import { processInbound, processInner } from './inbound';
 import { inferSeq, initReplay, replayAccept, replayCheck, replayReset } from './replay';
 import { bump } from './counters';
 import { initEvents, ringBase } from './events';
@@ -96,7 +97,7 @@ export function init(): i32 {
   if (controlBase == 0 || !initIdMaps() || !initCounters() || !initBatch(batch, arena, unresolved) ||
       !initSpd(policies, tables, load<u32>(c + CF_DEFAULT_OUT), load<u32>(c + CF_DEFAULT_IN), load<u32>(c + CF_DEFAULT_FWD)) ||
       !initSad(sas, policies, selection) || !initFlowCache(cacheSlots) || !initBindings(maxBindings) ||
-      !initLarval(maxLarval, load<u32>(c + CF_RESEND_EVERY), load<u32>(c + CF_ACQUIRE_TIMEOUT)) || !initEvents(ring) ||
+      !initLarval(maxLarval, load<u32>(c + CF_RESEND_EVERY), load<u32>(c + CF_ACQUIRE_TIMEOUT)) || !initEvents(ring, load<u32>(c + CF_INVALID_SPI_RATE)) ||
       !initReplay(sas, replayWindow)) {
     return Status.OutOfMemory;
   }
@@ -248,6 +249,25 @@ export function outbound(n: u32, now: f64, release: u32): i32 {
   if (n > batchCapacity) return Status.Invalid;
   begin(now);
   processBatch(n, Dir.Out, clock, release != 0);
+  return <i32>n;
+}
+
+// Process `n` inbound packets (outer headers) at engine time `now` (R17–R20).
+export function inbound(n: u32, now: f64): i32 {
+  if (!initialised) return Status.NotInitialised;
+  if (n > batchCapacity) return Status.Invalid;
+  begin(now);
+  processInbound(n, clock);
+  return <i32>n;
+}
+
+// Process `n` decrypted inner packets; each descriptor names its SA and sequence
+// number (PD_SA, PD_SEQ). The anti-replay window moves here (R19), then R20.
+export function inboundInner(n: u32, now: f64): i32 {
+  if (!initialised) return Status.NotInitialised;
+  if (n > batchCapacity) return Status.Invalid;
+  begin(now);
+  processInner(n);
   return <i32>n;
 }
 

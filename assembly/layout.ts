@@ -59,6 +59,8 @@ export enum Reason {
   BindingsFull = 11,     // a `unique` template needs a new flow binding and the binding table is full
   Replayed = 12,         // inbound: the sequence number was already accepted (R19)
   ReplayTooOld = 13,     // inbound: the sequence number is left of the anti-replay window (R19)
+  Spi = 14,              // inbound ESP whose SPI names an SA (R17): decrypt it with that SA
+  UnknownSpi = 15,       // inbound ESP whose SPI names no SA (R18), or whose SA is gone
   // malformed packets (R5, R24)
   Truncated = 16,        // fewer bytes than the IP header needs
   BadVersion = 17,       // IP version is neither 4 nor 6
@@ -74,6 +76,9 @@ export enum Reason {
   Oversized = 27,        // wire length beyond the largest IP packet (65535 + 40)
   TinyFragment = 28,     // a non-first IPv4 fragment with offset 1 (RFC 1858 overlap attack)
   BadDescriptor = 29,    // the host described bytes outside the packet arena
+  // inbound policy (R20)
+  ClearProtected = 30,   // a cleartext packet matches an inbound protect policy
+  PolicyMismatch = 31,   // a decrypted packet matches no inbound policy whose template fits its SA
 }
 export const REASON_COUNT = 32;
 
@@ -135,8 +140,9 @@ export const PW_SIZE = 64;
 export const PD_OFFSET = 0;    // u32 byte offset of the packet in the arena
 export const PD_CAPLEN = 4;    // u32 bytes present in the arena
 export const PD_WIRELEN = 8;   // u32 length of the packet on the wire (>= caplen)
-export const PD_FLAGS = 12;    // u32 reserved
-export const PD_SIZE = 16;
+export const PD_SA = 12;       // u32 inbound inner packets: the SA id they arrived on (else 0)
+export const PD_SEQ = 16;      // u64 inbound inner packets: their full sequence number (R19)
+export const PD_SIZE = 24;
 
 // Verdict record, one per packet, written by the engine.
 export const VR_VERDICT = 0;   // u8 Verdict
@@ -148,7 +154,8 @@ export const VR_SA = 8;        // u32 SA id (0 = none)
 export const VR_SPI = 12;      // u32 SPI of that SA, or of the packet's own ESP/AH header
 export const VR_LARVAL = 16;   // u32 larval SA id (resolution; 0 = none)
 export const VR_L4OFF = 20;    // u32 offset of the upper-layer header (ESP insertion point)
-export const VR_SIZE = 24;
+export const VR_SEQ = 24;      // u64 inbound ESP: the full sequence number (ESN inferred, R19)
+export const VR_SIZE = 32;
 
 // ---------------------------------------------------------------------------
 // Policy record. The host writes a policy spec with these offsets into the control
@@ -323,6 +330,8 @@ export const CN_LARVAL_RESOLVED = 129;
 export const CN_LARVAL_EXPIRED = 130;                // R10
 export const CN_LARVAL_FAILED = 131;                 // R8b without retry
 export const CN_RELEASED = 132;                      // queued packets decided again on release (R9)
+export const CN_INVALID_SPI_EVENTS = 133;            // INVALID_SPI events written (R18)
+export const CN_INVALID_SPI_SUPPRESSED = 134;        // unknown-SPI packets whose event the rate limit held back
 export const CN_COUNT = 136;
 
 // ---------------------------------------------------------------------------
@@ -345,6 +354,7 @@ export const CF_UNRESOLVED = 52;    // u32 Unresolved
 export const CF_RESEND_EVERY = 56;  // u32 acquireResend every n packets (0 = never, R8)
 export const CF_ACQUIRE_TIMEOUT = 60; // u32 larval lifetime in ms (R10)
 export const CF_REPLAY_WINDOW = 64; // u32 anti-replay window in packets (R19): a multiple of 32, 32..MAX_REPLAY_WINDOW
+export const CF_INVALID_SPI_RATE = 68; // u32 INVALID_SPI events per second at most (R18)
 export const CF_SIZE = 128;
 
 // Region table written by init(): pointers the host reads to build its views.
@@ -397,17 +407,17 @@ export const EVR_TAIL = 4;     // u32 written by the engine
 export const EVR_CAPACITY = 8; // u32
 export const EVR_SIZE = 64;
 
-export enum EventType { Acquire = 1 }
+export enum EventType { Acquire = 1, InvalidSpi = 2 }
 export const EV_TYPE = 0;      // u8 EventType
 export const EV_LEVEL = 1;     // u8 Level of the template
 export const EV_DIR = 2;       // u8 Dir of the policy
 export const EV_REASON = 3;    // u8 AcquireCause
-export const EV_SEQ = 4;       // u32 ACQUIRE sequence number (the larval id)
+export const EV_SEQ = 4;       // u32 ACQUIRE: sequence number (the larval id); INVALID_SPI: the SPI
 export const EV_POLICY = 8;    // u32 policy id
 export const EV_POLICY_GEN = 12; // u32 policy generation (R12)
 export const EV_TIME = 16;     // f64 engine time of the event
 export const EV_KEY = 24;      // resolution key (RK_SIZE): template with endpoints
-export const EV_FLOW = 72;     // flow key (FK_SIZE) of the triggering packet
+export const EV_FLOW = 72;     // flow key (FK_SIZE) of the triggering packet (INVALID_SPI: the outer header)
 export const EV_SIZE = 128;
 
 // Why an ACQUIRE was written.

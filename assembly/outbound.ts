@@ -12,7 +12,7 @@ import {
   FlowState, RF_LARVAL, RF_POLICY, RF_REASON, RF_SA, RF_STATE, RF_VERDICT, Unresolved, CN_RELEASED,
   PD_WIRELEN, PO_GROUP, PO_T_LEVEL, PW_GROUP, PW_HASH, PW_L4OFF, PW_POLICY, PW_SIZE, PW_SPI,
   PW_STATUS, Reason, Verdict, VR_FAMILY, VR_L4OFF, VR_LARVAL, VR_POLICY, VR_PROTO, VR_REASON, VR_SA,
-  VR_SIZE, VR_SPI, VR_VERDICT,
+  VR_SIZE, VR_SPI, VR_VERDICT, VR_SEQ,
 } from './layout';
 import { hashWords } from './hash';
 import { reserve, zeroWords } from './memory';
@@ -30,11 +30,11 @@ import {
 const KEY_WORDS: u32 = FK_SIZE >> 3;
 
 export let descBase: usize = 0;
-let workBase: usize = 0;
+export let workBase: usize = 0;
 export let arenaBase: usize = 0;
 export let verdictBase: usize = 0;
 export let batchCapacity: u32 = 0;
-let arenaBytes: u32 = 0;
+export let arenaBytes: u32 = 0;
 let unresolved: u32 = Unresolved.Queue;
 // Counting mode of the batch being processed: packets released from a resolution
 // queue were counted when they were queued, so only their new verdict is counted.
@@ -125,6 +125,7 @@ function writeVerdict(v: usize, verdict: u32, reason: u32, policyId: u32, saId: 
   store<u32>(v + VR_SA, saId);
   store<u32>(v + VR_SPI, spi);
   store<u32>(v + VR_LARVAL, 0);
+  store<u64>(v + VR_SEQ, 0);
 }
 
 // Write the verdict for one parsed packet from its decided policy and group.

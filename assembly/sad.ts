@@ -253,6 +253,21 @@ export function specFitsKey(spec: usize, key: usize): bool {
   return true;
 }
 
+// R17: the SA an inbound ESP packet belongs to, by (SPI, destination), else by SPI
+// alone when exactly one SA has that SPI. (SPI, destination) is unique, so the
+// RFC 4301 level (SPI, destination, source) would find the same SA. Returns the
+// SA slot or -1.
+export function spiLookup(spi: u32, family: u32, dst: usize): i32 {
+  makeSpiKey(spi, family, dst);
+  const sd = ixFind(spiDstIndex, skScratch, hashWords(skScratch, SK_WORDS));
+  if (sd != 0) return <i32>ixValue(sd);
+  store<u64>(skScratch, <u64>spi);
+  const so = ixFind(spiIndex, skScratch, hashU32(spi));
+  if (so == 0) return -1;
+  const slot = ixValue(so);
+  return load<u32>(saPtr(slot) + SA_SPI_NEXT) == 0 ? <i32>slot : -1; // ambiguous: no guess
+}
+
 // The groups (slot + 1, 0 = none) an installed SA joined: with reqid "any", exact.
 export function saGroupAny(slot: u32): u32 { return load<u32>(saPtr(slot) + SA_GROUP_ANY); }
 export function saGroupExact(slot: u32): u32 { return load<u32>(saPtr(slot) + SA_GROUP_EXACT); }

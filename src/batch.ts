@@ -30,6 +30,12 @@ export class Verdicts implements Iterable<VerdictRecord> {
   spi(i: number): number | null { return this.u32[i * WORDS + L.VR_SPI / 4] || null; }
   /** The larval SA (= ACQUIRE sequence number) a packet without an SA waits for (R7). */
   larvalId(i: number): number | null { return this.u32[i * WORDS + L.VR_LARVAL / 4] || null; }
+  /** Inbound ESP: the full sequence number (ESN inferred, R19); null otherwise. */
+  seq(i: number): bigint | null {
+    const lo = this.u32[i * WORDS + L.VR_SEQ / 4];
+    const hi = this.u32[i * WORDS + L.VR_SEQ / 4 + 1];
+    return lo === 0 && hi === 0 ? null : (BigInt(hi) << 32n) | BigInt(lo);
+  }
   /** Offset of the upper-layer header: where ESP goes in transport mode. */
   l4Offset(i: number): number { return this.u32[i * WORDS + L.VR_L4OFF / 4]; }
 

@@ -7,7 +7,7 @@ import { type Family, formatAddress, formatPrefix } from './addr.js';
 import { PROTO_AH } from './protocols.js';
 import type { NormalizedFlow, NormalizedPolicy, NormalizedSa } from './validate.js';
 import type {
-  AcquireCauseName, AcquireEvent, AcquireTemplate, Direction, FlowKey, FlowResolution, LarvalOutcome, LarvalSa, OutcomeName,
+  AcquireCauseName, AcquireTemplate, EngineEvent, Direction, FlowKey, FlowResolution, LarvalOutcome, LarvalSa, OutcomeName,
   Policy, PolicyAction, ReasonName, SecurityAssociation, VerdictName,
 } from './types.js';
 
@@ -39,7 +39,7 @@ const MODE_CODE = { transport: L.Mode.Transport, tunnel: L.Mode.Tunnel } as cons
 // 'resolving' is not one: a queued packet is held, and counted again when it leaves
 // (released) or is dropped (queue-full, acquire-timeout, ...).
 export function isDropReason(code: number): boolean {
-  return code >= L.Reason.NoSa && code !== L.Reason.Resolving;
+  return code >= L.Reason.NoSa && code !== L.Reason.Resolving && code !== L.Reason.Spi;
 }
 const CAUSE_NAMES: readonly AcquireCauseName[] = enumNames<AcquireCauseName>(L.AcquireCause, 4);
 const OUTCOME_NAMES: readonly OutcomeName[] = enumNames<OutcomeName>(L.Outcome, 5);
@@ -210,8 +210,13 @@ export function decodeResolutionKey(dv: DataView, at: number, level: number): Ac
   };
 }
 
-export function decodeEvent(dv: DataView, at: number): AcquireEvent | null {
-  if (dv.getUint8(at + L.EV_TYPE) !== L.EventType.Acquire) return null;
+export function decodeEvent(dv: DataView, at: number): EngineEvent | null {
+  const type = dv.getUint8(at + L.EV_TYPE);
+  if (type === L.EventType.InvalidSpi) {
+    const flow = decodeFlowKey(dv, at + L.EV_FLOW);
+    return { type: 'invalid-spi', spi: dv.getUint32(at + L.EV_SEQ, true), src: flow.src, dst: flow.dst, time: dv.getFloat64(at + L.EV_TIME, true) };
+  }
+  if (type !== L.EventType.Acquire) return null;
   return {
     type: 'acquire',
     seq: dv.getUint32(at + L.EV_SEQ, true),

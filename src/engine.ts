@@ -59,6 +59,7 @@ export interface ResolvedOptions {
   maxBindings: number;
   eventRingSize: number;
   replayWindow: number;
+  invalidSpiRate: number;
 }
 
 /** The resolution knobs each preset sets (DESIGN.md §9); explicit options override them. */
@@ -90,6 +91,9 @@ export interface EngineStats {
     /** Queued packets decided again when their larval SA ended (not counted in `packets`). */
     released: number;
     pendingEvents: number;
+    /** R18: INVALID_SPI events written, and unknown-SPI packets the rate limit kept quiet. */
+    invalidSpiEvents: number;
+    invalidSpiSuppressed: number;
   };
   tables: { policies: number; maxPolicies: number; sas: number; maxSAs: number };
   memoryBytes: number;
@@ -123,6 +127,7 @@ const DEFAULTS: ResolvedOptions = {
   maxBindings: 16384,
   eventRingSize: 1024,
   replayWindow: 128,
+  invalidSpiRate: 100,
 };
 const OPTION_FIELDS = Object.keys(DEFAULTS);
 
@@ -165,6 +170,7 @@ function resolveOptions(options: unknown): ResolvedOptions {
     maxBindings: num('maxBindings', 1, 1 << 24),
     eventRingSize: ring,
     replayWindow: replayWindowOption(o.replayWindow),
+    invalidSpiRate: num('invalidSpiRate', 0, 1 << 20),
     maxPolicies: num('maxPolicies', 1, 1 << 24),
     maxSAs: num('maxSAs', 1, 1 << 24),
     flowCacheSize: 2 ** Math.ceil(Math.log2(cache)),
@@ -182,6 +188,9 @@ function replayWindowOption(v: unknown): number {
   if (w % 32 !== 0) throw invalid('options.replayWindow', v, 'expected a multiple of 32');
   return w;
 }
+
+// Which engine call a batch goes to.
+const enum Pass { Outbound, Release, Inbound, Inner }
 
 /** Create an engine with its own WebAssembly instance and tables. */
 export async function createEngine(options?: EngineOptions): Promise<Engine> {
@@ -235,6 +244,7 @@ export class Engine {
     dv.setUint32(cfg + L.CF_RESEND_EVERY, options.acquireResend === 'never' ? 0 : options.acquireResend.everyPackets, true);
     dv.setUint32(cfg + L.CF_ACQUIRE_TIMEOUT, options.acquireTimeout, true);
     dv.setUint32(cfg + L.CF_REPLAY_WINDOW, options.replayWindow, true);
+    dv.setUint32(cfg + L.CF_INVALID_SPI_RATE, options.invalidSpiRate, true);
     const status = x.init();
     if (status === L.Status.OutOfMemory) {
       throw new LarvalError('ENOMEM', `the engine's tables do not fit in 4 GiB of WebAssembly memory (options ${show(options)}); lower maxSAs, maxPolicies or flowCacheSize`);
@@ -408,7 +418,7 @@ export class Engine {
    * Packets are an array (or iterable) of byte arrays, or a PacketBuffer.
    */
   outbound(packets: Iterable<PacketInput> | PacketBuffer, now?: number): Verdicts {
-    return this.decide(packets, now, 0);
+    return this.decide(packets, now, Pass.Outbound);
   }
 
   /**
@@ -416,12 +426,50 @@ export class Engine {
    * like outbound(), but they are not counted as new packets (stats().released).
    */
   redecide(packets: Iterable<PacketInput> | PacketBuffer, now?: number): Verdicts {
-    return this.decide(packets, now, 1);
+    return this.decide(packets, now, Pass.Release);
   }
 
-  private decide(packets: Iterable<PacketInput> | PacketBuffer, now: number | undefined, release: number): Verdicts {
+  /**
+   * Decide inbound packets (outer IP headers) at engine time `now` (R17–R20): an ESP
+   * packet whose SPI names an SA and passes the anti-replay pre-check gets
+   * `protect` / `spi` with the SA and its full sequence number (`seq(i)`): decrypt
+   * it, then hand the inner packet to inboundDecrypted(). Unknown SPIs are dropped
+   * (`unknown-spi`) and reported as rate-limited INVALID_SPI events (R18). Other
+   * packets go through the inbound SPD; a cleartext packet that a protect policy
+   * selects is dropped (`clear-protected`).
+   */
+  inbound(packets: Iterable<PacketInput> | PacketBuffer, now?: number): Verdicts {
+    return this.decide(packets, now, Pass.Inbound);
+  }
+
+  /**
+   * Decrypted inner packets, each with the SA and sequence number of the ESP packet
+   * it came in (the ICV verified). The anti-replay window records the sequence
+   * number (R19), then the inner packet must match an inbound protect policy whose
+   * template fits the SA (`protect` / `policy`), else `drop` / `policy-mismatch` (R20).
+   */
+  inboundDecrypted(items: readonly { packet: Uint8Array; saId: number; seq: bigint | number }[], now?: number): Verdicts {
+    if (!Array.isArray(items)) throw invalid('items', items, 'expected an array of { packet, saId, seq }');
+    const tags = items.map((it, i) => {
+      if (typeof it !== 'object' || it === null || !(it.packet instanceof Uint8Array)) throw invalid(`items[${i}]`, it, 'expected { packet: Uint8Array, saId, seq }');
+      integer(it.saId, `items[${i}].saId`, 1, 0xffffffff);
+      const seq = BigInt(it.seq);
+      if (seq < 0n || seq >= 2n ** 64n) throw invalid(`items[${i}].seq`, it.seq, 'expected a sequence number 0..2^64-1');
+      return { saId: it.saId, seq };
+    });
+    this.tags = tags;
+    try {
+      return this.decide(items.map((it) => it.packet), now, Pass.Inner);
+    } finally {
+      this.tags = null;
+    }
+  }
+
+  private tags: { saId: number; seq: bigint }[] | null = null;
+
+  private decide(packets: Iterable<PacketInput> | PacketBuffer, now: number | undefined, pass: Pass): Verdicts {
     const t = now === undefined ? NaN : engineTime(now);
-    this.release = release;
+    this.pass = pass;
     if (isPacketBuffer(packets)) return this.runBuffer(packets, t);
     const list = Array.isArray(packets) ? (packets as PacketInput[]) : Array.from(packets);
     // Validate everything before the engine sees any of it: a bad argument must not
@@ -454,7 +502,7 @@ export class Engine {
         const cap = data.length > L.MAX_PACKET_BYTES ? L.MAX_PACKET_BYTES : data.length;
         if (used + cap > arenaBytes) break;
         u8.set(cap === data.length ? data : data.subarray(0, cap), arena + used);
-        this.describe(n, used, cap, wire);
+        this.describe(n, used, cap, wire, i + n);
         used += cap;
         n++;
       }
@@ -465,18 +513,23 @@ export class Engine {
   }
 
   // Descriptor n of the batch: where the packet is in the arena and its lengths.
-  private describe(n: number, offset: number, cap: number, wire: number): void {
+  // Inner packets (`tags`) also carry the SA and sequence number of input `index`.
+  private describe(n: number, offset: number, cap: number, wire: number, index: number): void {
     const d = (this.descriptors >>> 2) + n * (L.PD_SIZE >>> 2);
-    this.u32[d] = offset;
-    this.u32[d + 1] = cap;
-    this.u32[d + 2] = wire;
-    this.u32[d + 3] = 0;
+    this.u32[d + L.PD_OFFSET / 4] = offset;
+    this.u32[d + L.PD_CAPLEN / 4] = cap;
+    this.u32[d + L.PD_WIRELEN / 4] = wire;
+    const tag = this.tags?.[index];
+    this.u32[d + L.PD_SA / 4] = tag ? tag.saId : 0;
+    this.u32[d + L.PD_SEQ / 4] = tag ? Number(tag.seq & 0xffffffffn) : 0;
+    this.u32[d + L.PD_SEQ / 4 + 1] = tag ? Number(tag.seq >> 32n) : 0;
   }
 
-  private release = 0;
+  private pass = Pass.Outbound;
 
   private runBatch(n: number, t: number, out: Uint8Array, at: number): void {
-    const r = this.x.outbound(n, t, this.release);
+    const p = this.pass;
+    const r = p === Pass.Inbound ? this.x.inbound(n, t) : p === Pass.Inner ? this.x.inboundInner(n, t) : this.x.outbound(n, t, p === Pass.Release ? 1 : 0);
     if (r !== n) throw new LarvalError('EINVAL', `outbound: engine refused a batch of ${n} (status ${r})`);
     this.collect();
     out.set(this.u8.subarray(this.verdicts, this.verdicts + n * L.VR_SIZE), at * L.VR_SIZE);
@@ -513,7 +566,7 @@ export class Engine {
         // Packets beyond the largest IP packet are cut to their head (R24: 'oversized').
         const cap = Math.min(lengths[i + n], L.MAX_PACKET_BYTES);
         if (o + cap - base > arenaBytes) break;
-        this.describe(n, o - base, cap, wires === undefined ? lengths[i + n] : wires[i + n]);
+        this.describe(n, o - base, cap, wires === undefined ? lengths[i + n] : wires[i + n], i + n);
         if (o + cap > end) end = o + cap;
         n++;
       }
@@ -701,6 +754,8 @@ export class Engine {
         failed: c(L.CN_LARVAL_FAILED),
         released: c(L.CN_RELEASED),
         pendingEvents: this.pendingEvents(),
+        invalidSpiEvents: c(L.CN_INVALID_SPI_EVENTS),
+        invalidSpiSuppressed: c(L.CN_INVALID_SPI_SUPPRESSED),
       },
       tables: { policies: this.x.policyCount(), maxPolicies: this.options.maxPolicies, sas: this.x.saCount(), maxSAs: this.options.maxSAs },
       memoryBytes: this.totalBytes,

@@ -14,7 +14,7 @@ import type { Gateway } from './gateway.js';
 import type { EngineDump } from './engine.js';
 import { LarvalError } from './errors.js';
 import { integer } from './validate.js';
-import type { AcquireEvent, EngineEvent, PolicySpec, SaSpec } from './types.js';
+import type { AcquireEvent, EngineEvent, InvalidSpiEvent, PolicySpec, SaSpec } from './types.js';
 
 export interface KeyManagerOptions {
   /** A name for logs and errors. */
@@ -25,6 +25,7 @@ export interface KeyManagerOptions {
 
 export interface KeyManagerSessionEvents {
   acquire: [AcquireEvent];
+  'invalid-spi': [InvalidSpiEvent];
   event: [EngineEvent];
   close: [];
 }
@@ -65,7 +66,7 @@ export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> imp
   // (say, the ACQUIREs re-sent at registration, R8a) wait in the engine until then.
   override on<K extends keyof KeyManagerSessionEvents>(event: K, listener: (...args: KeyManagerSessionEvents[K]) => void): this {
     super.on(event, listener as never);
-    if (event === 'acquire' || event === 'event') this.gw.deliver();
+    if (event === 'acquire' || event === 'event' || event === 'invalid-spi') this.gw.deliver();
     return this;
   }
 
@@ -76,7 +77,7 @@ export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> imp
   /** @internal how many events the session accepts now. */
   room(): number {
     if (this.isClosed || this.paused) return 0;
-    if (this.iterating === 0) return this.listenerCount('event') + this.listenerCount('acquire') > 0 ? Infinity : 0;
+    if (this.iterating === 0) return this.listenerCount('event') + this.listenerCount('acquire') + this.listenerCount('invalid-spi') > 0 ? Infinity : 0;
     return this.highWaterMark - this.buffer.length + this.waiting.length;
   }
 
@@ -89,6 +90,7 @@ export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> imp
     }
     this.emit('event', ev);
     if (ev.type === 'acquire') this.emit('acquire', ev);
+    else this.emit('invalid-spi', ev);
   }
 
   private live(): void {

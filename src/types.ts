@@ -138,7 +138,7 @@ export interface VerdictRecord {
 export type ReasonName =
   | 'none' | 'policy' | 'default-policy' | 'opportunistic' | 'no-sa'
   | 'resolving' | 'larval-full' | 'queue-full' | 'queue-bytes' | 'acquire-timeout' | 'acquire-failed' | 'bindings-full'
-  | 'replayed' | 'replay-too-old'
+  | 'replayed' | 'replay-too-old' | 'spi' | 'unknown-spi' | 'clear-protected' | 'policy-mismatch'
   | 'truncated' | 'bad-version' | 'bad-ihl' | 'bad-total-length' | 'bad-payload-length'
   | 'ext-header-truncated' | 'ext-chain-too-long' | 'hop-by-hop-not-first' | 'fragment-overflow'
   | 'l4-truncated' | 'bad-l4-header' | 'oversized' | 'tiny-fragment' | 'bad-descriptor';
@@ -179,6 +179,8 @@ export interface EngineOptions {
   eventRingSize?: number;
   /** Anti-replay window in packets (R19): a multiple of 32, 32..4096. Default 128. */
   replayWindow?: number;
+  /** INVALID_SPI events per second at most (R18); also one per (SPI, peer) per second. Default 100. */
+  invalidSpiRate?: number;
 }
 
 /** The anti-replay verdict for a sequence number (R19). */
@@ -235,7 +237,17 @@ export interface AcquireEvent {
   flow: FlowKey;
 }
 
-export type EngineEvent = AcquireEvent;
+/** INVALID_SPI (R18): an ESP packet named an SPI no SA has (rate-limited). */
+export interface InvalidSpiEvent {
+  type: 'invalid-spi';
+  spi: number;
+  /** The packet's source (the peer) and destination. */
+  src: string;
+  dst: string;
+  time: number;
+}
+
+export type EngineEvent = AcquireEvent | InvalidSpiEvent;
 
 export type OutcomeName = 'resolved' | 'expired' | 'failed' | 'policy-removed';
 

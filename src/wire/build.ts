@@ -33,6 +33,8 @@ export interface BuildOptions {
   payloadLength?: number;
   /** SPI of an ESP or AH header. Default 0x1000. */
   spi?: number;
+  /** Sequence number of an ESP or AH header. Default 1. */
+  sequence?: number;
   /** IPv4 TTL or IPv6 hop limit. Default 64. */
   ttl?: number;
   /** IPv6 only: extension headers, in order, between the fixed header and the upper layer. */
@@ -99,11 +101,12 @@ export function buildPacket(flow: Flow, options: BuildOptions = {}): Uint8Array 
   const payloadLength = requireRange('payloadLength', options.payloadLength ?? DEFAULT_PAYLOAD_LENGTH, 0, 0xffff);
   const ttl = requireRange('ttl', options.ttl ?? 64, 0, 255);
   const spi = requireRange('spi', options.spi ?? DEFAULT_SPI, 0, 0xffffffff);
+  const sequence = requireRange('sequence', options.sequence ?? FIXED_SEQUENCE, 0, 0xffffffff);
   if (flow.fragment !== undefined && typeof flow.fragment !== 'boolean') throw invalid('fragment', flow.fragment, 'expected a boolean');
 
   const upper = upperLayerOf(family, protocol);
   const request: PacketRequest = {
-    flow, family, protocol, upper, payloadLength, ttl, spi,
+    flow, family, protocol, upper, payloadLength, ttl, spi, sequence,
     pseudo: { src: addressBytes(flow.src, family, 'src'), dst: addressBytes(flow.dst, family, 'dst') },
   };
   return family === 4 ? buildIpv4(request, options) : buildIpv6(request, options);
@@ -117,6 +120,7 @@ interface PacketRequest {
   payloadLength: number;
   ttl: number;
   spi: number;
+  sequence: number;
   pseudo: PseudoHeader;
 }
 
@@ -329,12 +333,12 @@ function emitUpperLayer(req: PacketRequest, nonFirst: boolean, packet: Uint8Arra
       return;
     }
     case 'esp':
-      emitEsp({ spi: req.spi, sequenceNumber: FIXED_SEQUENCE, payload }, packet, offset);
+      emitEsp({ spi: req.spi, sequenceNumber: req.sequence, payload }, packet, offset);
       return;
     case 'ah': {
       // The bytes after AH are opaque here, so AH announces "no next header".
       const length = emitAh({
-        nextHeader: Ipv6NextHeader.NO_NEXT_HEADER, spi: req.spi, sequenceNumber: FIXED_SEQUENCE,
+        nextHeader: Ipv6NextHeader.NO_NEXT_HEADER, spi: req.spi, sequenceNumber: req.sequence,
         icv: new Uint8Array(AH_ICV_LENGTH),
       }, packet, offset);
       packet.set(payload, offset + length);

@@ -1,0 +1,131 @@
+// The inbound packet path (DESIGN.md R17–R20), in two steps around decryption,
+// which the host does (RFC 4303 §3.4):
+//
+//   processInbound  outer packets: ESP → SA by SPI (R17, unknown: R18) → anti-replay
+//                   pre-check (R19); anything else → the inbound SPD, where a
+//                   cleartext packet that a protect policy selects is dropped (R20).
+//   processInner    decrypted packets with the SA and sequence number they came on:
+//                   anti-replay update (the ICV verified) → the inner packet must
+//                   match an inbound protect policy whose template fits the SA (R20).
+
+import {
+  Action, FK_DIR, FK_FAMILY, FK_PROTO, Level, PD_CAPLEN, PD_OFFSET, PD_SA, PD_SEQ, PD_SIZE, PD_WIRELEN,
+  PO_T_LEVEL, PW_HASH, PW_L4OFF, PW_SIZE, PW_SPI, Reason, SA_FLAGS, SA_ID, SAF_ESN, Verdict, VR_FAMILY,
+  VR_L4OFF, VR_LARVAL, VR_POLICY, VR_PROTO, VR_REASON, VR_SA, VR_SEQ, VR_SIZE, VR_SPI, VR_VERDICT, Dir,
+} from './layout';
+import { zeroWords } from './memory';
+import { parsePacket, PROTO_ESP } from './packet';
+import { arenaBase, arenaBytes, decideFlow, descBase, hashFlowKey, verdictBase, workBase } from './outbound';
+import { policyAction, policyIdOf, policyPtr } from './spd';
+import { saPtr, saSlotOf, specFitsKey, spiLookup, templateKey } from './sad';
+import { inferSeq, replayAccept, replayCheck } from './replay';
+import { noteInvalidSpi } from './events';
+import { countVerdict } from './counters';
+
+function verdict(v: usize, what: u32, reason: u32, policyId: u32, saId: u32, spi: u32, seq: u64): void {
+  store<u8>(v + VR_VERDICT, <u8>what);
+  store<u8>(v + VR_REASON, <u8>reason);
+  store<u32>(v + VR_POLICY, policyId);
+  store<u32>(v + VR_SA, saId);
+  store<u32>(v + VR_SPI, spi);
+  store<u32>(v + VR_LARVAL, 0);
+  store<u64>(v + VR_SEQ, seq);
+  countVerdict(Dir.In, what, reason);
+}
+
+// Parse descriptor i into its work record. Returns the packet's address, or 0 with
+// the malformed verdict written.
+function parseAt(i: u32): usize {
+  const d = descBase + <usize>i * PD_SIZE;
+  const w = workBase + <usize>i * PW_SIZE;
+  const v = verdictBase + <usize>i * VR_SIZE;
+  zeroWords(w, PW_SIZE >> 3);
+  store<u8>(w + FK_DIR, <u8>Dir.In);
+  const off = load<u32>(d + PD_OFFSET);
+  const cap = load<u32>(d + PD_CAPLEN);
+  let wire = load<u32>(d + PD_WIRELEN);
+  if (wire < cap) wire = cap;
+  let status: u32;
+  if (cap > arenaBytes || off > arenaBytes - cap) status = Reason.BadDescriptor;
+  else status = parsePacket(arenaBase + off, cap, wire, w);
+  store<u8>(v + VR_FAMILY, load<u8>(w + FK_FAMILY));
+  store<u8>(v + VR_PROTO, load<u8>(w + FK_PROTO));
+  store<u32>(v + VR_L4OFF, load<u32>(w + PW_L4OFF));
+  if (status != 0) {
+    verdict(v, Verdict.Malformed, status, 0, 0, 0, 0);
+    return 0;
+  }
+  store<u32>(w + PW_HASH, hashFlowKey(w));
+  return arenaBase + off;
+}
+
+export function processInbound(n: u32, now: f64): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const p = parseAt(i);
+    if (p == 0) continue;
+    const w = workBase + <usize>i * PW_SIZE;
+    const v = verdictBase + <usize>i * VR_SIZE;
+    if (load<u8>(w + FK_PROTO) == <u8>PROTO_ESP) {
+      const spi = load<u32>(w + PW_SPI);
+      const slot = spi == 0 ? -1 : spiLookup(spi, load<u8>(w + FK_FAMILY), w + 16 /* FK_DST */);
+      if (slot < 0) {
+        verdict(v, Verdict.Drop, Reason.UnknownSpi, 0, 0, spi, 0);
+        noteInvalidSpi(w, spi, now);
+        continue;
+      }
+      const sa = saPtr(<u32>slot);
+      const l4 = load<u32>(w + PW_L4OFF);
+      const seql = bswap<u32>(load<u32>(p + l4 + 4));
+      const seq = inferSeq(<u32>slot, seql, (load<u32>(sa + SA_FLAGS) & SAF_ESN) != 0);
+      const r = replayCheck(<u32>slot, seq);
+      if (r != 0) verdict(v, Verdict.Drop, r, 0, load<u32>(sa + SA_ID), spi, seq);
+      else verdict(v, Verdict.Protect, Reason.Spi, 0, load<u32>(sa + SA_ID), spi, seq);
+      continue;
+    }
+    const slot1 = decideFlow(w, Dir.In);
+    const action = policyAction(slot1, Dir.In);
+    const policyId = policyIdOf(slot1);
+    const reason: u32 = slot1 == 0 ? Reason.DefaultPolicy : Reason.Policy;
+    if (action == Action.Protect) {
+      // R20: a packet a protect policy selects must arrive protected. Level `use`
+      // accepts it in clear (opportunistic, R7a's inbound side).
+      if (load<u8>(policyPtr(slot1 - 1) + PO_T_LEVEL) == <u8>Level.Use) verdict(v, Verdict.Bypass, Reason.Opportunistic, policyId, 0, 0, 0);
+      else verdict(v, Verdict.Drop, Reason.ClearProtected, policyId, 0, 0, 0);
+    } else {
+      verdict(v, action == Action.Bypass ? Verdict.Bypass : Verdict.Discard, reason, policyId, 0, load<u32>(w + PW_SPI), 0);
+    }
+  }
+}
+
+export function processInner(n: u32): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const d = descBase + <usize>i * PD_SIZE;
+    const v = verdictBase + <usize>i * VR_SIZE;
+    const saId = load<u32>(d + PD_SA);
+    const seq = load<u64>(d + PD_SEQ);
+    const p = parseAt(i);
+    if (p == 0) continue;
+    const w = workBase + <usize>i * PW_SIZE;
+    const slot = saSlotOf(saId);
+    if (slot < 0) {
+      verdict(v, Verdict.Drop, Reason.UnknownSpi, 0, saId, 0, seq); // removed since the outer packet
+      continue;
+    }
+    const sa = saPtr(<u32>slot);
+    const r = replayCheck(<u32>slot, seq);
+    if (r != 0) {
+      verdict(v, Verdict.Drop, r, 0, saId, 0, seq);
+      continue;
+    }
+    // The ICV verified: the packet is authentic, so it moves the window even if the
+    // policy check below refuses it (RFC 4303 §3.4.3, RFC 4301 §5.2).
+    replayAccept(<u32>slot, seq);
+    const slot1 = decideFlow(w, Dir.In);
+    const policyId = policyIdOf(slot1);
+    if (policyAction(slot1, Dir.In) == Action.Protect && specFitsKey(sa, templateKey(policyPtr(slot1 - 1), w))) {
+      verdict(v, Verdict.Protect, Reason.Policy, policyId, saId, 0, seq);
+    } else {
+      verdict(v, Verdict.Drop, Reason.PolicyMismatch, policyId, saId, 0, seq);
+    }
+  }
+}

@@ -11,7 +11,7 @@ import {
 import { copyWords, reserve } from './memory';
 import { hashWords } from './hash';
 import { bump } from './counters';
-import { CN_INVALID_SPI_EVENTS, CN_INVALID_SPI_SUPPRESSED, FK_SRC } from './layout';
+import { CN_EVENTS_LOST, CN_INVALID_SPI_EVENTS, CN_INVALID_SPI_SUPPRESSED, FK_SRC } from './layout';
 
 export let ringBase: usize = 0;
 let records: usize = 0;
@@ -52,11 +52,6 @@ function pending(): u32 {
 
 export function ringHasRoom(): bool {
   return pending() < capacity;
-}
-
-// Discard every unread record (a KM that registers again gets the state re-sent).
-export function ringDiscard(): void {
-  store<u32>(ringBase + EVR_HEAD, load<u32>(ringBase + EVR_TAIL));
 }
 
 // Append an ACQUIRE for the larval SA at `lv`. The caller checked ringHasRoom().
@@ -107,4 +102,68 @@ export function noteInvalidSpi(k: usize, spi: u32, now: f64): void {
   copyWords(r + EV_FLOW, k, FK_SIZE >> 3);
   store<u32>(ringBase + EVR_TAIL, tail + 1);
   bump(CN_INVALID_SPI_EVENTS);
+}
+
+// ---------------------------------------------------------------------------
+// EXPIRE and DELETED (R14, R15) must reach the key manager even when the ring is
+// full: they wait in a backlog (bounded; what it cannot hold is counted as lost)
+// and move to the ring as it drains.
+
+let backlog: usize = 0;
+let backlogCap: u32 = 0;
+let backlogHead: u32 = 0;
+let backlogCount: u32 = 0;
+let reservedInRing = false;
+
+export function initBacklog(entries: u32): bool {
+  backlogCap = entries;
+  backlog = reserve(<u64>entries * EV_SIZE, 64);
+  return backlog != 0;
+}
+
+// Where to write the next record (then commitEvent()), or 0 when it is lost.
+export function reserveEvent(): usize {
+  let r: usize;
+  if (backlogCount == 0 && ringHasRoom()) {
+    reservedInRing = true;
+    r = records + <usize>(load<u32>(ringBase + EVR_TAIL) & (capacity - 1)) * EV_SIZE;
+  } else if (backlogCount < backlogCap) {
+    reservedInRing = false;
+    r = backlog + <usize>((backlogHead + backlogCount) % backlogCap) * EV_SIZE;
+  } else {
+    bump(CN_EVENTS_LOST);
+    return 0;
+  }
+  memory.fill(r, 0, EV_SIZE);
+  return r;
+}
+
+export function commitEvent(): void {
+  if (reservedInRing) store<u32>(ringBase + EVR_TAIL, load<u32>(ringBase + EVR_TAIL) + 1);
+  else backlogCount++;
+}
+
+export function flushBacklog(): void {
+  while (backlogCount != 0 && ringHasRoom()) {
+    const tail = load<u32>(ringBase + EVR_TAIL);
+    memory.copy(records + <usize>(tail & (capacity - 1)) * EV_SIZE, backlog + <usize>backlogHead * EV_SIZE, EV_SIZE);
+    store<u32>(ringBase + EVR_TAIL, tail + 1);
+    backlogHead = (backlogHead + 1) % backlogCap;
+    backlogCount--;
+  }
+}
+
+// R8a: unread ACQUIREs are about to be written again for a new key manager; drop
+// them from the ring and keep every other unread record, in order.
+export function ringDropAcquires(): void {
+  const head = load<u32>(ringBase + EVR_HEAD);
+  const tail = load<u32>(ringBase + EVR_TAIL);
+  let out = head;
+  for (let i = head; i != tail; i++) {
+    const r = records + <usize>(i & (capacity - 1)) * EV_SIZE;
+    if (load<u8>(r + EV_TYPE) == <u8>EventType.Acquire) continue;
+    if (out != i) memory.copy(records + <usize>(out & (capacity - 1)) * EV_SIZE, r, EV_SIZE);
+    out++;
+  }
+  store<u32>(ringBase + EVR_TAIL, out);
 }

@@ -20,6 +20,7 @@ import { policyAction, policyIdOf, policyPtr } from './spd';
 import { saPtr, saSlotOf, specFitsKey, spiLookup, templateKey } from './sad';
 import { inferSeq, replayAccept, replayCheck } from './replay';
 import { noteInvalidSpi } from './events';
+import { accountPacket } from './lifetime';
 import { countVerdict } from './counters';
 
 function verdict(v: usize, what: u32, reason: u32, policyId: u32, saId: u32, spi: u32, seq: u64): void {
@@ -97,7 +98,7 @@ export function processInbound(n: u32, now: f64): void {
   }
 }
 
-export function processInner(n: u32): void {
+export function processInner(n: u32, now: f64): void {
   for (let i: u32 = 0; i < n; i++) {
     const d = descBase + <usize>i * PD_SIZE;
     const v = verdictBase + <usize>i * VR_SIZE;
@@ -120,6 +121,9 @@ export function processInner(n: u32): void {
     // The ICV verified: the packet is authentic, so it moves the window even if the
     // policy check below refuses it (RFC 4303 §3.4.3, RFC 4301 §5.2).
     replayAccept(<u32>slot, seq);
+    let wire = load<u32>(d + PD_WIRELEN);
+    if (wire < load<u32>(d + PD_CAPLEN)) wire = load<u32>(d + PD_CAPLEN);
+    accountPacket(<u32>slot, wire, now, false); // R13: inbound use counts too
     const slot1 = decideFlow(w, Dir.In);
     const policyId = policyIdOf(slot1);
     if (policyAction(slot1, Dir.In) == Action.Protect && specFitsKey(sa, templateKey(policyPtr(slot1 - 1), w))) {

@@ -5,13 +5,17 @@
 import {
   Action, CF_ARENA, CF_BATCH, CF_CACHE_SLOTS, CF_DEFAULT_FWD, CF_DEFAULT_IN, CF_DEFAULT_OUT,
   CF_MAX_POLICIES, CF_MAX_SAS, CF_MAX_TABLES, CF_SA_SELECTION, CONTROL_SIZE, DIR_COUNT, Dir,
-  FK_DIR, MAX_PACKET_BYTES, Mode, PO_ACTION, PO_GROUP, PO_ID, PO_T_MODE, RG_ARENA, RG_CONTROL,
+  FK_DIR, FK_FAMILY, FK_SRC, MAX_PACKET_BYTES, Mode, PO_ACTION, PO_GROUP, PO_ID, PO_T_MODE, RG_ARENA, RG_CONTROL,
   RG_COUNTERS, RG_DESCRIPTORS, RG_POLICIES, RG_SAS, RG_TOTAL, RG_VERDICTS, SaSelection, Status, SA_ID,
   PW_HASH, CF_MAX_LARVAL, CF_MAX_BINDINGS, CF_EVENT_RING, CF_UNRESOLVED, CF_RESEND_EVERY, CF_ACQUIRE_TIMEOUT,
   MAX_EVENT_RING, Unresolved, PO_T_LEVEL, Level, RG_LARVAL, RG_EVENTS, RG_OUTCOMES, GR_BEST, GR_BEST_ID, GR_KEY,
   CN_REASONS, REASON_COUNT, RF_OFFSET, CF_REPLAY_WINDOW, MAX_REPLAY_WINDOW, SA_FLAGS, SAF_ESN, CF_INVALID_SPI_RATE,
 } from './layout';
 import { processInbound, processInner } from './inbound';
+import { flushSa, initLifetimes, lifetimeEnd, lifetimeStart, ltPtr, runTimers, supersedeOlder } from './lifetime';
+import { flushBacklog, initBacklog } from './events';
+import { CF_MSL, CF_SA_SWITCH, LS_OFFSET, RG_LIFETIMES, SaSwitch } from './layout';
+import { hasEndpoint, saCapacity, slotInUse } from './sad';
 import { inferSeq, initReplay, replayAccept, replayCheck, replayReset } from './replay';
 import { bump } from './counters';
 import { initEvents, ringBase } from './events';
@@ -51,7 +55,9 @@ function begin(now: f64): void {
   if (!isNaN(now)) advance(now);
   beginOutcomes();
   expireLarvals(clock);
+  runTimers(clock);
   flushUndelivered(clock);
+  flushBacklog();
 }
 
 // Where the host writes the configuration (CF_* layout) before init().
@@ -83,6 +89,8 @@ export function init(): i32 {
   if (unresolved > <u32>Unresolved.Eagain || load<u32>(c + CF_ACQUIRE_TIMEOUT) == 0) return Status.Invalid;
   const replayWindow = load<u32>(c + CF_REPLAY_WINDOW);
   if (replayWindow < 32 || replayWindow > <u32>MAX_REPLAY_WINDOW || (replayWindow & 31) != 0) return Status.Invalid;
+  const sw = load<u32>(c + CF_SA_SWITCH);
+  if (sw > <u32>SaSwitch.Delete) return Status.Invalid;
   if (policies == 0 || sas == 0 || batch == 0 || tables == 0) return Status.Invalid;
   if (!isPow2(cacheSlots) || cacheSlots > 0x10000000) return Status.Invalid;
   if (arena < <u32>MAX_PACKET_BYTES) return Status.Invalid;
@@ -98,7 +106,8 @@ export function init(): i32 {
       !initSpd(policies, tables, load<u32>(c + CF_DEFAULT_OUT), load<u32>(c + CF_DEFAULT_IN), load<u32>(c + CF_DEFAULT_FWD)) ||
       !initSad(sas, policies, selection) || !initFlowCache(cacheSlots) || !initBindings(maxBindings) ||
       !initLarval(maxLarval, load<u32>(c + CF_RESEND_EVERY), load<u32>(c + CF_ACQUIRE_TIMEOUT)) || !initEvents(ring, load<u32>(c + CF_INVALID_SPI_RATE)) ||
-      !initReplay(sas, replayWindow)) {
+      !initReplay(sas, replayWindow) || !initLifetimes(sas, load<u32>(c + CF_MSL), sw) ||
+      !initBacklog(min<u32>(sas * 3, 65536))) {
     return Status.OutOfMemory;
   }
   const r = regionPtr;
@@ -112,6 +121,7 @@ export function init(): i32 {
   store<u32>(r + RG_LARVAL, <u32>larvalBase);
   store<u32>(r + RG_EVENTS, <u32>ringBase);
   store<u32>(r + RG_OUTCOMES, <u32>outcomeBase);
+  store<u32>(r + RG_LIFETIMES, <u32>ltPtr(0));
   store<u32>(r + RG_TOTAL, <u32>min<u64>(heapEnd(), 0xffffffff));
   initialised = true;
   return Status.Ok;
@@ -212,6 +222,8 @@ export function addSA(now: f64, acquireSeq: u32): i32 {
   const slot = sadAdd(controlBase, clock, binding);
   if (slot < 0) return slot;
   replayReset(<u32>slot);
+  lifetimeStart(<u32>slot, controlBase + LS_OFFSET);
+  supersedeOlder(<u32>slot, clock); // R15
   resolveGroup(saGroupAny(<u32>slot));
   resolveGroup(saGroupExact(<u32>slot));
   return <i32>load<u32>(saPtr(<u32>slot) + SA_ID);
@@ -226,6 +238,8 @@ function resolveGroup(g1: u32): void {
 export function removeSA(id: u32): i32 {
   if (!initialised) return Status.NotInitialised;
   begin(NaN);
+  const at = saSlotOf(id);
+  if (at >= 0) lifetimeEnd(<u32>at);
   const slot = sadRemove(id);
   return slot < 0 ? slot : Status.Ok;
 }
@@ -267,7 +281,7 @@ export function inboundInner(n: u32, now: f64): i32 {
   if (!initialised) return Status.NotInitialised;
   if (n > batchCapacity) return Status.Invalid;
   begin(now);
-  processInner(n);
+  processInner(n, clock);
   return <i32>n;
 }
 
@@ -308,9 +322,28 @@ export function reacquire(now: f64): i32 {
   return <i32>reacquireAll(clock);
 }
 
-// The host read events up to the head it stored: write waiting ACQUIREs (R8c).
+// The host read events up to the head it stored: write waiting ACQUIREs (R8c) and
+// EXPIRE/DELETED records from the backlog.
 export function eventsRead(): void {
-  if (initialised) flushUndelivered(clock);
+  if (!initialised) return;
+  flushUndelivered(clock);
+  flushBacklog();
+}
+
+// R21: remove every SA that has the address in the control block (family at
+// FK_FAMILY, words at FK_SRC) as an endpoint. Returns how many.
+export function flushPeer(now: f64): i32 {
+  if (!initialised) return Status.NotInitialised;
+  begin(now);
+  const family = <u32>load<u8>(controlBase + FK_FAMILY);
+  let n = 0;
+  for (let s: u32 = 0, cap = saCapacity(); s < cap; s++) {
+    if (slotInUse(s) && hasEndpoint(s, family, controlBase + FK_SRC)) {
+      flushSa(s, clock);
+      n++;
+    }
+  }
+  return n;
 }
 
 // Drops the host makes (its resolution queue, R9/R10) are counted with the

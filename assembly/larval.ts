@@ -20,7 +20,7 @@ import { fillPool, poolFree, poolGive, poolPeek, poolTake, reservePool } from '.
 import { hashWords } from './hash';
 import { copyWords, outOfMemory, reserve, zeroWords } from './memory';
 import { bindingObtain, bindingRelease, bindingRetain } from './binding';
-import { ringDiscard, ringHasRoom, writeAcquire } from './events';
+import { ringDropAcquires, ringHasRoom, writeAcquire } from './events';
 import { bump } from './counters';
 import { policyPtr, policySlotOf } from './spd';
 import { specFitsKey, templateKey } from './sad';
@@ -127,10 +127,11 @@ function unlinkUndelivered(slot: u32): void {
   if (undeliveredTail == slot + 1) undeliveredTail = prev;
 }
 
-// R8a: a key manager registered again. Unread events were meant for the old one:
-// discard them and send every pending ACQUIRE once more, oldest first.
+// R8a: a key manager registered again. Unread ACQUIREs were meant for the old one:
+// drop them and send every pending ACQUIRE once more, oldest first (other unread
+// events stay for the new key manager).
 export function reacquireAll(now: f64): u32 {
-  ringDiscard();
+  ringDropAcquires();
   for (let cur = undeliveredHead; cur != 0;) {
     const lv = larvalPtr(cur - 1);
     store<u8>(lv + LV_FLAGS, load<u8>(lv + LV_FLAGS) & ~<u8>LVF_UNDELIVERED);

@@ -26,7 +26,9 @@ export enum Mode { Transport = 0, Tunnel = 1 }
 // Template level (setkey's require/unique/use).
 export enum Level { Require = 0, Unique = 1, Use = 2 }
 
-export enum SaState { Free = 0, Mature = 1, Dying = 2 }
+// Mature → Dying (soft limit, R14) → Draining (a newer SA, or a hard limit: inbound
+// only, for 2 × msl, R15) → removed.
+export enum SaState { Free = 0, Mature = 1, Dying = 2, Draining = 3 }
 
 export enum SaSelection { Newest = 0, Oldest = 1 }
 
@@ -223,6 +225,7 @@ export const SA_SPI_NEXT = 88;    // u32 SA slot + 1: next SA with the same SPI 
 export const SA_BINDING = 92;     // u32 flow binding of a `unique` SA (0 = none)
 export const SA_SIZE = 128;
 export const SAF_ESN = 1;         // 64-bit extended sequence numbers (RFC 4303 §2.2.1, R19)
+export const SAF_SOFT_FIRED = 2;  // EXPIRE(soft) was sent (R14: once)
 
 // ---------------------------------------------------------------------------
 // SA group: all SAs that fit one resolution key; keeps the best one by R6. One cache
@@ -332,6 +335,7 @@ export const CN_LARVAL_FAILED = 131;                 // R8b without retry
 export const CN_RELEASED = 132;                      // queued packets decided again on release (R9)
 export const CN_INVALID_SPI_EVENTS = 133;            // INVALID_SPI events written (R18)
 export const CN_INVALID_SPI_SUPPRESSED = 134;        // unknown-SPI packets whose event the rate limit held back
+export const CN_EVENTS_LOST = 135;                   // EXPIRE/DELETED events the full ring and backlog could not hold
 export const CN_COUNT = 136;
 
 // ---------------------------------------------------------------------------
@@ -355,6 +359,8 @@ export const CF_RESEND_EVERY = 56;  // u32 acquireResend every n packets (0 = ne
 export const CF_ACQUIRE_TIMEOUT = 60; // u32 larval lifetime in ms (R10)
 export const CF_REPLAY_WINDOW = 64; // u32 anti-replay window in packets (R19): a multiple of 32, 32..MAX_REPLAY_WINDOW
 export const CF_INVALID_SPI_RATE = 68; // u32 INVALID_SPI events per second at most (R18)
+export const CF_MSL = 72;           // u32 maximum segment lifetime in ms: SAs drain for 2 × msl (R15)
+export const CF_SA_SWITCH = 76;     // u32 SaSwitch
 export const CF_SIZE = 128;
 
 // Region table written by init(): pointers the host reads to build its views.
@@ -369,6 +375,7 @@ export const RG_TOTAL = 28;         // u32 bytes of linear memory in use
 export const RG_LARVAL = 32;        // larval SA records
 export const RG_EVENTS = 36;        // event ring (EVR_* header, then EV_SIZE records)
 export const RG_OUTCOMES = 40;      // larval outcomes of the last call (OC_* header, then records)
+export const RG_LIFETIMES = 44;     // lifetime records (LT_SIZE per SA slot)
 export const RG_SIZE = 64;
 export const CONTROL_SIZE = 256;
 
@@ -407,7 +414,7 @@ export const EVR_TAIL = 4;     // u32 written by the engine
 export const EVR_CAPACITY = 8; // u32
 export const EVR_SIZE = 64;
 
-export enum EventType { Acquire = 1, InvalidSpi = 2 }
+export enum EventType { Acquire = 1, InvalidSpi = 2, Expire = 3, Deleted = 4 }
 export const EV_TYPE = 0;      // u8 EventType
 export const EV_LEVEL = 1;     // u8 Level of the template
 export const EV_DIR = 2;       // u8 Dir of the policy
@@ -415,6 +422,8 @@ export const EV_REASON = 3;    // u8 AcquireCause
 export const EV_SEQ = 4;       // u32 ACQUIRE: sequence number (the larval id); INVALID_SPI: the SPI
 export const EV_POLICY = 8;    // u32 policy id
 export const EV_POLICY_GEN = 12; // u32 policy generation (R12)
+export const EV_SA = 4;        // EXPIRE/DELETED: u32 SA id (in EV_SEQ's place)
+export const EV_SPI = 8;       // EXPIRE/DELETED: u32 the SA's SPI (in EV_POLICY's place)
 export const EV_TIME = 16;     // f64 engine time of the event
 export const EV_KEY = 24;      // resolution key (RK_SIZE): template with endpoints
 export const EV_FLOW = 72;     // flow key (FK_SIZE) of the triggering packet (INVALID_SPI: the outer header)
@@ -470,3 +479,34 @@ export const RF_OFFSET = 128;  // where in the control block the result is writt
 // never shifts.
 export const RP_TOP = 0;       // u64 highest sequence number accepted; 0 = none yet
 export const RP_BITS = 8;      // u32 words of the ring bitmap
+
+// ---------------------------------------------------------------------------
+// Lifetimes (R13–R16): one record per SA slot in its own region. The host writes
+// the limits of a new SA at LS_OFFSET of the control block in this layout.
+
+// What happens to an SA that stops being used for output (a newer SA, a hard limit).
+export enum SaSwitch {
+  Drain = 0,  // larval: inbound still accepted for 2 × msl, then removed (R15)
+  Delete = 1, // legacy presets: removed at once
+}
+
+export const LT_PACKETS = 0;      // u64 packets counted (both directions use the SA)
+export const LT_BYTES = 8;        // u64 bytes counted
+export const LT_SEQ_OUT = 16;     // u64 last outbound sequence number handed out (R13)
+export const LT_FIRST_USE = 24;   // f64 engine time of the first packet; -1 = unused
+export const LT_SOFT_PACKETS = 32; // u64 limits: 0 = none
+export const LT_HARD_PACKETS = 40;
+export const LT_SOFT_BYTES = 48;
+export const LT_HARD_BYTES = 56;
+export const LT_SOFT_ADD = 64;    // f64 ms after the install; 0 = none
+export const LT_HARD_ADD = 72;
+export const LT_SOFT_USE = 80;    // f64 ms after the first use; 0 = none
+export const LT_HARD_USE = 88;
+export const LT_DRAIN_END = 96;   // f64 engine time at which a draining SA is removed
+export const LT_HEAP = 104;       // u32 timer-heap position + 1; 0 = no timer
+export const LT_SIZE = 128;
+export const LS_OFFSET = 128;     // lifetime spec in the control block (LT_SOFT_PACKETS..LT_HARD_USE used)
+export const SEQ_SOFT_32 = 0xf0000000;  // outbound sequence numbers: EXPIRE(soft) from here (R13)
+export const SEQ_HARD_32 = 0xffffffff;  // and the last one an SA may send without ESN
+
+export enum ExpireKind { Soft = 0, Hard = 1 }

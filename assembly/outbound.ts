@@ -23,6 +23,7 @@ import {
 } from './spd';
 import { currentGroupGeneration, flowGroup, groupGenerationOf, groupPtr } from './sad';
 import { larvalFor } from './larval';
+import { accountPacket, lastSeq } from './lifetime';
 import {
   bump, countCacheHit, countCacheMiss, countCacheRevalidated, countCacheStale, countSaLookup, countVerdict,
 } from './counters';
@@ -129,7 +130,7 @@ function writeVerdict(v: usize, verdict: u32, reason: u32, policyId: u32, saId: 
 }
 
 // Write the verdict for one parsed packet from its decided policy and group.
-function applyDecision(w: usize, v: usize, dir: u32, now: f64): void {
+function applyDecision(w: usize, v: usize, dir: u32, now: f64, wire: u32): void {
   const slot1 = load<u32>(w + PW_POLICY);
   const action = policyAction(slot1, dir);
   const policyId = policyIdOf(slot1);
@@ -146,10 +147,16 @@ function applyDecision(w: usize, v: usize, dir: u32, now: f64): void {
   }
   const g1 = load<u32>(w + PW_GROUP);
   const gp: usize = g1 == 0 ? 0 : groupPtr(g1 - 1);
-  if (gp != 0 && load<u32>(gp + GR_BEST) != 0) {
-    writeVerdict(v, Verdict.Protect, Reason.Policy, policyId, load<u32>(gp + GR_BEST_ID), load<u32>(gp + GR_BEST_SPI));
-    count(dir, Verdict.Protect, Reason.Policy);
-    return;
+  if (gp != 0) {
+    // Count the packet on the best SA (R13). A hard limit it reaches stops that SA's
+    // output (R15) and the group's next best, if any, carries the packet (R16).
+    for (let best = load<u32>(gp + GR_BEST); best != 0; best = load<u32>(gp + GR_BEST)) {
+      if (!accountPacket(best - 1, wire, now, true)) continue;
+      writeVerdict(v, Verdict.Protect, Reason.Policy, policyId, load<u32>(gp + GR_BEST_ID), load<u32>(gp + GR_BEST_SPI));
+      store<u64>(v + VR_SEQ, lastSeq);
+      count(dir, Verdict.Protect, Reason.Policy);
+      return;
+    }
   }
   const verdict = decideUnresolved(slot1, w, dir, now);
   writeVerdict(v, verdict, unresolvedReason, policyId, 0, verdict == Verdict.Bypass ? load<u32>(w + PW_SPI) : 0);
@@ -274,6 +281,9 @@ export function processBatch(n: u32, dir: u32, now: f64, release: bool): void {
       count(dir, Verdict.Malformed, status);
       continue;
     }
-    applyDecision(w, v, dir, now);
+    const d = descBase + <usize>i * PD_SIZE;
+    let wire = load<u32>(d + PD_WIRELEN);
+    if (wire < load<u32>(d + PD_CAPLEN)) wire = load<u32>(d + PD_CAPLEN);
+    applyDecision(w, v, dir, now, wire);
   }
 }

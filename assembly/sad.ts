@@ -397,3 +397,48 @@ export function sadRemove(id: u32): i32 {
   poolGive(pool, slot);
   return <i32>slot;
 }
+
+// ---------------------------------------------------------------------------
+// For lifetimes (lifetime.ts)
+
+export function newestWins(): bool {
+  return selection == SaSelection.Newest;
+}
+
+// The SA's state changed: its groups' best SAs follow (R6).
+export function saStateChanged(slot: u32): void {
+  const sa = saPtr(slot);
+  recomputeBest(load<u32>(sa + SA_GROUP_ANY), false);
+  const exact = load<u32>(sa + SA_GROUP_EXACT);
+  if (exact != 0) recomputeBest(exact, true);
+}
+
+// Members of the SA's own template (same endpoints, protocol, mode, reqid and
+// binding): the exact group when it has a reqid, else the "any" group, whose
+// members with reqid 0 are that template. First member slot + 1 and next.
+export function templatePeersHead(slot: u32): u32 {
+  const sa = saPtr(slot);
+  const exact = load<u32>(sa + SA_GROUP_EXACT);
+  return load<u32>(headPtr(exact != 0 ? exact : load<u32>(sa + SA_GROUP_ANY)));
+}
+
+export function templatePeersNext(owner: u32, member1: u32): u32 {
+  return load<u32>(saPtr(member1 - 1) + nextOff(load<u32>(saPtr(owner) + SA_GROUP_EXACT) != 0));
+}
+
+@inline export function isUsable(slot: u32): bool { return usable(saPtr(slot)); }
+
+// Does SA `a` come before SA `b` by R6?
+export function beats(a: u32, b: u32): bool { return better(saPtr(a), saPtr(b)); }
+
+// R21: does the SA have `addr` (family, 4 address words) as an endpoint?
+export function hasEndpoint(slot: u32, family: u32, addr: usize): bool {
+  const sa = saPtr(slot);
+  if (<u32>load<u8>(sa + SA_FAMILY) != family) return false;
+  return (load<u64>(sa + SA_SRC) == load<u64>(addr) && load<u64>(sa + SA_SRC + 8) == load<u64>(addr + 8)) ||
+    (load<u64>(sa + SA_DST) == load<u64>(addr) && load<u64>(sa + SA_DST + 8) == load<u64>(addr + 8));
+}
+
+export function saCapacity(): u32 { return maxSas; }
+
+@inline export function slotInUse(slot: u32): bool { return load<u8>(saPtr(slot) + SA_STATE) != <u8>SaState.Free; }

@@ -144,10 +144,25 @@ export function encodeSa(dv: DataView, at: number, sa: NormalizedSa): void {
   writeWords(dv, at + L.SA_SRC, sa.src);
   writeWords(dv, at + L.SA_DST, sa.dst);
   dv.setUint32(at + L.SA_FLAGS, sa.esn ? L.SAF_ESN : 0, true);
+  // The lifetime spec follows at LS_OFFSET, in the engine's lifetime-record layout.
+  const lt = at + L.LS_OFFSET;
+  new Uint8Array(dv.buffer, lt, L.LT_SIZE).fill(0);
+  dv.setBigUint64(lt + L.LT_SOFT_PACKETS, sa.lifetime.soft.packets, true);
+  dv.setBigUint64(lt + L.LT_HARD_PACKETS, sa.lifetime.hard.packets, true);
+  dv.setBigUint64(lt + L.LT_SOFT_BYTES, sa.lifetime.soft.bytes, true);
+  dv.setBigUint64(lt + L.LT_HARD_BYTES, sa.lifetime.hard.bytes, true);
+  dv.setFloat64(lt + L.LT_SOFT_ADD, sa.lifetime.soft.addTime, true);
+  dv.setFloat64(lt + L.LT_HARD_ADD, sa.lifetime.hard.addTime, true);
+  dv.setFloat64(lt + L.LT_SOFT_USE, sa.lifetime.soft.useTime, true);
+  dv.setFloat64(lt + L.LT_HARD_USE, sa.lifetime.hard.useTime, true);
 }
 
-export function decodeSa(dv: DataView, at: number): SecurityAssociation {
+const SA_STATE_NAMES = ['mature', 'mature', 'dying', 'draining'] as const;
+
+export function decodeSa(dv: DataView, at: number, lt: number): SecurityAssociation {
   const family = dv.getUint8(at + L.SA_FAMILY) as Family;
+  const state = SA_STATE_NAMES[dv.getUint8(at + L.SA_STATE)];
+  const firstUse = dv.getFloat64(lt + L.LT_FIRST_USE, true);
   return {
     id: dv.getUint32(at + L.SA_ID, true),
     spi: dv.getUint32(at + L.SA_SPI, true),
@@ -157,9 +172,16 @@ export function decodeSa(dv: DataView, at: number): SecurityAssociation {
     proto: dv.getUint8(at + L.SA_PROTO) === PROTO_AH ? 'ah' : 'esp',
     mode: dv.getUint8(at + L.SA_MODE) === L.Mode.Tunnel ? 'tunnel' : 'transport',
     reqid: dv.getUint32(at + L.SA_REQID, true),
-    state: dv.getUint8(at + L.SA_STATE) === L.SaState.Dying ? 'dying' : 'mature',
+    state,
     esn: (dv.getUint32(at + L.SA_FLAGS, true) & L.SAF_ESN) !== 0,
     addTime: dv.getFloat64(at + L.SA_ADDTIME, true),
+    usage: {
+      packets: Number(dv.getBigUint64(lt + L.LT_PACKETS, true)),
+      bytes: Number(dv.getBigUint64(lt + L.LT_BYTES, true)),
+      lastSeq: dv.getBigUint64(lt + L.LT_SEQ_OUT, true),
+      firstUse: firstUse < 0 ? null : firstUse,
+    },
+    drainEnd: state === 'draining' ? dv.getFloat64(lt + L.LT_DRAIN_END, true) : null,
   };
 }
 
@@ -215,6 +237,16 @@ export function decodeEvent(dv: DataView, at: number): EngineEvent | null {
   if (type === L.EventType.InvalidSpi) {
     const flow = decodeFlowKey(dv, at + L.EV_FLOW);
     return { type: 'invalid-spi', spi: dv.getUint32(at + L.EV_SEQ, true), src: flow.src, dst: flow.dst, time: dv.getFloat64(at + L.EV_TIME, true) };
+  }
+  if (type === L.EventType.Expire || type === L.EventType.Deleted) {
+    const key = decodeResolutionKey(dv, at + L.EV_KEY, 0);
+    const sa = {
+      saId: dv.getUint32(at + L.EV_SA, true), spi: dv.getUint32(at + L.EV_SPI, true),
+      src: key.src, dst: key.dst, proto: key.proto, mode: key.mode, reqid: dv.getUint32(at + L.EV_KEY + L.RK_REQID, true),
+    };
+    const time = dv.getFloat64(at + L.EV_TIME, true);
+    if (type === L.EventType.Deleted) return { type: 'deleted', ...sa, time };
+    return { type: 'expire', kind: dv.getUint8(at + L.EV_REASON) === L.ExpireKind.Hard ? 'hard' : 'soft', ...sa, time };
   }
   if (type !== L.EventType.Acquire) return null;
   return {

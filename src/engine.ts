@@ -18,7 +18,7 @@ import {
   type NormalizedPolicy, direction, engineTime, integer, normalizeFlow, normalizePolicy, normalizeSa, oneOf,
 } from './validate.js';
 import { instantiateEngine, type WasmExports } from './wasm.js';
-import { formatAddress } from './addr.js';
+import { formatAddress, parseAddress } from './addr.js';
 
 /** A packet for the batch API: bytes, or bytes cut short by a capture with their length on the wire. */
 export type PacketInput = Uint8Array | { data: Uint8Array; wireLength?: number };
@@ -60,18 +60,20 @@ export interface ResolvedOptions {
   eventRingSize: number;
   replayWindow: number;
   invalidSpiRate: number;
+  msl: number;
+  saSwitch: 'drain' | 'delete';
 }
 
 /** The resolution knobs each preset sets (DESIGN.md §9); explicit options override them. */
-export const PRESETS: Readonly<Record<PresetName, Pick<ResolvedOptions, 'saSelection' | 'unresolved' | 'acquireResend' | 'acquireTimeout'>>> = {
-  // R6–R10 as specified.
-  larval: { saSelection: 'newest', unresolved: 'queue', acquireResend: 'never', acquireTimeout: 30_000 },
+export const PRESETS: Readonly<Record<PresetName, Pick<ResolvedOptions, 'saSelection' | 'unresolved' | 'acquireResend' | 'acquireTimeout' | 'saSwitch'>>> = {
+  // R6–R10, R15 as specified.
+  larval: { saSelection: 'newest', unresolved: 'queue', acquireResend: 'never', acquireTimeout: 30_000, saSwitch: 'drain' },
   // Linux xfrm: newest SA, larval drop (the sender is told success), one ACQUIRE per
-  // larval state, which lives XFRM_ACQ_EXPIRES = 30 s.
-  linux: { saSelection: 'newest', unresolved: 'drop', acquireResend: 'never', acquireTimeout: 30_000 },
+  // larval state, which lives XFRM_ACQ_EXPIRES = 30 s; an expired SA is deleted at once.
+  linux: { saSelection: 'newest', unresolved: 'drop', acquireResend: 'never', acquireTimeout: 30_000, saSwitch: 'delete' },
   // KAME 2000: key_allocsa prefers the oldest SA; no queue; an ACQUIRE again after
   // key_blockacq_count = 10 blocked packets; acquire entries live key_blockacq_lifetime = 20 s.
-  'bsd-2000': { saSelection: 'oldest', unresolved: 'drop', acquireResend: { everyPackets: 10 }, acquireTimeout: 20_000 },
+  'bsd-2000': { saSelection: 'oldest', unresolved: 'drop', acquireResend: { everyPackets: 10 }, acquireTimeout: 20_000, saSwitch: 'delete' },
 };
 
 export interface EngineStats {
@@ -128,6 +130,7 @@ const DEFAULTS: ResolvedOptions = {
   eventRingSize: 1024,
   replayWindow: 128,
   invalidSpiRate: 100,
+  msl: 30_000,
 };
 const OPTION_FIELDS = Object.keys(DEFAULTS);
 
@@ -171,6 +174,8 @@ function resolveOptions(options: unknown): ResolvedOptions {
     eventRingSize: ring,
     replayWindow: replayWindowOption(o.replayWindow),
     invalidSpiRate: num('invalidSpiRate', 0, 1 << 20),
+    msl: num('msl', 0, 0x7fffffff),
+    saSwitch: o.saSwitch === undefined ? knobs.saSwitch : oneOf(o.saSwitch, ['drain', 'delete'] as const, 'options.saSwitch'),
     maxPolicies: num('maxPolicies', 1, 1 << 24),
     maxSAs: num('maxSAs', 1, 1 << 24),
     flowCacheSize: 2 ** Math.ceil(Math.log2(cache)),
@@ -217,6 +222,7 @@ export class Engine {
   private readonly larvalBase: number;
   private readonly ring: number;
   private readonly outcomeBase: number;
+  private readonly lifetimeBase: number;
   /** Larval outcomes of the calls since the last takeOutcomes(). */
   private outcomes: LarvalOutcome[] = [];
 
@@ -245,6 +251,8 @@ export class Engine {
     dv.setUint32(cfg + L.CF_ACQUIRE_TIMEOUT, options.acquireTimeout, true);
     dv.setUint32(cfg + L.CF_REPLAY_WINDOW, options.replayWindow, true);
     dv.setUint32(cfg + L.CF_INVALID_SPI_RATE, options.invalidSpiRate, true);
+    dv.setUint32(cfg + L.CF_MSL, options.msl, true);
+    dv.setUint32(cfg + L.CF_SA_SWITCH, options.saSwitch === 'delete' ? L.SaSwitch.Delete : L.SaSwitch.Drain, true);
     const status = x.init();
     if (status === L.Status.OutOfMemory) {
       throw new LarvalError('ENOMEM', `the engine's tables do not fit in 4 GiB of WebAssembly memory (options ${show(options)}); lower maxSAs, maxPolicies or flowCacheSize`);
@@ -264,6 +272,7 @@ export class Engine {
     this.larvalBase = reg(L.RG_LARVAL);
     this.ring = reg(L.RG_EVENTS);
     this.outcomeBase = reg(L.RG_OUTCOMES);
+    this.lifetimeBase = reg(L.RG_LIFETIMES);
   }
 
   // Every call that can end larval SAs leaves their outcomes in the outcome buffer,
@@ -406,7 +415,7 @@ export class Engine {
     const slot = this.x.saSlot(id);
     if (slot < 0) return null;
     this.views();
-    return decodeSa(this.dv, this.saBase + slot * L.SA_SIZE);
+    return decodeSa(this.dv, this.saBase + slot * L.SA_SIZE, this.lifetimeBase + slot * L.LT_SIZE);
   }
 
   // -------------------------------------------------------------------------
@@ -678,6 +687,22 @@ export class Engine {
     return decodeLarval(this.dv, this.larvalBase + slot * L.LV_SIZE);
   }
 
+  /**
+   * R21: a peer restarted (a KM that saw INITIAL_CONTACT says so): remove every SA
+   * with `address` as an endpoint, with a DELETED event each. Returns how many.
+   */
+  flushPeer(address: string, now?: number): number {
+    const a = parseAddress(address, 'address');
+    const t = now === undefined ? NaN : engineTime(now);
+    this.views();
+    new Uint8Array(this.buffer, this.control, L.PW_SIZE).fill(0);
+    this.dv.setUint8(this.control + L.FK_FAMILY, a.family);
+    for (let i = 0; i < 4; i++) this.dv.setUint32(this.control + L.FK_SRC + 4 * i, a.words[i], true);
+    const n = this.x.flushPeer(t);
+    this.collect();
+    return n;
+  }
+
   // -------------------------------------------------------------------------
   // Anti-replay (R19)
 
@@ -774,7 +799,7 @@ export class Engine {
     const sas: SecurityAssociation[] = [];
     for (let s = 0; s < this.options.maxSAs; s++) {
       const at = this.saBase + s * L.SA_SIZE;
-      if (this.u8[at + L.SA_STATE] !== L.SaState.Free) sas.push(decodeSa(this.dv, at));
+      if (this.u8[at + L.SA_STATE] !== L.SaState.Free) sas.push(decodeSa(this.dv, at, this.lifetimeBase + s * L.LT_SIZE));
     }
     sas.sort((a, b) => a.id - b.id);
     const defaults = {} as EngineDump['defaults'];

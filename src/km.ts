@@ -14,7 +14,7 @@ import type { Gateway } from './gateway.js';
 import type { EngineDump } from './engine.js';
 import { LarvalError } from './errors.js';
 import { integer } from './validate.js';
-import type { AcquireEvent, EngineEvent, InvalidSpiEvent, PolicySpec, SaSpec } from './types.js';
+import type { AcquireEvent, DeletedEvent, EngineEvent, ExpireEvent, InvalidSpiEvent, PolicySpec, SaSpec } from './types.js';
 
 export interface KeyManagerOptions {
   /** A name for logs and errors. */
@@ -26,9 +26,13 @@ export interface KeyManagerOptions {
 export interface KeyManagerSessionEvents {
   acquire: [AcquireEvent];
   'invalid-spi': [InvalidSpiEvent];
+  expire: [ExpireEvent];
+  deleted: [DeletedEvent];
   event: [EngineEvent];
   close: [];
 }
+
+const LISTENED = ['event', 'acquire', 'invalid-spi', 'expire', 'deleted'] as const;
 
 export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> implements AsyncIterable<EngineEvent> {
   readonly name: string;
@@ -66,7 +70,7 @@ export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> imp
   // (say, the ACQUIREs re-sent at registration, R8a) wait in the engine until then.
   override on<K extends keyof KeyManagerSessionEvents>(event: K, listener: (...args: KeyManagerSessionEvents[K]) => void): this {
     super.on(event, listener as never);
-    if (event === 'acquire' || event === 'event' || event === 'invalid-spi') this.gw.deliver();
+    if (event !== 'close') this.gw.deliver();
     return this;
   }
 
@@ -77,7 +81,7 @@ export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> imp
   /** @internal how many events the session accepts now. */
   room(): number {
     if (this.isClosed || this.paused) return 0;
-    if (this.iterating === 0) return this.listenerCount('event') + this.listenerCount('acquire') + this.listenerCount('invalid-spi') > 0 ? Infinity : 0;
+    if (this.iterating === 0) return LISTENED.some((e) => this.listenerCount(e) > 0) ? Infinity : 0;
     return this.highWaterMark - this.buffer.length + this.waiting.length;
   }
 
@@ -90,7 +94,9 @@ export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> imp
     }
     this.emit('event', ev);
     if (ev.type === 'acquire') this.emit('acquire', ev);
-    else this.emit('invalid-spi', ev);
+    else if (ev.type === 'invalid-spi') this.emit('invalid-spi', ev);
+    else if (ev.type === 'expire') this.emit('expire', ev);
+    else this.emit('deleted', ev);
   }
 
   private live(): void {

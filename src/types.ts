@@ -8,7 +8,7 @@ export type IpsecMode = 'tunnel' | 'transport';
 export type TemplateLevel = 'require' | 'unique' | 'use';
 export type SaSelectionMode = 'newest' | 'oldest';
 export type VerdictName = 'bypass' | 'protect' | 'discard' | 'drop' | 'malformed' | 'queued';
-export type SaStateName = 'mature' | 'dying';
+export type SaStateName = 'mature' | 'dying' | 'draining';
 
 /** What SA a protect policy needs. */
 export interface Template {
@@ -83,7 +83,7 @@ export interface SaSpec {
   mode: IpsecMode;
   reqid?: number;
   /** PF_KEY's sadb_sa_state at add: 'mature' (default) or 'dying' (R6, R14). */
-  state?: SaStateName;
+  state?: 'mature' | 'dying';
   /**
    * The sequence number of the ACQUIRE this SA answers (R12). The install is refused
    * when that ACQUIRE is no longer pending, its policy changed since, or the SA does
@@ -92,6 +92,18 @@ export interface SaSpec {
   acquireSeq?: number;
   /** 64-bit extended sequence numbers (RFC 4303 §2.2.1): the anti-replay window infers the high bits (R19). */
   esn?: boolean;
+  /** Lifetimes the engine enforces (R13). Omitted limits do not apply. */
+  lifetime?: { soft?: LifetimeLimits; hard?: LifetimeLimits };
+}
+
+/** Limits of one kind (soft or hard). Times are ms of engine time. */
+export interface LifetimeLimits {
+  packets?: number;
+  bytes?: number;
+  /** ms after the install (setkey -ls/-lh). */
+  addTime?: number;
+  /** ms after the first packet (setkey -us/-uh). */
+  useTime?: number;
 }
 
 export interface SecurityAssociation {
@@ -107,6 +119,10 @@ export interface SecurityAssociation {
   esn: boolean;
   /** Engine time (ms) of the install. */
   addTime: number;
+  /** What the engine counted (R13): packets and bytes both ways, the last outbound sequence number. */
+  usage: { packets: number; bytes: number; lastSeq: bigint; firstUse: number | null };
+  /** Engine time at which a draining SA is removed (R15), else null. */
+  drainEnd: number | null;
 }
 
 /** A flow for matchPolicy(): addresses as strings, protocol as name or number. */
@@ -181,6 +197,10 @@ export interface EngineOptions {
   replayWindow?: number;
   /** INVALID_SPI events per second at most (R18); also one per (SPI, peer) per second. Default 100. */
   invalidSpiRate?: number;
+  /** Maximum segment lifetime, ms: an SA no longer used for output drains 2 × msl (R15). Default 30000. */
+  msl?: number;
+  /** 'drain' (R15) or 'delete' at once (the legacy presets). */
+  saSwitch?: 'drain' | 'delete';
 }
 
 /** The anti-replay verdict for a sequence number (R19). */
@@ -247,7 +267,31 @@ export interface InvalidSpiEvent {
   time: number;
 }
 
-export type EngineEvent = AcquireEvent | InvalidSpiEvent;
+/** The SA an EXPIRE or DELETED is about. */
+export interface EventSa {
+  saId: number;
+  spi: number;
+  src: string;
+  dst: string;
+  proto: 'esp' | 'ah';
+  mode: IpsecMode;
+  reqid: number;
+}
+
+/** EXPIRE (R14, R15): 'soft': rekey now; 'hard': the SA's life ended (it is removed next). */
+export interface ExpireEvent extends EventSa {
+  type: 'expire';
+  kind: 'soft' | 'hard';
+  time: number;
+}
+
+/** DELETED: the SA was removed by the engine (end of drain, or flushPeer). */
+export interface DeletedEvent extends EventSa {
+  type: 'deleted';
+  time: number;
+}
+
+export type EngineEvent = AcquireEvent | InvalidSpiEvent | ExpireEvent | DeletedEvent;
 
 export type OutcomeName = 'resolved' | 'expired' | 'failed' | 'policy-removed';
 

@@ -46,10 +46,36 @@ export interface NormalizedSa {
   proto: number;
   mode: IpsecMode;
   reqid: number;
-  state: SaStateName;
+  state: 'mature' | 'dying';
   /** The ACQUIRE this install answers (R12); 0 = none. */
   acquireSeq: number;
   esn: boolean;
+  lifetime: { soft: NormalizedLimits; hard: NormalizedLimits };
+}
+
+export interface NormalizedLimits { packets: bigint; bytes: bigint; addTime: number; useTime: number }
+
+const LIMIT_FIELDS = ['packets', 'bytes', 'addTime', 'useTime'];
+
+function limits(value: unknown, field: string): NormalizedLimits {
+  if (value === undefined) return { packets: 0n, bytes: 0n, addTime: 0, useTime: 0 };
+  if (!isObject(value)) throw invalid(field, value, 'expected { packets?, bytes?, addTime?, useTime? }');
+  checkKeys(value, LIMIT_FIELDS, field);
+  const count = (k: string) => (value[k] === undefined ? 0n : BigInt(integer(value[k], `${field}.${k}`, 1, Number.MAX_SAFE_INTEGER)));
+  const ms = (k: string) => (value[k] === undefined ? 0 : integer(value[k], `${field}.${k}`, 1, Number.MAX_SAFE_INTEGER));
+  return { packets: count('packets'), bytes: count('bytes'), addTime: ms('addTime'), useTime: ms('useTime') };
+}
+
+function lifetime(value: unknown): NormalizedSa['lifetime'] {
+  if (value === undefined) return { soft: limits(undefined, ''), hard: limits(undefined, '') };
+  if (!isObject(value)) throw invalid('lifetime', value, 'expected { soft?, hard? }');
+  checkKeys(value, ['soft', 'hard'], 'lifetime');
+  const soft = limits(value.soft, 'lifetime.soft');
+  const hard = limits(value.hard, 'lifetime.hard');
+  for (const k of ['packets', 'bytes', 'addTime', 'useTime'] as const) {
+    if (soft[k] && hard[k] && soft[k] > hard[k]) throw invalid(`lifetime.soft.${k}`, Number(soft[k]), `must not exceed lifetime.hard.${k} (${hard[k]})`);
+  }
+  return { soft, hard };
 }
 
 export interface NormalizedFlow {
@@ -194,7 +220,7 @@ function normalizeTemplate(t: Record<string, unknown>): NormalizedTemplate {
   return { proto, mode, level, reqid, src, dst };
 }
 
-const SA_FIELDS = ['spi', 'src', 'dst', 'proto', 'mode', 'reqid', 'state', 'acquireSeq', 'esn'];
+const SA_FIELDS = ['spi', 'src', 'dst', 'proto', 'mode', 'reqid', 'state', 'acquireSeq', 'esn', 'lifetime'];
 
 export function normalizeSa(sa: unknown): NormalizedSa {
   if (!isObject(sa)) throw invalid('sa', sa, 'expected an object');
@@ -215,6 +241,7 @@ export function normalizeSa(sa: unknown): NormalizedSa {
     state: sa.state === undefined ? 'mature' : oneOf(sa.state, ['mature', 'dying'] as const, 'state'),
     acquireSeq: sa.acquireSeq === undefined ? 0 : integer(sa.acquireSeq, 'acquireSeq', 1, L_MAX_ID),
     esn: sa.esn === undefined ? false : boolean(sa.esn, 'esn'),
+    lifetime: lifetime(sa.lifetime),
   };
 }
 

@@ -48,15 +48,25 @@ describe('R6: newest non-dying SA wins', () => {
   it('falls back to the next best SA when the best is removed; with none left the packet waits for resolution, never sent in clear (R7, R23)', async () => {
     const { engine } = await engineWith([protectAll]);
     const a = engine.addSA(sa(0x1001), 1000);
-    const b = engine.addSA(sa(0x1002), 2000);
-    engine.removeSA(b);
-    expect(engine.outbound([pkt], 3000).saId(0)).toBe(a);
+    const b = engine.addSA({ ...sa(0x1002), state: 'dying' }, 2000); // newer but dying: a stays best (R6)
+    expect(engine.outbound([pkt], 2500).saId(0)).toBe(a);
     engine.removeSA(a);
+    expect(engine.outbound([pkt], 3000).saId(0)).toBe(b);
+    engine.removeSA(b);
     const v = engine.outbound([pkt], 3000);
     expect(v.verdict(0)).toBe('queued');
     expect(v.reason(0)).toBe('resolving');
     expect(v.larvalId(0)).toBeGreaterThan(0);
     expect(engine.stats().resolution.acquires).toBe(1);
+  });
+
+  it('R15: a newer SA takes over at once; the one it replaced drains and is never used for output again', async () => {
+    const { engine } = await engineWith([protectAll]);
+    const a = engine.addSA(sa(0x1001), 1000);
+    const b = engine.addSA(sa(0x1002), 2000);
+    expect(engine.getSA(a)).toMatchObject({ state: 'draining', drainEnd: 2000 + 60_000 });
+    engine.removeSA(b);
+    expect(engine.outbound([pkt], 3000).verdict(0)).toBe('queued'); // R16: to resolution, not back to a
   });
 
   it('never chooses an SA that does not fit the template (endpoints, mode, protocol)', async () => {
@@ -162,7 +172,10 @@ describe('SA table limits and errors (R25)', () => {
     const engine = await createEngine();
     engine.addSA({ ...sa(0x1001), reqid: 3, state: 'dying' }, 1234);
     expect(engine.dump().sas).toEqual([
-      { id: 1, spi: 0x1001, src: '192.0.2.1', dst: '198.51.100.1', family: 4, proto: 'esp', mode: 'tunnel', reqid: 3, state: 'dying', esn: false, addTime: 1234 },
+      {
+        id: 1, spi: 0x1001, src: '192.0.2.1', dst: '198.51.100.1', family: 4, proto: 'esp', mode: 'tunnel', reqid: 3, state: 'dying', esn: false, addTime: 1234,
+        usage: { packets: 0, bytes: 0, lastSeq: 0n, firstUse: null }, drainEnd: null,
+      },
     ]);
   });
 });

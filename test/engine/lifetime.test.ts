@@ -1,0 +1,188 @@
+// Lifetimes owned by the engine (R13–R16), rekeying with a 2MSL drain (R15), and
+// a peer's restart (R21), all in engine time (no sleeping).
+import { describe, expect, it } from 'vitest';
+import { buildPacket, createGateway, type EngineEvent, type GatewayOptions } from '../../src/index.js';
+
+const US = '192.0.2.1';
+const PEER = '198.51.100.1';
+const policies = [
+  { dir: 'out' as const, src: '10.1.0.0/16', dst: '10.2.0.0/16', action: 'protect' as const, template: { mode: 'tunnel' as const, src: US, dst: PEER } },
+  { dir: 'in' as const, src: '10.2.0.0/16', dst: '10.1.0.0/16', action: 'protect' as const, template: { mode: 'tunnel' as const, src: PEER, dst: US } },
+];
+const out = (spi: number, extra = {}) => ({ spi, src: US, dst: PEER, mode: 'tunnel' as const, ...extra });
+const inb = (spi: number, extra = {}) => ({ spi, src: PEER, dst: US, mode: 'tunnel' as const, ...extra });
+const pkt = (n = 0) => buildPacket({ src: '10.1.0.1', dst: '10.2.0.1', proto: 'udp', srcPort: 1000 + (n % 100), dstPort: 53 }, { payloadLength: 100 });
+const innerPkt = () => buildPacket({ src: '10.2.0.1', dst: '10.1.0.1', proto: 'udp', srcPort: 53, dstPort: 1000 });
+const esp = (spi: number, seq: number) => buildPacket({ src: PEER, dst: US, proto: 'esp' }, { spi, sequence: seq });
+
+async function setup(options: GatewayOptions = {}) {
+  const gw = await createGateway(options);
+  gw.engine.addPolicies(policies);
+  const km = gw.registerKeyManager();
+  const events: EngineEvent[] = [];
+  km.on('event', (ev) => events.push(ev));
+  return { gw, km, events };
+}
+
+describe('R15: rekey with a 2MSL drain', () => {
+  it('continuous traffic both ways across a rekey: nothing lost, outbound switches at the install, the old inbound SPI lives exactly 2MSL', async () => {
+    const { gw, km, events } = await setup({ msl: 1000 });
+    const outA = km.installSA(out(0x100), 0);
+    const inA = km.installSA(inb(0x200), 0);
+    let outB = 0;
+    let seqA = 0;
+    let seqB = 0;
+    for (let t = 0; t < 5000; t += 10) {
+      if (t === 1000) {
+        outB = km.installSA(out(0x101), t);
+        km.installSA(inb(0x201), t);
+      }
+      const v = gw.outbound([pkt(t)], t);
+      expect(v.verdict(0)).toBe('protect');
+      expect(v.saId(0)).toBe(t < 1000 ? outA : outB); // switches at the install instant
+      // The peer keeps sending on the old SPI until t = 1500 (packets in flight, a slow
+      // peer), then on the new one; late packets on the old SPI arrive until t = 2990.
+      const spi = t < 1500 || (t >= 2900 && t < 3000) ? 0x200 : 0x201;
+      const seq = spi === 0x200 ? ++seqA : ++seqB;
+      const o = gw.engine.inbound([esp(spi, seq)], t);
+      expect([t, o.verdict(0), o.reason(0)]).toEqual([t, 'protect', 'spi']);
+      const d = gw.engine.inboundDecrypted([{ packet: innerPkt(), saId: o.saId(0)!, seq: o.seq(0)! }], t);
+      expect(d.verdict(0)).toBe('protect');
+    }
+    // After exactly 2MSL the old SAs are gone: the old SPI is unknown.
+    expect(gw.engine.getSA(inA)).toBeNull();
+    const late = gw.engine.inbound([esp(0x200, ++seqA)], 5000);
+    expect(late.reason(0)).toBe('unknown-spi');
+    gw.deliver();
+    const ends = events.filter((e) => e.type === 'expire' || e.type === 'deleted').map((e) => [e.type, 'kind' in e ? e.kind : '', (e as { spi: number }).spi, e.time]);
+    expect(ends).toEqual([
+      ['expire', 'hard', 0x100, 3000], ['deleted', '', 0x100, 3000],
+      ['expire', 'hard', 0x200, 3000], ['deleted', '', 0x200, 3000],
+    ]);
+    expect(gw.stats().drops).toEqual({ 'unknown-spi': 1 });
+  });
+
+  it("only 'newest' selection replaces SAs at install: under 'oldest' a new SA, even one installed dying, displaces nothing", async () => {
+    const { gw, km } = await setup({ saSelection: 'oldest' });
+    const old = km.installSA(out(0x100), 0);
+    km.installSA(out(0x101, { state: 'dying' }), 10);
+    expect(gw.engine.getSA(old)).toMatchObject({ state: 'mature' });
+  });
+
+  it("saSwitch 'delete' (legacy presets): the replaced SA goes at once, and late packets on it are lost", async () => {
+    const { gw, km } = await setup({ saSwitch: 'delete' });
+    km.installSA(inb(0x200), 0);
+    km.installSA(inb(0x201), 1000);
+    expect(gw.engine.inbound([esp(0x200, 7)], 1001).reason(0)).toBe('unknown-spi');
+  });
+});
+
+describe('R13, R14: limits the engine enforces, with exactly one EXPIRE(soft)', () => {
+  const softs = (events: EngineEvent[]) => events.filter((e) => e.type === 'expire' && e.kind === 'soft');
+
+  it('by packets: dying after the soft limit, still used while nothing newer exists (R14)', async () => {
+    const { gw, km, events } = await setup();
+    const sa = km.installSA(out(0x100, { lifetime: { soft: { packets: 5 } } }), 0);
+    for (let i = 0; i < 4; i++) gw.outbound([pkt(i)], 1);
+    gw.deliver();
+    expect(softs(events)).toHaveLength(0);
+    for (let i = 4; i < 20; i++) expect(gw.outbound([pkt(i)], 2).saId(0)).toBe(sa);
+    gw.deliver();
+    expect(softs(events)).toEqual([expect.objectContaining({ saId: sa, spi: 0x100, time: 2 })]);
+    expect(gw.engine.getSA(sa)).toMatchObject({ state: 'dying', usage: { packets: 20 } });
+  });
+
+  it('by bytes', async () => {
+    const { gw, km, events } = await setup();
+    const size = pkt().length;
+    const sa = km.installSA(out(0x100, { lifetime: { soft: { bytes: size * 3 } } }), 0);
+    gw.outbound([pkt(1), pkt(2)], 1);
+    gw.deliver();
+    expect(softs(events)).toHaveLength(0);
+    gw.outbound([pkt(3), pkt(4), pkt(5)], 2);
+    gw.deliver();
+    expect(softs(events).map((e) => (e as { saId: number }).saId)).toEqual([sa]);
+  });
+
+  it('by time since the install, from tick(): not a moment early, once', async () => {
+    const { gw, km, events } = await setup();
+    const sa = km.installSA(out(0x100, { lifetime: { soft: { addTime: 1000 }, hard: { addTime: 5000 } } }), 100);
+    gw.tick(1099);
+    expect(softs(events)).toHaveLength(0);
+    gw.tick(1100);
+    gw.tick(2000);
+    expect(softs(events)).toEqual([expect.objectContaining({ saId: sa, time: 1100 })]);
+  });
+
+  it('by time since the first use', async () => {
+    const { gw, km, events } = await setup();
+    km.installSA(out(0x100, { lifetime: { soft: { useTime: 500 } } }), 0);
+    gw.tick(10_000); // unused: no deadline yet
+    expect(softs(events)).toHaveLength(0);
+    gw.outbound([pkt()], 10_200);
+    gw.tick(10_699);
+    expect(softs(events)).toHaveLength(0);
+    gw.tick(10_700);
+    expect(softs(events)).toHaveLength(1);
+  });
+
+  it('a hard limit stops the SA for output at once; without a newer SA packets go to resolution, never in clear (R16)', async () => {
+    const { gw, km } = await setup();
+    const sa = km.installSA(out(0x100, { lifetime: { hard: { packets: 10 } } }), 0);
+    const v = gw.outbound(Array.from({ length: 15 }, (_, i) => pkt(i)), 1);
+    expect(Array.from({ length: 15 }, (_, i) => v.saId(i))).toEqual([...Array(10).fill(sa), ...Array(5).fill(null)]);
+    expect(Array.from({ length: 15 }, (_, i) => v.verdict(i)).slice(10)).toEqual(Array(5).fill('queued'));
+    expect(Array.from({ length: 10 }, (_, i) => v.seq(i))).toEqual(Array.from({ length: 10 }, (_, i) => BigInt(i + 1))); // R13: numbered once each
+    expect(gw.engine.getSA(sa)).toMatchObject({ state: 'draining' });
+  });
+
+  it('a hard time limit from tick(): the SA drains and the next packet starts a negotiation (R16)', async () => {
+    const { gw, km, events } = await setup({ msl: 100 });
+    const sa = km.installSA(out(0x100, { lifetime: { hard: { addTime: 1000 } } }), 0);
+    gw.tick(1000);
+    expect(gw.engine.getSA(sa)).toMatchObject({ state: 'draining', drainEnd: 1200 });
+    expect(gw.outbound([pkt()], 1001).verdict(0)).toBe('queued');
+    expect(events.filter((e) => e.type === 'acquire')).toHaveLength(1);
+    gw.tick(1200);
+    expect(gw.engine.getSA(sa)).toBeNull();
+  });
+
+  it('lifetimes are validated (R25)', async () => {
+    const { km } = await setup();
+    expect(() => km.installSA(out(0x100, { lifetime: { soft: { packets: 10 }, hard: { packets: 5 } } }))).toThrow(/lifetime.soft.packets/);
+    expect(() => km.installSA(out(0x100, { lifetime: { soft: { seconds: 1 } } }))).toThrow(/unknown field/);
+  });
+});
+
+describe('R21 and R6: a peer restarts', () => {
+  it("preset 'larval': the very next outbound packet uses the peer's fresh SA", async () => {
+    const { gw, km } = await setup({ preset: 'larval' });
+    const stale = km.installSA(out(0x100, { lifetime: { hard: { addTime: 60_000 } } }), 0);
+    expect(gw.outbound([pkt()], 1000).saId(0)).toBe(stale);
+    const fresh = km.installSA(out(0x900), 5000); // negotiated after the peer's reboot
+    expect(gw.outbound([pkt()], 5000).saId(0)).toBe(fresh);
+  });
+
+  it("preset 'bsd-2000': traffic keeps using the stale SA until it expires, as the 2000 mail describes", async () => {
+    const { gw, km } = await setup({ preset: 'bsd-2000' });
+    const stale = km.installSA(out(0x100, { lifetime: { hard: { addTime: 60_000 } } }), 0);
+    const fresh = km.installSA(out(0x900), 5000);
+    for (const t of [5000, 30_000, 59_999]) expect(gw.outbound([pkt()], t).saId(0)).toBe(stale); // the blackout
+    expect(gw.outbound([pkt()], 60_000).saId(0)).toBe(fresh);
+    expect(gw.engine.getSA(stale)).toBeNull(); // deleted at once (no drain)
+  });
+
+  it('flushPeer removes every SA with that peer, with a DELETED each, and leaves other peers alone', async () => {
+    const { gw, km, events } = await setup();
+    const a = km.installSA(out(0x100), 0);
+    const b = km.installSA(inb(0x200), 0);
+    const other = km.installSA({ spi: 0x300, src: US, dst: '203.0.113.7', mode: 'tunnel' }, 0);
+    expect(gw.engine.flushPeer(PEER, 10)).toBe(2);
+    gw.deliver();
+    expect(events.filter((e) => e.type === 'deleted').map((e) => (e as { saId: number }).saId)).toEqual([a, b]);
+    expect(events.filter((e) => e.type === 'expire')).toHaveLength(0);
+    expect(gw.engine.getSA(other)).not.toBeNull();
+    expect(gw.outbound([pkt()], 11).verdict(0)).toBe('queued');
+    expect(() => gw.engine.flushPeer('not-an-address')).toThrow(/address/);
+  });
+});

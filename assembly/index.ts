@@ -314,7 +314,7 @@ export function acquireError(seq: u32, retry: u32, now: f64): i32 {
   return acquireFailed(seq, retry != 0, clock);
 }
 
-// R8a: a key manager (re)registered: unread events are discarded and every pending
+// R8a: a key manager (re)registered: unread ACQUIREs are dropped and every pending
 // ACQUIRE is written again. Returns how many.
 export function reacquire(now: f64): i32 {
   if (!initialised) return Status.NotInitialised;

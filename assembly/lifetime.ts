@@ -162,11 +162,13 @@ function emit(slot: u32, type: u32, kind: u32, now: f64): void {
 // ---------------------------------------------------------------------------
 // Transitions
 
-// A new SA: limits from the spec (LT layout at `spec`), counters at zero.
+// A new SA: limits and the last sequence number sent from the spec (LT layout at
+// `spec`), counters at zero.
 export function lifetimeStart(slot: u32, spec: usize): void {
   const lt = ltPtr(slot);
   zeroWords(lt, LT_SIZE >> 3);
   copyWords(lt + LT_SOFT_PACKETS, spec + LT_SOFT_PACKETS, (LT_DRAIN_END - LT_SOFT_PACKETS) >> 3);
+  store<u64>(lt + LT_SEQ_OUT, load<u64>(spec + LT_SEQ_OUT));
   store<f64>(lt + LT_FIRST_USE, -1);
   arm(slot);
 }

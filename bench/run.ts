@@ -15,6 +15,7 @@
 //   sa-select-1m   SA selection among 1M SAs (500k transport host pairs x 2 SAs)
 //   negotiate-miss new flows that each need a negotiation: classifier, larval SA
 //                  created, ACQUIRE written and read as an event object (R7, R8)
+//   tick           tick(now) with 1k and 1M SAs, and per expiring SA (bench/tick.ts)
 
 import Benchmark from 'benchmark';
 import { writeFileSync } from 'node:fs';
@@ -26,6 +27,7 @@ import { buildPacket } from '../src/wire/build.js';
 import { dataFile } from '../src/paths.js';
 import type { Flow, PolicySpec, SaSpec } from '../src/types.js';
 import { TsOutboundPath } from './ts-outbound.js';
+import { tickBench } from './tick.js';
 
 const BATCH = 256;
 
@@ -318,6 +320,14 @@ async function main(): Promise<void> {
   console.log('\n| scenario | engine (Mpps) | plain TS (Mpps) | engine / TS |');
   console.log('|---|---:|---:|---:|');
   for (const r of results) console.log(`| ${r.what} | ${(r.enginePps / 1e6).toFixed(2)} | ${(r.tsPps / 1e6).toFixed(3)} | ${r.ratio.toFixed(1)}x |`);
+  if (!only || only.has('tick')) {
+    const ticks = await tickBench(maxTime);
+    console.log('\n| tick(now) | engine | plain-TS scan of all deadlines | scan / engine |');
+    console.log('|---|---:|---:|---:|');
+    for (const r of ticks) {
+      console.log(`| ${r.what} | ${r.engineNs.toFixed(0)} ns${Number.isNaN(r.tsNs) ? ' per expired SA' : ''} | ${Number.isNaN(r.tsNs) ? '—' : r.tsNs.toFixed(0) + ' ns'} | ${Number.isNaN(r.ratio) ? '—' : r.ratio.toFixed(0) + 'x'} |`);
+    }
+  }
   if (values.json) writeFileSync(values.json, JSON.stringify({ node: process.version, batch: BATCH, results }, null, 2));
 }
 

@@ -56,6 +56,15 @@ interface TsSa {
   spi: number;
   addTime: number;
   dying: boolean;
+  // R13 accounting, as the engine does per protected packet.
+  packets: number;
+  bytes: number;
+  seq: number;
+  softPackets: number;
+  hardPackets: number;
+  softBytes: number;
+  hardBytes: number;
+  firstUse: number;
 }
 
 export class TsOutboundPath {
@@ -121,7 +130,10 @@ export class TsOutboundPath {
   addSA(sa: SaSpec, id: number, now: number): void {
     const src = parseAddress(sa.src, 'src');
     const dst = parseAddress(sa.dst, 'dst');
-    const rec: TsSa = { id, spi: sa.spi >>> 0, addTime: now, dying: sa.state === 'dying' };
+    const rec: TsSa = {
+      id, spi: sa.spi >>> 0, addTime: now, dying: sa.state === 'dying',
+      packets: 0, bytes: 0, seq: 0, softPackets: 0, hardPackets: 0, softBytes: 0, hardBytes: 0, firstUse: -1,
+    };
     this.sas.push(rec);
     const proto = sa.proto === 'ah' ? 51 : 50;
     const mode = sa.mode === 'tunnel' ? 1 : 0;
@@ -372,6 +384,17 @@ export class TsOutboundPath {
         out[o + 3] = this.larvalFor(p, pid, family, now);
       } else {
         const sa = this.sas[best];
+        // Count the packet and number it (no limits are set in the benchmarks, but
+        // they are checked as the engine checks them).
+        const packets = sa.packets + 1;
+        const bytes = sa.bytes + lengths[from + i];
+        const seq = sa.seq + 1;
+        if ((sa.hardPackets && packets > sa.hardPackets) || (sa.hardBytes && bytes > sa.hardBytes) || seq > 0xffffffff) throw new Error('hard limit: not modelled');
+        sa.packets = packets;
+        sa.bytes = bytes;
+        sa.seq = seq;
+        if (sa.firstUse < 0) sa.firstUse = now;
+        if ((sa.softPackets && packets >= sa.softPackets) || (sa.softBytes && bytes >= sa.softBytes)) sa.dying = true;
         out[o] = V_PROTECT;
         out[o + 2] = sa.id;
         out[o + 3] = sa.spi;

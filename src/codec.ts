@@ -155,6 +155,7 @@ export function encodeSa(dv: DataView, at: number, sa: NormalizedSa): void {
   dv.setFloat64(lt + L.LT_HARD_ADD, sa.lifetime.hard.addTime, true);
   dv.setFloat64(lt + L.LT_SOFT_USE, sa.lifetime.soft.useTime, true);
   dv.setFloat64(lt + L.LT_HARD_USE, sa.lifetime.hard.useTime, true);
+  dv.setBigUint64(lt + L.LT_SEQ_OUT, sa.lastSeq, true);
 }
 
 const SA_STATE_NAMES = ['mature', 'mature', 'dying', 'draining'] as const;

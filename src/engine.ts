@@ -626,7 +626,7 @@ export class Engine {
   }
 
   /**
-   * R8a: a key manager registered (again). Unread events are discarded and every
+   * R8a: a key manager registered (again). Unread ACQUIREs are dropped from the ring and every
    * pending ACQUIRE is written once more. Returns how many.
    */
   reacquire(now?: number): number {

@@ -94,6 +94,8 @@ export interface SaSpec {
   esn?: boolean;
   /** Lifetimes the engine enforces (R13). Omitted limits do not apply. */
   lifetime?: { soft?: LifetimeLimits; hard?: LifetimeLimits };
+  /** Outbound: the last sequence number already sent (a KM restoring an SA, as HA sync does). Default 0. */
+  lastSeq?: number | bigint;
 }
 
 /** Limits of one kind (soft or hard). Times are ms of engine time. */

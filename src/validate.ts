@@ -51,6 +51,7 @@ export interface NormalizedSa {
   acquireSeq: number;
   esn: boolean;
   lifetime: { soft: NormalizedLimits; hard: NormalizedLimits };
+  lastSeq: bigint;
 }
 
 export interface NormalizedLimits { packets: bigint; bytes: bigint; addTime: number; useTime: number }
@@ -64,6 +65,16 @@ function limits(value: unknown, field: string): NormalizedLimits {
   const count = (k: string) => (value[k] === undefined ? 0n : BigInt(integer(value[k], `${field}.${k}`, 1, Number.MAX_SAFE_INTEGER)));
   const ms = (k: string) => (value[k] === undefined ? 0 : integer(value[k], `${field}.${k}`, 1, Number.MAX_SAFE_INTEGER));
   return { packets: count('packets'), bytes: count('bytes'), addTime: ms('addTime'), useTime: ms('useTime') };
+}
+
+function sequenceNumber(value: unknown, esn: boolean): bigint {
+  if (value === undefined) return 0n;
+  const max = esn ? 2n ** 64n - 1n : 0xffffffffn;
+  if ((typeof value === 'number' && Number.isInteger(value)) || typeof value === 'bigint') {
+    const v = BigInt(value);
+    if (v >= 0n && v <= max) return v;
+  }
+  throw invalid('lastSeq', value, `expected an integer 0..${max}${esn ? '' : ' (without esn)'}`);
 }
 
 function lifetime(value: unknown): NormalizedSa['lifetime'] {
@@ -220,7 +231,7 @@ function normalizeTemplate(t: Record<string, unknown>): NormalizedTemplate {
   return { proto, mode, level, reqid, src, dst };
 }
 
-const SA_FIELDS = ['spi', 'src', 'dst', 'proto', 'mode', 'reqid', 'state', 'acquireSeq', 'esn', 'lifetime'];
+const SA_FIELDS = ['spi', 'src', 'dst', 'proto', 'mode', 'reqid', 'state', 'acquireSeq', 'esn', 'lifetime', 'lastSeq'];
 
 export function normalizeSa(sa: unknown): NormalizedSa {
   if (!isObject(sa)) throw invalid('sa', sa, 'expected an object');
@@ -242,6 +253,7 @@ export function normalizeSa(sa: unknown): NormalizedSa {
     acquireSeq: sa.acquireSeq === undefined ? 0 : integer(sa.acquireSeq, 'acquireSeq', 1, L_MAX_ID),
     esn: sa.esn === undefined ? false : boolean(sa.esn, 'esn'),
     lifetime: lifetime(sa.lifetime),
+    lastSeq: sequenceNumber(sa.lastSeq, sa.esn === true),
   };
 }
 

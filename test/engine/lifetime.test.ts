@@ -147,6 +147,22 @@ describe('R13, R14: limits the engine enforces, with exactly one EXPIRE(soft)', 
     expect(gw.engine.getSA(sa)).toBeNull();
   });
 
+  it('sequence numbers run out: EXPIRE(soft) from 0xF0000000, nothing past 2^32 - 1 without ESN; ESN goes on (R13)', async () => {
+    const { gw, km, events } = await setup();
+    const sa = km.installSA(out(0x100, { lastSeq: 0xfffffff0 }), 0);
+    const v = gw.outbound(Array.from({ length: 20 }, (_, i) => pkt(i)), 1);
+    expect(v.seq(0)).toBe(0xfffffff1n);
+    expect(v.seq(14)).toBe(0xffffffffn);
+    expect(Array.from({ length: 20 }, (_, i) => v.verdict(i))).toEqual([...Array(15).fill('protect'), ...Array(5).fill('queued')]);
+    gw.deliver();
+    expect(softs(events).map((e) => (e as { saId: number }).saId)).toEqual([sa]);
+    const esn = km.installSA(out(0x101, { esn: true, lastSeq: 0xfffffffe }), 2);
+    const w = gw.outbound([pkt(1), pkt(2), pkt(3)], 3);
+    // The 5 packets queued above left through it first (R9): 0xffffffff, 2^32, ... then these three.
+    expect([w.saId(2), w.seq(2)]).toEqual([esn, 0xfffffffen + 5n + 3n]);
+    expect(() => km.installSA(out(0x102, { lastSeq: 2 ** 32 }))).toThrow(/lastSeq.*without esn/);
+  });
+
   it('lifetimes are validated (R25)', async () => {
     const { km } = await setup();
     expect(() => km.installSA(out(0x100, { lifetime: { soft: { packets: 10 }, hard: { packets: 5 } } }))).toThrow(/lifetime.soft.packets/);

@@ -276,3 +276,19 @@ describe('key-manager events as an async iterator', () => {
     await expect(pending).resolves.toEqual({ value: undefined, done: true });
   });
 });
+
+describe('R8a with other events waiting', () => {
+  it('a key manager that registers again gets the pending ACQUIREs once and keeps unread EXPIREs', async () => {
+    const { gw } = await gatewayWith({}, [tunnelPolicy(), { dir: 'out', src: '10.3.0.0/16', dst: '10.4.0.0/16', action: 'protect', template: { mode: 'tunnel', src: '192.0.2.1', dst: '198.51.100.7' } }]);
+    const first = gw.registerKeyManager();
+    first.installSA({ spi: 0x5000, src: '192.0.2.1', dst: '198.51.100.7', mode: 'tunnel', lifetime: { soft: { addTime: 10 } } }, 0);
+    gw.outbound([echo(0)], 5); // ACQUIRE 1, unread: nobody listens
+    gw.tick(10); // EXPIRE(soft) of SA 0x5000, unread
+    const seen: string[] = [];
+    const second = gw.registerKeyManager();
+    second.on('event', (ev) => seen.push(ev.type === 'acquire' ? `acquire ${ev.seq} ${ev.cause}` : `${ev.type} ${'kind' in ev ? ev.kind : ''}`));
+    expect(seen).toEqual(['expire soft', 'acquire 1 reregister']);
+    gw.tick(11);
+    expect(seen).toHaveLength(2);
+  });
+});

@@ -225,7 +225,6 @@ export const SA_SPI_NEXT = 88;    // u32 SA slot + 1: next SA with the same SPI 
 export const SA_BINDING = 92;     // u32 flow binding of a `unique` SA (0 = none)
 export const SA_SIZE = 128;
 export const SAF_ESN = 1;         // 64-bit extended sequence numbers (RFC 4303 §2.2.1, R19)
-export const SAF_SOFT_FIRED = 2;  // EXPIRE(soft) was sent (R14: once)
 
 // ---------------------------------------------------------------------------
 // SA group: all SAs that fit one resolution key; keeps the best one by R6. One cache
@@ -493,7 +492,7 @@ export enum SaSwitch {
 export const LT_PACKETS = 0;      // u64 packets counted (both directions use the SA)
 export const LT_BYTES = 8;        // u64 bytes counted
 export const LT_SEQ_OUT = 16;     // u64 last outbound sequence number handed out (R13)
-export const LT_FIRST_USE = 24;   // f64 engine time of the first packet; -1 = unused
+export const LT_FLAGS = 24;       // u32 LTF_* bits (the first 64 bytes hold all a packet touches)
 export const LT_SOFT_PACKETS = 32; // u64 limits: 0 = none
 export const LT_HARD_PACKETS = 40;
 export const LT_SOFT_BYTES = 48;
@@ -504,6 +503,10 @@ export const LT_SOFT_USE = 80;    // f64 ms after the first use; 0 = none
 export const LT_HARD_USE = 88;
 export const LT_DRAIN_END = 96;   // f64 engine time at which a draining SA is removed
 export const LT_HEAP = 104;       // u32 timer-heap position + 1; 0 = no timer
+export const LT_FIRST_USE = 112;  // f64 engine time of the first packet (valid with LTF_USED)
+export const LTF_ESN = 1;         // a copy of the SA's SAF_ESN
+export const LTF_SOFT_FIRED = 2;  // EXPIRE(soft) was sent (R14: once)
+export const LTF_USED = 4;        // a packet was counted: LT_FIRST_USE is set
 export const LT_SIZE = 128;
 export const LS_OFFSET = 128;     // lifetime spec in the control block (LT_SOFT_PACKETS..LT_HARD_USE used)
 export const SEQ_SOFT_32 = 0xf0000000;  // outbound sequence numbers: EXPIRE(soft) from here (R13)

@@ -17,7 +17,7 @@ import {
   EV_KEY, EV_REASON, EV_SA, EV_SPI, EV_TIME, EV_TYPE, EventType, ExpireKind, LT_BYTES, LT_DRAIN_END, LT_FIRST_USE,
   LT_HARD_ADD, LT_HARD_BYTES, LT_HARD_PACKETS, LT_HARD_USE, LT_HEAP, LT_PACKETS, LT_SEQ_OUT, LT_SIZE, LT_SOFT_ADD,
   LT_SOFT_BYTES, LT_SOFT_PACKETS, LT_SOFT_USE, RK_DST, RK_FAMILY, RK_MODE, RK_PROTO, RK_REQID, RK_SRC, SA_ADDTIME,
-  SA_DST, SA_FAMILY, SA_FLAGS, SA_ID, SA_MODE, SA_PROTO, SA_REQID, SA_SPI, SA_SRC, SA_STATE, SAF_ESN, SAF_SOFT_FIRED,
+  SA_DST, SA_FAMILY, SA_FLAGS, SA_ID, SA_MODE, SA_PROTO, SA_REQID, SA_SPI, SA_SRC, SA_STATE, SAF_ESN, LT_FLAGS, LTF_ESN, LTF_SOFT_FIRED, LTF_USED,
   SaState, SaSwitch, SEQ_HARD_32, SEQ_SOFT_32,
 } from './layout';
 import { copyWords, outOfMemory, reserve, zeroWords } from './memory';
@@ -97,15 +97,20 @@ function heapRemove(slot: u32): void {
   siftUp(<u32>(load<u32>(ltPtr(hSlot(i)) + LT_HEAP) - 1));
 }
 
+// Engine time of the SA's first packet, or -1.
+@inline function firstUse(lt: usize): f64 {
+  return (load<u32>(lt + LT_FLAGS) & LTF_USED) != 0 ? load<f64>(lt + LT_FIRST_USE) : -1;
+}
+
 // The SA's next deadline, or Infinity.
 function nextDeadline(slot: u32): f64 {
   const sa = saPtr(slot);
   const lt = ltPtr(slot);
   if (load<u8>(sa + SA_STATE) == <u8>SaState.Draining) return load<f64>(lt + LT_DRAIN_END);
   const added = load<f64>(sa + SA_ADDTIME);
-  const used = load<f64>(lt + LT_FIRST_USE);
+  const used = firstUse(lt);
   let t = Infinity;
-  if ((load<u32>(sa + SA_FLAGS) & SAF_SOFT_FIRED) == 0) {
+  if ((load<u32>(lt + LT_FLAGS) & LTF_SOFT_FIRED) == 0) {
     const softAdd = load<f64>(lt + LT_SOFT_ADD);
     if (softAdd > 0) t = min(t, added + softAdd);
     const softUse = load<f64>(lt + LT_SOFT_USE);
@@ -169,7 +174,8 @@ export function lifetimeStart(slot: u32, spec: usize): void {
   zeroWords(lt, LT_SIZE >> 3);
   copyWords(lt + LT_SOFT_PACKETS, spec + LT_SOFT_PACKETS, (LT_DRAIN_END - LT_SOFT_PACKETS) >> 3);
   store<u64>(lt + LT_SEQ_OUT, load<u64>(spec + LT_SEQ_OUT));
-  store<f64>(lt + LT_FIRST_USE, -1);
+  // The per-packet path reads only this record: keep the SA's ESN flag here too.
+  store<u32>(lt + LT_FLAGS, (load<u32>(saPtr(slot) + SA_FLAGS) & SAF_ESN) != 0 ? LTF_ESN : 0);
   arm(slot);
 }
 
@@ -180,9 +186,10 @@ export function lifetimeEnd(slot: u32): void {
 
 function softExpire(slot: u32, now: f64): void {
   const sa = saPtr(slot);
-  const flags = load<u32>(sa + SA_FLAGS);
-  if ((flags & SAF_SOFT_FIRED) != 0) return;
-  store<u32>(sa + SA_FLAGS, flags | SAF_SOFT_FIRED);
+  const lt = ltPtr(slot);
+  const flags = load<u32>(lt + LT_FLAGS);
+  if ((flags & LTF_SOFT_FIRED) != 0) return;
+  store<u32>(lt + LT_FLAGS, flags | LTF_SOFT_FIRED);
   if (load<u8>(sa + SA_STATE) == <u8>SaState.Mature) {
     store<u8>(sa + SA_STATE, <u8>SaState.Dying); // R14
     saStateChanged(slot);
@@ -239,7 +246,7 @@ export function runTimers(now: f64): void {
       continue;
     }
     const added = load<f64>(sa + SA_ADDTIME);
-    const used = load<f64>(lt + LT_FIRST_USE);
+    const used = firstUse(lt);
     const hardAdd = load<f64>(lt + LT_HARD_ADD);
     const hardUse = load<f64>(lt + LT_HARD_USE);
     if ((hardAdd > 0 && added + hardAdd <= now) || (hardUse > 0 && used >= 0 && used + hardUse <= now)) {
@@ -255,8 +262,8 @@ export function runTimers(now: f64): void {
 // next sequence number (lastSeq) and returns false when a hard limit forbids the
 // SA to carry it (the SA then stops output); inbound packets are always counted.
 export function accountPacket(slot: u32, bytes: u32, now: f64, outbound: bool): bool {
-  const sa = saPtr(slot);
   const lt = ltPtr(slot);
+  const flags = load<u32>(lt + LT_FLAGS);
   const packets = load<u64>(lt + LT_PACKETS) + 1;
   const total = load<u64>(lt + LT_BYTES) + bytes;
   const hardPackets = load<u64>(lt + LT_HARD_PACKETS);
@@ -264,7 +271,7 @@ export function accountPacket(slot: u32, bytes: u32, now: f64, outbound: bool): 
   let seq: u64 = 0;
   if (outbound) {
     seq = load<u64>(lt + LT_SEQ_OUT) + 1;
-    const esn = (load<u32>(sa + SA_FLAGS) & SAF_ESN) != 0;
+    const esn = (flags & LTF_ESN) != 0;
     if ((hardPackets != 0 && packets > hardPackets) || (hardBytes != 0 && total > hardBytes) || (!esn && seq > SEQ_HARD_32) || seq == 0) {
       stopOutput(slot, now);
       return false;
@@ -274,7 +281,8 @@ export function accountPacket(slot: u32, bytes: u32, now: f64, outbound: bool): 
   }
   store<u64>(lt + LT_PACKETS, packets);
   store<u64>(lt + LT_BYTES, total);
-  if (load<f64>(lt + LT_FIRST_USE) < 0) {
+  if ((flags & LTF_USED) == 0) {
+    store<u32>(lt + LT_FLAGS, flags | LTF_USED);
     store<f64>(lt + LT_FIRST_USE, now);
     if (load<f64>(lt + LT_SOFT_USE) > 0 || load<f64>(lt + LT_HARD_USE) > 0) arm(slot);
   }
@@ -282,10 +290,10 @@ export function accountPacket(slot: u32, bytes: u32, now: f64, outbound: bool): 
     stopOutput(slot, now);
     return true;
   }
-  if ((load<u32>(sa + SA_FLAGS) & SAF_SOFT_FIRED) == 0) {
+  if ((flags & LTF_SOFT_FIRED) == 0) {
     const softPackets = load<u64>(lt + LT_SOFT_PACKETS);
     const softBytes = load<u64>(lt + LT_SOFT_BYTES);
-    const esn = (load<u32>(sa + SA_FLAGS) & SAF_ESN) != 0;
+    const esn = (flags & LTF_ESN) != 0;
     if ((softPackets != 0 && packets >= softPackets) || (softBytes != 0 && total >= softBytes) ||
         (outbound && !esn && seq >= SEQ_SOFT_32)) {
       softExpire(slot, now);

@@ -1,7 +1,7 @@
 // The outbound batch path: parse every packet, look its flow up in the flow cache
 // (classifier on a miss), apply the policy's action and choose the SA (R2, R4, R6).
 //
-// The batch runs as four loops, after notes/wasm-hot-path.md: parse and hash
+// The batch runs as four loops (and a touch loop for lifetimes), after notes/wasm-hot-path.md: parse and hash
 // everything; touch every home slot of the flow cache so the cache misses overlap
 // (WebAssembly has no prefetch); probe and decide the policy and SA group, touching
 // each group's cache line; then write the verdicts.
@@ -12,7 +12,7 @@ import {
   FlowState, RF_LARVAL, RF_POLICY, RF_REASON, RF_SA, RF_STATE, RF_VERDICT, Unresolved, CN_RELEASED,
   PD_WIRELEN, PO_GROUP, PO_T_LEVEL, PW_GROUP, PW_HASH, PW_L4OFF, PW_POLICY, PW_SIZE, PW_SPI,
   PW_STATUS, Reason, Verdict, VR_FAMILY, VR_L4OFF, VR_LARVAL, VR_POLICY, VR_PROTO, VR_REASON, VR_SA,
-  VR_SIZE, VR_SPI, VR_VERDICT, VR_SEQ,
+  VR_SIZE, VR_SPI, VR_VERDICT, VR_SEQ, LT_FLAGS,
 } from './layout';
 import { hashWords } from './hash';
 import { reserve, zeroWords } from './memory';
@@ -23,7 +23,7 @@ import {
 } from './spd';
 import { currentGroupGeneration, flowGroup, groupGenerationOf, groupPtr } from './sad';
 import { larvalFor } from './larval';
-import { accountPacket, lastSeq } from './lifetime';
+import { accountPacket, lastSeq, ltPtr } from './lifetime';
 import {
   bump, countCacheHit, countCacheMiss, countCacheRevalidated, countCacheStale, countSaLookup, countVerdict,
 } from './counters';
@@ -266,6 +266,15 @@ export function processBatch(n: u32, dir: u32, now: f64, release: bool): void {
       store<u32>(w + PW_GROUP, g1);
       if (g1 != 0) t ^= load<u32>(groupPtr(g1 - 1) + GR_BEST);
     }
+  }
+  // 3b. touch the lifetime record of each group's best SA: the verdict loop counts
+  // the packet there (R13), and these misses overlap here instead of one by one.
+  for (let i: u32 = 0; i < n; i++) {
+    const w = workBase + <usize>i * PW_SIZE;
+    const g1 = load<u32>(w + PW_GROUP);
+    if (g1 == 0 || load<u32>(w + PW_STATUS) != 0) continue;
+    const best = load<u32>(groupPtr(g1 - 1) + GR_BEST);
+    if (best != 0) t ^= load<u32>(ltPtr(best - 1) + LT_FLAGS);
   }
   touchSink ^= t;
   // 4. verdicts

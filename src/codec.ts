@@ -163,7 +163,7 @@ const SA_STATE_NAMES = ['mature', 'mature', 'dying', 'draining'] as const;
 export function decodeSa(dv: DataView, at: number, lt: number): SecurityAssociation {
   const family = dv.getUint8(at + L.SA_FAMILY) as Family;
   const state = SA_STATE_NAMES[dv.getUint8(at + L.SA_STATE)];
-  const firstUse = dv.getFloat64(lt + L.LT_FIRST_USE, true);
+  const firstUse = dv.getUint32(lt + L.LT_FLAGS, true) & L.LTF_USED ? dv.getFloat64(lt + L.LT_FIRST_USE, true) : -1;
   return {
     id: dv.getUint32(at + L.SA_ID, true),
     spi: dv.getUint32(at + L.SA_SPI, true),

@@ -96,6 +96,8 @@ export interface EngineStats {
     /** R18: INVALID_SPI events written, and unknown-SPI packets the rate limit kept quiet. */
     invalidSpiEvents: number;
     invalidSpiSuppressed: number;
+    /** EXPIRE/DELETED events that neither the ring nor its backlog could hold. */
+    eventsLost: number;
   };
   tables: { policies: number; maxPolicies: number; sas: number; maxSAs: number };
   memoryBytes: number;
@@ -781,6 +783,7 @@ export class Engine {
         pendingEvents: this.pendingEvents(),
         invalidSpiEvents: c(L.CN_INVALID_SPI_EVENTS),
         invalidSpiSuppressed: c(L.CN_INVALID_SPI_SUPPRESSED),
+        eventsLost: c(L.CN_EVENTS_LOST),
       },
       tables: { policies: this.x.policyCount(), maxPolicies: this.options.maxPolicies, sas: this.x.saCount(), maxSAs: this.options.maxSAs },
       memoryBytes: this.totalBytes,

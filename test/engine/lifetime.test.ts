@@ -170,6 +170,23 @@ describe('R13, R14: limits the engine enforces, with exactly one EXPIRE(soft)', 
   });
 });
 
+describe('EXPIRE and DELETED when nobody reads', () => {
+  it('wait in a bounded backlog behind a full ring, in order; what does not fit is counted, not hidden', async () => {
+    const gw = await createGateway({ maxSAs: 2, eventRingSize: 1 }); // backlog: 3 x maxSAs = 6
+    for (let round = 0; round < 10; round++) {
+      gw.engine.addSA(out(0x100 + 2 * round), round);
+      gw.engine.addSA({ ...out(0x101 + 2 * round), dst: '203.0.113.1' }, round);
+      gw.engine.flushPeer(US, round); // two DELETED per round
+    }
+    expect(gw.stats().resolution.eventsLost).toBe(20 - 7);
+    const read = gw.engine.readEvents();
+    // The first seven emitted, in order: rounds 0, 0, 1, 1, 2, 2, 3 (within a round, slot order).
+    expect(read.map((e) => ((e as { spi: number }).spi - 0x100) >> 1)).toEqual([0, 0, 1, 1, 2, 2, 3]);
+    expect(new Set(read.map((e) => (e as { spi: number }).spi)).size).toBe(7);
+    expect(read.every((e) => e.type === 'deleted')).toBe(true);
+  });
+});
+
 describe('R21 and R6: a peer restarts', () => {
   it("preset 'larval': the very next outbound packet uses the peer's fresh SA", async () => {
     const { gw, km } = await setup({ preset: 'larval' });

@@ -9,13 +9,12 @@
 //                   match an inbound protect policy whose template fits the SA (R20).
 
 import {
-  Action, FK_DIR, FK_FAMILY, FK_PROTO, Level, PD_CAPLEN, PD_OFFSET, PD_SA, PD_SEQ, PD_SIZE, PD_WIRELEN,
-  PO_T_LEVEL, PW_HASH, PW_L4OFF, PW_SIZE, PW_SPI, Reason, SA_FLAGS, SA_ID, SAF_ESN, Verdict, VR_FAMILY,
+  Action, FK_FAMILY, FK_PROTO, Level, PD_OFFSET, PD_SA, PD_SEQ, PD_SIZE,
+  PO_T_LEVEL, PW_L4OFF, PW_SIZE, PW_SPI, Reason, SA_FLAGS, SA_ID, SAF_ESN, Verdict, VR_FAMILY,
   VR_L4OFF, VR_LARVAL, VR_POLICY, VR_PROTO, VR_REASON, VR_SA, VR_SEQ, VR_SIZE, VR_SPI, VR_VERDICT, Dir,
 } from './layout';
-import { zeroWords } from './memory';
-import { parsePacket, PROTO_ESP } from './packet';
-import { arenaBase, arenaBytes, decideFlow, descBase, hashFlowKey, verdictBase, workBase } from './outbound';
+import { PROTO_ESP } from './packet';
+import { arenaBase, decideFlow, descBase, parseDescriptor, verdictBase, wireLength, workBase } from './outbound';
 import { policyAction, policyIdOf, policyPtr } from './spd';
 import { saPtr, saSlotOf, specFitsKey, spiLookup, templateKey } from './sad';
 import { inferSeq, replayAccept, replayCheck } from './replay';
@@ -34,21 +33,12 @@ function verdict(v: usize, what: u32, reason: u32, policyId: u32, saId: u32, spi
   countVerdict(Dir.In, what, reason);
 }
 
-// Parse descriptor i into its work record. Returns the packet's address, or 0 with
-// the malformed verdict written.
+// Parse descriptor i (parseDescriptor, shared with the outbound path). Returns the
+// packet's address, or 0 with the malformed verdict written.
 function parseAt(i: u32): usize {
-  const d = descBase + <usize>i * PD_SIZE;
   const w = workBase + <usize>i * PW_SIZE;
   const v = verdictBase + <usize>i * VR_SIZE;
-  zeroWords(w, PW_SIZE >> 3);
-  store<u8>(w + FK_DIR, <u8>Dir.In);
-  const off = load<u32>(d + PD_OFFSET);
-  const cap = load<u32>(d + PD_CAPLEN);
-  let wire = load<u32>(d + PD_WIRELEN);
-  if (wire < cap) wire = cap;
-  let status: u32;
-  if (cap > arenaBytes || off > arenaBytes - cap) status = Reason.BadDescriptor;
-  else status = parsePacket(arenaBase + off, cap, wire, w);
+  const status = parseDescriptor(i, Dir.In);
   store<u8>(v + VR_FAMILY, load<u8>(w + FK_FAMILY));
   store<u8>(v + VR_PROTO, load<u8>(w + FK_PROTO));
   store<u32>(v + VR_L4OFF, load<u32>(w + PW_L4OFF));
@@ -56,8 +46,7 @@ function parseAt(i: u32): usize {
     verdict(v, Verdict.Malformed, status, 0, 0, 0, 0);
     return 0;
   }
-  store<u32>(w + PW_HASH, hashFlowKey(w));
-  return arenaBase + off;
+  return arenaBase + load<u32>(descBase + <usize>i * PD_SIZE + PD_OFFSET);
 }
 
 export function processInbound(n: u32, now: f64): void {
@@ -121,9 +110,7 @@ export function processInner(n: u32, now: f64): void {
     // The ICV verified: the packet is authentic, so it moves the window even if the
     // policy check below refuses it (RFC 4303 §3.4.3, RFC 4301 §5.2).
     replayAccept(<u32>slot, seq);
-    let wire = load<u32>(d + PD_WIRELEN);
-    if (wire < load<u32>(d + PD_CAPLEN)) wire = load<u32>(d + PD_CAPLEN);
-    accountPacket(<u32>slot, wire, now, false); // R13: inbound use counts too
+    accountPacket(<u32>slot, wireLength(i), now, false); // R13: inbound use counts too
     const slot1 = decideFlow(w, Dir.In);
     const policyId = policyIdOf(slot1);
     if (policyAction(slot1, Dir.In) == Action.Protect && specFitsKey(sa, templateKey(policyPtr(slot1 - 1), w))) {

@@ -228,27 +228,42 @@ export function resolveFlowKey(w: usize, dir: u32, now: f64, out: usize): void {
     : unresolvedLarval == 0 ? FlowState.Unavailable : FlowState.Pending);
 }
 
+// Parse packet i of the batch into its work record for direction `dir`, the
+// descriptor's bounds checked against the arena first (R24), and hash its flow key.
+// Returns 0, or the Reason it is malformed (also in PW_STATUS). Both directions'
+// batch paths start here.
+export function parseDescriptor(i: u32, dir: u32): u32 {
+  const d = descBase + <usize>i * PD_SIZE;
+  const w = workBase + <usize>i * PW_SIZE;
+  zeroWords(w, PW_SIZE >> 3);
+  store<u8>(w + FK_DIR, <u8>dir);
+  const off = load<u32>(d + PD_OFFSET);
+  const cap = load<u32>(d + PD_CAPLEN);
+  let wire = load<u32>(d + PD_WIRELEN);
+  if (wire < cap) wire = cap;
+  let status: u32;
+  if (cap > arenaBytes || off > arenaBytes - cap) status = Reason.BadDescriptor;
+  else status = parsePacket(arenaBase + off, cap, wire, w);
+  store<u32>(w + PW_STATUS, status);
+  if (status == 0) store<u32>(w + PW_HASH, hashFlowKey(w));
+  return status;
+}
+
+// The bytes the packet had on the wire (descriptor i), for lifetime accounting.
+export function wireLength(i: u32): u32 {
+  const d = descBase + <usize>i * PD_SIZE;
+  const wire = load<u32>(d + PD_WIRELEN);
+  const cap = load<u32>(d + PD_CAPLEN);
+  return wire < cap ? cap : wire;
+}
+
 // Process descriptors 0..n-1 in direction `dir`, writing n verdict records.
 // Four loops, so that the cache misses of each stage overlap across the batch.
 // `release`: the packets come out of a resolution queue (R9) and were counted then.
 export function processBatch(n: u32, dir: u32, now: f64, release: bool): void {
   releasing = release;
   // 1. parse and hash
-  for (let i: u32 = 0; i < n; i++) {
-    const d = descBase + <usize>i * PD_SIZE;
-    const w = workBase + <usize>i * PW_SIZE;
-    zeroWords(w, PW_SIZE >> 3);
-    store<u8>(w + FK_DIR, <u8>dir);
-    const off = load<u32>(d + PD_OFFSET);
-    const cap = load<u32>(d + PD_CAPLEN);
-    let wire = load<u32>(d + PD_WIRELEN);
-    if (wire < cap) wire = cap;
-    let status: u32;
-    if (cap > arenaBytes || off > arenaBytes - cap) status = Reason.BadDescriptor;
-    else status = parsePacket(arenaBase + off, cap, wire, w);
-    store<u32>(w + PW_STATUS, status);
-    if (status == 0) store<u32>(w + PW_HASH, hashFlowKey(w));
-  }
+  for (let i: u32 = 0; i < n; i++) parseDescriptor(i, dir);
   // 2. touch the flow cache's home slots
   let t: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
@@ -290,9 +305,6 @@ export function processBatch(n: u32, dir: u32, now: f64, release: bool): void {
       count(dir, Verdict.Malformed, status);
       continue;
     }
-    const d = descBase + <usize>i * PD_SIZE;
-    let wire = load<u32>(d + PD_WIRELEN);
-    if (wire < load<u32>(d + PD_CAPLEN)) wire = load<u32>(d + PD_CAPLEN);
-    applyDecision(w, v, dir, now, wire);
+    applyDecision(w, v, dir, now, wireLength(i));
   }
 }

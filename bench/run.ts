@@ -28,6 +28,7 @@ import { dataFile } from '../src/paths.js';
 import type { Flow, PolicySpec, SaSpec } from '../src/types.js';
 import { TsOutboundPath } from './ts-outbound.js';
 import { tickBench } from './tick.js';
+import { measure } from './measure.js';
 
 const BATCH = 256;
 
@@ -242,15 +243,6 @@ const scenarios: Scenario[] = [
     },
   },
 ];
-
-function measure(name: string, fn: () => void, maxTime: number): Promise<Benchmark> {
-  return new Promise((resolve, reject) => {
-    const b = new Benchmark(name, fn, { maxTime, minSamples: 20 });
-    b.on('complete', () => resolve(b));
-    b.on('error', () => reject(b.error));
-    b.run({ async: false });
-  });
-}
 
 async function main(): Promise<void> {
   const { values } = parseArgs({

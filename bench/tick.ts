@@ -4,18 +4,9 @@
 // SA when 1M SAs expire over time; next to a plain-TS scan of every SA's deadlines
 // (what a timer-less design does on each tick) in the same run.
 
-import Benchmark from 'benchmark';
 import { createEngine, type Engine } from '../src/index.js';
+import { measure } from './measure.js';
 import { Rng } from '../src/trace.js';
-
-function measure(name: string, fn: () => void, maxTime: number): Promise<Benchmark> {
-  return new Promise((resolve, reject) => {
-    const b = new Benchmark(name, fn, { maxTime, minSamples: 10 });
-    b.on('complete', () => resolve(b));
-    b.on('error', () => reject(b.error));
-    b.run({ async: false });
-  });
-}
 
 const HORIZON = 1_000_000; // ms over which hard add-time limits are spread
 
@@ -43,12 +34,12 @@ export async function tickBench(maxTime: number): Promise<TickResult[]> {
   for (const count of [1 << 10, 1 << 20]) {
     const { engine, deadlines } = await engineWithSas(count, count);
     let t = 1; // nothing is due before 1000
-    const idle = await measure(`tick idle ${count}`, () => { engine.tick(t); t += 1e-6; }, maxTime);
+    const idle = await measure(`tick idle ${count}`, () => { engine.tick(t); t += 1e-6; }, maxTime, 10);
     // The plain-TS job without timers: look at every SA's deadline on each tick.
     let due = 0;
     const scan = await measure(`scan ${count}`, () => {
       for (let i = 0; i < deadlines.length; i++) if (deadlines[i] <= t) due++;
-    }, maxTime);
+    }, maxTime, 10);
     results.push({ what: `tick with nothing due, ${count.toLocaleString('en-US')} SAs`, engineNs: idle.stats.mean * 1e9, tsNs: scan.stats.mean * 1e9, ratio: scan.stats.mean / idle.stats.mean });
     if (count === 1 << 20) {
       // Expire them all, 1 ms of engine time per tick (~1 SA due per tick on average).

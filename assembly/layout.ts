@@ -511,5 +511,6 @@ export const LT_SIZE = 128;
 export const LS_OFFSET = 128;     // lifetime spec in the control block (LT_SOFT_PACKETS..LT_HARD_USE used)
 export const SEQ_SOFT_32 = 0xf0000000;  // outbound sequence numbers: EXPIRE(soft) from here (R13)
 export const SEQ_HARD_32 = 0xffffffff;  // and the last one an SA may send without ESN
+export const SEQ_SOFT_64_HIGH = 0xf0000000; // with ESN: EXPIRE(soft) once the high 32 bits reach this
 
 export enum ExpireKind { Soft = 0, Hard = 1 }

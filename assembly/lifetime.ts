@@ -18,7 +18,7 @@ import {
   LT_HARD_ADD, LT_HARD_BYTES, LT_HARD_PACKETS, LT_HARD_USE, LT_HEAP, LT_PACKETS, LT_SEQ_OUT, LT_SIZE, LT_SOFT_ADD,
   LT_SOFT_BYTES, LT_SOFT_PACKETS, LT_SOFT_USE, RK_DST, RK_FAMILY, RK_MODE, RK_PROTO, RK_REQID, RK_SRC, SA_ADDTIME,
   SA_DST, SA_FAMILY, SA_FLAGS, SA_ID, SA_MODE, SA_PROTO, SA_REQID, SA_SPI, SA_SRC, SA_STATE, SAF_ESN, LT_FLAGS, LTF_ESN, LTF_SOFT_FIRED, LTF_USED,
-  SaState, SaSwitch, SEQ_HARD_32, SEQ_SOFT_32,
+  SaState, SaSwitch, SEQ_HARD_32, SEQ_SOFT_32, SEQ_SOFT_64_HIGH,
 } from './layout';
 import { copyWords, outOfMemory, reserve, zeroWords } from './memory';
 import {
@@ -295,7 +295,7 @@ export function accountPacket(slot: u32, bytes: u32, now: f64, outbound: bool): 
     const softBytes = load<u64>(lt + LT_SOFT_BYTES);
     const esn = (flags & LTF_ESN) != 0;
     if ((softPackets != 0 && packets >= softPackets) || (softBytes != 0 && total >= softBytes) ||
-        (outbound && !esn && seq >= SEQ_SOFT_32)) {
+        (outbound && (esn ? <u32>(seq >> 32) >= SEQ_SOFT_64_HIGH : seq >= SEQ_SOFT_32))) {
       softExpire(slot, now);
     }
   }

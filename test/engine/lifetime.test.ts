@@ -161,6 +161,18 @@ describe('R13, R14: limits the engine enforces, with exactly one EXPIRE(soft)', 
     // The 5 packets queued above left through it first (R9): 0xffffffff, 2^32, ... then these three.
     expect([w.saId(2), w.seq(2)]).toEqual([esn, 0xfffffffen + 5n + 3n]);
     expect(() => km.installSA(out(0x102, { lastSeq: 2 ** 32 }))).toThrow(/lastSeq.*without esn/);
+    // With ESN the soft threshold is near 2^64: high bits from 0xf0000000.
+    const before = softs(events).length;
+    km.installSA({ ...out(0x103, { esn: true, lastSeq: 0xf0000000n * 2n ** 32n - 2n }), dst: '203.0.113.5' }, 4);
+    const esnPolicy = { dir: 'out' as const, src: '10.1.0.0/16', dst: '10.9.0.0/16', priority: 0, action: 'protect' as const, template: { mode: 'tunnel' as const, src: US, dst: '203.0.113.5' } };
+    gw.engine.addPolicy(esnPolicy);
+    const far = buildPacket({ src: '10.1.0.1', dst: '10.9.0.1', proto: 'udp', srcPort: 1, dstPort: 2 });
+    gw.outbound([far], 5);
+    gw.deliver();
+    expect(softs(events).length).toBe(before);
+    gw.outbound([far], 6);
+    gw.deliver();
+    expect(softs(events).length).toBe(before + 1);
   });
 
   it('lifetimes are validated (R25)', async () => {

@@ -54,6 +54,25 @@ describe('R24: the malformed-packet corpus', () => {
     expect(ok.verdict(0)).not.toBe('malformed');
   });
 
+  it('the inbound path gives the same malformed verdicts, and survives random corruptions of outer and decrypted packets (R24)', async () => {
+    const engine = await createEngine({ batchSize: 97 });
+    engine.addPolicy({ dir: 'in', family: 4, action: 'discard' });
+    engine.addPolicy({ dir: 'in', family: 6, action: 'discard' });
+    const sa = engine.addSA({ spi: 0x1000, src: '198.51.100.1', dst: '192.0.2.1', mode: 'tunnel' });
+    const v = engine.inbound(corpus.map(input), 1);
+    const wrong = corpus.filter((c, i) => v.verdict(i) !== 'malformed' || v.reason(i) !== c.reason).map((c) => c.name);
+    expect(wrong).toEqual([]);
+    const packets = randomCorruptions(11, 20000);
+    const outer = engine.inbound(packets, 2);
+    const inner = engine.inboundDecrypted(packets.map((p, i) => ({ packet: p, saId: sa, seq: i + 1 })), 3);
+    for (const r of [outer, inner]) {
+      expect(r.length).toBe(packets.length);
+      expect(Object.values(r.counts()).reduce((a, b) => a + b, 0)).toBe(packets.length);
+      expect(r.counts().malformed).toBeGreaterThan(1000);
+    }
+    expect(engine.inbound([validSeeds()[0].bytes], 4).verdict(0)).not.toBe('malformed');
+  });
+
   it('packets larger than the largest IP packet are oversized, and do not overrun the arena', async () => {
     const engine = await createEngine({ arenaBytes: 65575, batchSize: 4 });
     const huge = new Uint8Array(200_000);

@@ -26,6 +26,11 @@ export interface ScriptedKeyManagerOptions {
   firstSpi?: number;
   /** Extra SA fields per ACQUIRE (e.g. a reqid); keys arrive with the ESP issue. */
   saFor?: (ev: AcquireEvent) => Partial<SaSpec>;
+  /**
+   * Also install the inbound SA of the pair (peer → us, the next SPI), as an IKE
+   * negotiation does. Default true.
+   */
+  inbound?: boolean;
   name?: string;
 }
 
@@ -35,7 +40,10 @@ export interface ScriptedKeyManagerStats {
   /** ACQUIREs for a negotiation already in progress. */
   duplicates: number;
   negotiations: number;
+  /** Negotiations answered with an SA (one per answered ACQUIRE). */
   installed: number;
+  /** Inbound SAs installed with them. */
+  inboundInstalled: number;
   failed: number;
   /** Installs the engine refused (the ACQUIRE expired or its policy changed: R10, R12). */
   refused: number;
@@ -52,7 +60,7 @@ export class ScriptedKeyManager {
   private inProgress = new Map<number, () => void>();
   private retried = new Set<number>();
   readonly acquires: AcquireEvent[] = [];
-  readonly counts: ScriptedKeyManagerStats = { acquires: 0, duplicates: 0, negotiations: 0, installed: 0, failed: 0, refused: 0, restarts: 0 };
+  readonly counts: ScriptedKeyManagerStats = { acquires: 0, duplicates: 0, negotiations: 0, installed: 0, inboundInstalled: 0, failed: 0, refused: 0, restarts: 0 };
 
   constructor(gw: Gateway, options: ScriptedKeyManagerOptions = {}) {
     this.gw = gw;
@@ -129,8 +137,19 @@ export class ScriptedKeyManager {
       session.installSA(spec);
       this.counts.installed++;
     } catch (err) {
-      if (err instanceof LarvalError && err.code === 'ESTALE') this.counts.refused++;
-      else throw err;
+      if (err instanceof LarvalError && err.code === 'ESTALE') {
+        this.counts.refused++;
+        return;
+      }
+      throw err;
     }
+    if (this.options.inbound === false) return;
+    const { acquireSeq: _answered, ...outbound } = spec;
+    // A `unique` negotiation's inbound SA gets a reqid of its own (as strongSwan gives
+    // unique CHILD_SAs), so the inbound SAs of different flows do not replace each
+    // other (R15 applies per template).
+    const reqid = t.level === 'unique' ? 0x40000000 + ev.seq : outbound.reqid;
+    session.installSA({ ...outbound, reqid, spi: this.nextSpi++, src: t.dst, dst: t.src });
+    this.counts.inboundInstalled++;
   }
 }

@@ -41,6 +41,9 @@ describe('R8: one ACQUIRE per resolution key', () => {
     for (const s of rec.sent) if (!first.has(s.n)) first.set(s.n, s.saId);
     expect(Array.from({ length: 1000 }, (_, i) => first.get(i))).toEqual(sa);
     expect(gw.stats().resolution.bindings).toBe(1000);
+    // Each negotiation also installed its inbound SA; none displaced another (R15 per template).
+    expect(km.counts.inboundInstalled).toBe(1000);
+    expect(gw.engine.dump().sas.filter((s) => s.state === 'draining')).toEqual([]);
     // Removing a flow's SA frees its binding; its next packet negotiates again.
     gw.engine.removeSA(sa[0]!);
     expect(gw.stats().resolution.bindings).toBe(999);

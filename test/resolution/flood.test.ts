@@ -33,7 +33,7 @@ describe('ping flood before the SA exists (R7–R9, §9 presets)', () => {
     expect(verdicts.slice(BEFORE_INSTALL).every((v) => v === 'protect')).toBe(true);
     // R9: every packet left, in arrival order, through the SA the KM installed.
     expect(rec.sent.map((s) => s.n)).toEqual(Array.from({ length: PACKETS }, (_, i) => i));
-    const sa = stats.tables.sas === 1 ? rec.sent[0].saId : null;
+    const sa = stats.tables.sas === 2 ? rec.sent[0].saId : null; // the pair: outbound and inbound
     expect(sa).not.toBeNull();
     expect(rec.sent.every((s) => s.saId === sa)).toBe(true);
     // The queued ones left at the install instant, before any newer packet.

@@ -11,10 +11,10 @@
 import {
   Action, FK_FAMILY, FK_PROTO, Level, PD_OFFSET, PD_SA, PD_SEQ, PD_SIZE,
   PO_T_LEVEL, PW_L4OFF, PW_SIZE, PW_SPI, Reason, SA_FLAGS, SA_ID, SAF_ESN, Verdict, VR_FAMILY,
-  VR_L4OFF, VR_LARVAL, VR_POLICY, VR_PROTO, VR_REASON, VR_SA, VR_SEQ, VR_SIZE, VR_SPI, VR_VERDICT, Dir,
+  VR_L4OFF, VR_PROTO, VR_SIZE, Dir,
 } from './layout';
 import { PROTO_ESP } from './packet';
-import { arenaBase, decideFlow, descBase, parseDescriptor, verdictBase, wireLength, workBase } from './outbound';
+import { arenaBase, decideFlow, descBase, parseDescriptor, verdictBase, wireLength, workBase, writeVerdict } from './outbound';
 import { policyAction, policyIdOf, policyPtr } from './spd';
 import { saPtr, saSlotOf, specFitsKey, spiLookup, templateKey } from './sad';
 import { inferSeq, replayAccept, replayCheck } from './replay';
@@ -23,13 +23,7 @@ import { accountPacket } from './lifetime';
 import { countVerdict } from './counters';
 
 function verdict(v: usize, what: u32, reason: u32, policyId: u32, saId: u32, spi: u32, seq: u64): void {
-  store<u8>(v + VR_VERDICT, <u8>what);
-  store<u8>(v + VR_REASON, <u8>reason);
-  store<u32>(v + VR_POLICY, policyId);
-  store<u32>(v + VR_SA, saId);
-  store<u32>(v + VR_SPI, spi);
-  store<u32>(v + VR_LARVAL, 0);
-  store<u64>(v + VR_SEQ, seq);
+  writeVerdict(v, what, reason, policyId, saId, spi, seq);
   countVerdict(Dir.In, what, reason);
 }
 

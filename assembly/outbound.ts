@@ -118,15 +118,17 @@ function count(dir: u32, verdict: u32, reason: u32): void {
   countVerdict(dir, verdict, reason, !releasing);
 }
 
+// One verdict record (both directions' batch paths write them here). `seq`: the
+// packet's sequence number on SA `saId` (outbound: handed out; inbound: inferred).
 @inline
-function writeVerdict(v: usize, verdict: u32, reason: u32, policyId: u32, saId: u32, spi: u32): void {
+export function writeVerdict(v: usize, verdict: u32, reason: u32, policyId: u32, saId: u32, spi: u32, seq: u64 = 0): void {
   store<u8>(v + VR_VERDICT, <u8>verdict);
   store<u8>(v + VR_REASON, <u8>reason);
   store<u32>(v + VR_POLICY, policyId);
   store<u32>(v + VR_SA, saId);
   store<u32>(v + VR_SPI, spi);
   store<u32>(v + VR_LARVAL, 0);
-  store<u64>(v + VR_SEQ, 0);
+  store<u64>(v + VR_SEQ, seq);
 }
 
 // Write the verdict for one parsed packet from its decided policy and group.
@@ -152,8 +154,7 @@ function applyDecision(w: usize, v: usize, dir: u32, now: f64, wire: u32): void 
     // output (R15) and the group's next best, if any, carries the packet (R16).
     for (let best = load<u32>(gp + GR_BEST); best != 0; best = load<u32>(gp + GR_BEST)) {
       if (!accountPacket(best - 1, wire, now, true)) continue;
-      writeVerdict(v, Verdict.Protect, Reason.Policy, policyId, load<u32>(gp + GR_BEST_ID), load<u32>(gp + GR_BEST_SPI));
-      store<u64>(v + VR_SEQ, lastSeq);
+      writeVerdict(v, Verdict.Protect, Reason.Policy, policyId, load<u32>(gp + GR_BEST_ID), load<u32>(gp + GR_BEST_SPI), lastSeq);
       count(dir, Verdict.Protect, Reason.Policy);
       return;
     }

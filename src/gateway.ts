@@ -131,11 +131,6 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     };
   }
 
-  /** The time of the next scheduled task, or null. */
-  nextTaskTime(): number | null {
-    return this.tasks.length ? this.tasks[0].time : null;
-  }
-
   // Run due tasks in time order, each at its own time, then move the engine to `now`.
   private advance(now: number | undefined): void {
     const target = now ?? this.engine.time;

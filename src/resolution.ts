@@ -64,10 +64,6 @@ export class ResolutionQueue {
     return q;
   }
 
-  size(larvalId: number): number {
-    return this.queues.get(larvalId)?.length ?? 0;
-  }
-
   stats(): { packets: number; bytes: number; peakBytes: number; queues: number; maxPacketsPerQueue: number; maxBytes: number } {
     return {
       packets: this.held,

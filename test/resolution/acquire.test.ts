@@ -251,8 +251,10 @@ describe('R12: the KM installs through one control interface', () => {
     expect(d.generation).toBeGreaterThan(0);
     expect(d.policies[0]).toMatchObject({ id: ids[0], generation: expect.any(Number) });
     expect(d.larval).toEqual([expect.objectContaining({ id: 1, policyId: ids[0], policyGeneration: d.policies[0].generation, expires: 30_005, undelivered: false })]);
+    expect(gw.engine.getLarval(1)).toEqual(d.larval[0]);
     session.installSA(saFor(0x4004, 1));
     expect(session.dump().larval).toEqual([]);
+    expect(gw.engine.getLarval(1)).toBeNull();
     expect(numberOf(echo(7))).toBe(7);
   });
 });

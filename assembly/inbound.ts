@@ -11,9 +11,9 @@
 import {
   Action, FK_FAMILY, FK_PROTO, Level, PD_OFFSET, PD_SA, PD_SEQ, PD_SIZE,
   PO_T_LEVEL, PW_L4OFF, PW_SIZE, PW_SPI, Reason, SA_FLAGS, SA_ID, SAF_ESN, Verdict, VR_FAMILY,
-  VR_L4OFF, VR_PROTO, VR_SIZE, Dir,
+  VR_L4OFF, VR_PROTO, VR_SIZE, Dir, FK_DPORT, NATT_PORT, PD_CAPLEN,
 } from './layout';
-import { PROTO_ESP } from './packet';
+import { ESP_HEADER, PROTO_ESP, PROTO_UDP, UDP_HEADER } from './packet';
 import { arenaBase, decideFlow, descBase, parseDescriptor, verdictBase, wireLength, workBase, writeVerdict } from './outbound';
 import { policyAction, policyIdOf, policyPtr } from './spd';
 import { saPtr, saSlotOf, specFitsKey, spiLookup, templateKey } from './sad';
@@ -49,8 +49,9 @@ export function processInbound(n: u32, now: f64): void {
     if (p == 0) continue;
     const w = workBase + <usize>i * PW_SIZE;
     const v = verdictBase + <usize>i * VR_SIZE;
-    if (load<u8>(w + FK_PROTO) == <u8>PROTO_ESP) {
-      const spi = load<u32>(w + PW_SPI);
+    const espAt = espOffset(i, p, w);
+    if (espAt != 0) {
+      const spi = bswap<u32>(load<u32>(p + espAt));
       const slot = spi == 0 ? -1 : spiLookup(spi, load<u8>(w + FK_FAMILY), w + 16 /* FK_DST */);
       if (slot < 0) {
         verdict(v, Verdict.Drop, Reason.UnknownSpi, 0, 0, spi, 0);
@@ -58,8 +59,8 @@ export function processInbound(n: u32, now: f64): void {
         continue;
       }
       const sa = saPtr(<u32>slot);
-      const l4 = load<u32>(w + PW_L4OFF);
-      const seql = bswap<u32>(load<u32>(p + l4 + 4));
+      store<u32>(v + VR_L4OFF, espAt);
+      const seql = bswap<u32>(load<u32>(p + espAt + 4));
       const seq = inferSeq(<u32>slot, seql, (load<u32>(sa + SA_FLAGS) & SAF_ESN) != 0);
       const r = replayCheck(<u32>slot, seq);
       if (r != 0) verdict(v, Verdict.Drop, r, 0, load<u32>(sa + SA_ID), spi, seq);
@@ -79,6 +80,20 @@ export function processInbound(n: u32, now: f64): void {
       verdict(v, action == Action.Bypass ? Verdict.Bypass : Verdict.Discard, reason, policyId, 0, load<u32>(w + PW_SPI), 0);
     }
   }
+}
+
+// Where the ESP header of packet i starts, or 0 if it carries none: IP protocol 50,
+// or UDP to port 4500 whose first four payload octets are not the non-ESP marker
+// (RFC 3948 §2.2; zero marks IKE, a single 0xFF octet a NAT keepalive). A non-first
+// fragment has no ports, so it never looks encapsulated.
+function espOffset(i: u32, p: usize, w: usize): u32 {
+  const l4 = load<u32>(w + PW_L4OFF);
+  const proto = load<u8>(w + FK_PROTO);
+  if (proto == <u8>PROTO_ESP) return l4;
+  if (proto != <u8>PROTO_UDP || load<u16>(w + FK_DPORT) != <u16>NATT_PORT) return 0;
+  const esp = l4 + <u32>UDP_HEADER;
+  if (esp + <u32>ESP_HEADER > load<u32>(descBase + <usize>i * PD_SIZE + PD_CAPLEN)) return 0;
+  return load<u32>(p + esp) == 0 ? 0 : esp;
 }
 
 export function processInner(n: u32, now: f64): void {

@@ -81,8 +81,17 @@ export enum Reason {
   // inbound policy (R20)
   ClearProtected = 30,   // a cleartext packet matches an inbound protect policy
   PolicyMismatch = 31,   // a decrypted packet matches no inbound policy whose template fits its SA
+  // ESP, counted by the host's ESP stage (src/esp/) through countDrops (R22, R23, R26)
+  IntegrityFailed = 32,  // inbound: the ICV did not verify; the anti-replay window is not moved (R19)
+  NoKeys = 33,           // the SA has no key material in the host: never sent in clear, never accepted (R23)
+  BadEsp = 34,           // ESP too short for its SA's algorithm, ciphertext not block-aligned, or a bad trailer after the ICV verified
+  CannotEncapsulate = 35, // outbound: ESP would exceed 65535 octets, or transport mode on a fragment or an extension chain ESP cannot follow
+  BadChecksum = 36,      // inbound: the outer IPv4 header checksum is wrong (the ICV does not cover the outer header)
 }
-export const REASON_COUNT = 32;
+export const REASON_COUNT = 40;
+
+// UDP encapsulation of ESP (RFC 3948): the IKE NAT-traversal port.
+export const NATT_PORT = 4500;
 
 // Status codes returned by control-plane exports (negative = error).
 export enum Status {
@@ -316,26 +325,27 @@ export const FC_SIZE = 64;
 export const CN_PACKETS = 0;                         // [DIR_COUNT] packets per direction
 export const CN_VERDICTS = 3;                        // [DIR_COUNT * VERDICT_COUNT]
 export const CN_REASONS = 21;                        // [DIR_COUNT * REASON_COUNT] verdicts by reason
-export const CN_CACHE_HITS = 117;
-export const CN_CACHE_MISSES = 118;
-export const CN_CACHE_STALE = 119;                   // hits rejected by a generation check
-export const CN_CACHE_REVALIDATED = 120;             // hits kept after checking recent additions
-export const CN_CACHE_EVICTIONS = 121;
-export const CN_CLASSIFY = 122;                      // classifier lookups
-export const CN_TABLES_PROBED = 123;
-export const CN_RULES_COMPARED = 124;
-export const CN_SA_LOOKUPS = 125;
-export const CN_ACQUIRES = 126;                      // ACQUIRE events written to the ring (R8)
-export const CN_ACQUIRES_DEFERRED = 127;             // ACQUIREs that found the ring full (R8c)
-export const CN_LARVAL_CREATED = 128;
-export const CN_LARVAL_RESOLVED = 129;
-export const CN_LARVAL_EXPIRED = 130;                // R10
-export const CN_LARVAL_FAILED = 131;                 // R8b without retry
-export const CN_RELEASED = 132;                      // queued packets decided again on release (R9)
-export const CN_INVALID_SPI_EVENTS = 133;            // INVALID_SPI events written (R18)
-export const CN_INVALID_SPI_SUPPRESSED = 134;        // unknown-SPI packets whose event the rate limit held back
-export const CN_EVENTS_LOST = 135;                   // EXPIRE/DELETED events the full ring and backlog could not hold
-export const CN_COUNT = 136;
+export const CN_REASONS_END = CN_REASONS + DIR_COUNT * REASON_COUNT;
+export const CN_CACHE_HITS = CN_REASONS_END + 0;
+export const CN_CACHE_MISSES = CN_REASONS_END + 1;
+export const CN_CACHE_STALE = CN_REASONS_END + 2;                   // hits rejected by a generation check
+export const CN_CACHE_REVALIDATED = CN_REASONS_END + 3;             // hits kept after checking recent additions
+export const CN_CACHE_EVICTIONS = CN_REASONS_END + 4;
+export const CN_CLASSIFY = CN_REASONS_END + 5;                      // classifier lookups
+export const CN_TABLES_PROBED = CN_REASONS_END + 6;
+export const CN_RULES_COMPARED = CN_REASONS_END + 7;
+export const CN_SA_LOOKUPS = CN_REASONS_END + 8;
+export const CN_ACQUIRES = CN_REASONS_END + 9;                      // ACQUIRE events written to the ring (R8)
+export const CN_ACQUIRES_DEFERRED = CN_REASONS_END + 10;             // ACQUIREs that found the ring full (R8c)
+export const CN_LARVAL_CREATED = CN_REASONS_END + 11;
+export const CN_LARVAL_RESOLVED = CN_REASONS_END + 12;
+export const CN_LARVAL_EXPIRED = CN_REASONS_END + 13;                // R10
+export const CN_LARVAL_FAILED = CN_REASONS_END + 14;                 // R8b without retry
+export const CN_RELEASED = CN_REASONS_END + 15;                      // queued packets decided again on release (R9)
+export const CN_INVALID_SPI_EVENTS = CN_REASONS_END + 16;            // INVALID_SPI events written (R18)
+export const CN_INVALID_SPI_SUPPRESSED = CN_REASONS_END + 17;        // unknown-SPI packets whose event the rate limit held back
+export const CN_EVENTS_LOST = CN_REASONS_END + 18;                   // EXPIRE/DELETED events the full ring and backlog could not hold
+export const CN_COUNT = CN_REASONS_END + 19;
 
 // ---------------------------------------------------------------------------
 // Engine configuration block, written by the host before init().

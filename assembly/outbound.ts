@@ -7,7 +7,7 @@
 // each group's cache line; then write the verdicts.
 
 import {
-  Action, FC_EPOCH, FC_GEN, FC_GROUP, FC_GROUP_GEN, FC_POLICY, FC_TAG, FK_DIR, FK_FAMILY,
+  Action, Dir, Family, FC_EPOCH, FC_GEN, FC_GROUP, FC_GROUP_GEN, FC_POLICY, FC_TAG, FK_DIR, FK_FAMILY,
   FK_PROTO, FK_SIZE, GR_BEST, GR_BEST_ID, GR_BEST_SPI, Level, PD_CAPLEN, PD_OFFSET, PD_SIZE,
   FlowState, RF_LARVAL, RF_POLICY, RF_REASON, RF_SA, RF_STATE, RF_VERDICT, Unresolved, CN_RELEASED,
   PD_WIRELEN, PO_GROUP, PO_T_LEVEL, PW_GROUP, PW_HASH, PW_L4OFF, PW_POLICY, PW_SIZE, PW_SPI,
@@ -16,7 +16,7 @@ import {
 } from './layout';
 import { hashWords } from './hash';
 import { reserve, zeroWords } from './memory';
-import { parsePacket } from './packet';
+import { ipv4HeaderValid, parsePacket } from './packet';
 import { cacheLookup, cacheStore, homeSlot } from './flowcache';
 import {
   cachedDecisionValid, classify, currentAddEpoch, policyAction, policyGenerationOf, policyIdOf, policyPtr,
@@ -244,7 +244,10 @@ export function parseDescriptor(i: u32, dir: u32): u32 {
   if (wire < cap) wire = cap;
   let status: u32;
   if (cap > arenaBytes || off > arenaBytes - cap) status = Reason.BadDescriptor;
-  else status = parsePacket(arenaBase + off, cap, wire, w);
+  else {
+    status = parsePacket(arenaBase + off, cap, wire, w);
+    if (status == 0 && dir == Dir.In && load<u8>(w + FK_FAMILY) == <u8>Family.V4 && !ipv4HeaderValid(arenaBase + off)) status = Reason.BadChecksum;
+  }
   store<u32>(w + PW_STATUS, status);
   if (status == 0) store<u32>(w + PW_HASH, hashFlowKey(w));
   return status;

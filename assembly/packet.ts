@@ -37,7 +37,7 @@ const IP6_FRAG_M: u32 = 1;
 const PROTO_HOPOPTS: u32 = 0;
 const PROTO_ICMP: u32 = 1;
 const PROTO_TCP: u32 = 6;
-const PROTO_UDP: u32 = 17;
+export const PROTO_UDP: u32 = 17;
 const PROTO_ROUTING: u32 = 43;
 const PROTO_FRAGMENT: u32 = 44;
 export const PROTO_ESP: u32 = 50;
@@ -53,11 +53,11 @@ const PROTO_SHIM6: u32 = 140;
 // Upper-layer header sizes: the fixed part that must lie inside the datagram.
 const TCP_HEADER = 20;
 const TCP_DATA_OFFSET = 12;
-const UDP_HEADER = 8;
+export const UDP_HEADER = 8;
 const UDP_LENGTH = 4;
 const SCTP_HEADER = 12;
 const ICMP_HEADER = 4;
-const ESP_HEADER = 8;  // SPI + sequence number
+export const ESP_HEADER = 8;  // SPI + sequence number
 const AH_HEADER = 12;  // next header, length, reserved, SPI, sequence number
 const AH_LENGTH = 1;
 const AH_SPI = 4;
@@ -75,6 +75,19 @@ export function parsePacket(p: usize, cap: u32, wire: u32, w: usize): u32 {
   if (version == 4) return parseIpv4(p, cap, wire, w);
   if (version == 6) return parseIpv6(p, cap, wire, w);
   return Reason.BadVersion;
+}
+
+// RFC 1122 §3.2.1.2: a received IPv4 header's checksum must verify. Only the inbound
+// path checks it: locally sent packets in captures often carry checksums the NIC
+// fills in later (offload). For ESP it matters most: the ICV does not cover the
+// outer header, so this is what catches a corrupted outer address or protocol.
+export function ipv4HeaderValid(p: usize): bool {
+  const ihl = (u8at(p, IP4_VER_IHL) & 15) << 2;
+  let sum: u32 = 0;
+  for (let off: u32 = 0; off < ihl; off += 2) sum += be16(p, off);
+  sum = (sum & 0xffff) + (sum >> 16);
+  sum = (sum & 0xffff) + (sum >> 16);
+  return sum == 0xffff;
 }
 
 function parseIpv4(p: usize, cap: u32, wire: u32, w: usize): u32 {

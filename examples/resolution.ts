@@ -11,10 +11,13 @@ gw.engine.addPolicy({
 const km = gw.registerKeyManager({ name: 'iked' });
 km.on('acquire', (ev) => {
   console.log('ACQUIRE', ev.seq, ev.template.mode, ev.template.src, '->', ev.template.dst, 'for', ev.flow.src, '->', ev.flow.dst);
-  gw.at(ev.time + 200, () => km.installSA({ spi: 0x1234, src: ev.template.src, dst: ev.template.dst, mode: ev.template.mode, acquireSeq: ev.seq }));
+  gw.at(ev.time + 200, () => km.installSA({
+    spi: 0x1234, src: ev.template.src, dst: ev.template.dst, mode: ev.template.mode, acquireSeq: ev.seq,
+    encryption: { algorithm: 'aes-gcm-16', key: '0x' + '2b'.repeat(16) + 'cafebabe' }, // AES-128 key + salt (RFC 4106)
+  }));
 });
 gw.on('release', (r) => {
-  console.log(`t=${r.time} released ${r.packets.length} queued packets:`, r.verdicts.toArray().map((v) => `${v.verdict} sa ${v.saId}`).join(', '));
+  console.log(`t=${r.time} released ${r.packets.length} queued packets:`, r.verdicts.toArray().map((v, i) => `${v.verdict} sa ${v.saId} (ESP ${r.wire[i]?.length} bytes)`).join(', '));
 });
 
 // Six pings, one every 50 ms, before any SA exists: none is lost or sent in clear.

@@ -140,6 +140,20 @@ export function formatAddress(family: Family, words: ArrayLike<number>): string 
   return `${hex(g.slice(0, bestStart))}::${hex(g.slice(bestStart + bestLen))}`;
 }
 
+/** The address as it appears in a packet header: 4 or 16 octets, network order. */
+export function addressBytes(family: Family, words: ArrayLike<number>): Uint8Array {
+  const n = family === 4 ? 1 : 4;
+  const out = new Uint8Array(n * 4);
+  for (let i = 0; i < n; i++) {
+    const w = words[i] >>> 0;
+    out[4 * i] = w >>> 24;
+    out[4 * i + 1] = (w >>> 16) & 255;
+    out[4 * i + 2] = (w >>> 8) & 255;
+    out[4 * i + 3] = w & 255;
+  }
+  return out;
+}
+
 export function formatPrefix(family: Family, words: ArrayLike<number>, len: number): string {
   return `${formatAddress(family, words)}/${len}`;
 }

@@ -6,6 +6,7 @@ import * as L from '../assembly/layout.js';
 import { REASON_NAMES, VERDICT_NAMES } from './codec.js';
 import { invalid } from './errors.js';
 import type { ReasonName, VerdictName, VerdictRecord } from './types.js';
+import type { PacketBuffer, PacketInput } from './engine.js';
 
 const WORDS = L.VR_SIZE / 4;
 
@@ -64,6 +65,11 @@ export class Verdicts implements Iterable<VerdictRecord> {
     this.u8[i * L.VR_SIZE + L.VR_REASON] = reason;
   }
 
+  /** Replace packet i's record with record j of `from` (the ESP stage: an outer packet takes its inner packet's verdict). */
+  assign(i: number, from: Verdicts, j: number): void {
+    this.u8.set(from.u8.subarray(j * L.VR_SIZE, (j + 1) * L.VR_SIZE), i * L.VR_SIZE);
+  }
+
   /** Packets per verdict. */
   counts(): Record<VerdictName, number> {
     const out = Object.fromEntries(VERDICT_NAMES.map((v) => [v, 0])) as Record<VerdictName, number>;
@@ -97,4 +103,15 @@ export function packetBuffer(packets: readonly Uint8Array[], gap = 0): { data: U
   const data = new Uint8Array(size);
   packets.forEach((p, i) => data.set(p, offsets[i]));
   return { data, offsets, lengths };
+}
+
+/** Packet i of a batch, as a view (no copy). */
+export function packetAt(packets: readonly PacketInput[] | PacketBuffer, i: number): Uint8Array {
+  if (Array.isArray(packets)) {
+    const p = (packets as readonly PacketInput[])[i];
+    return p instanceof Uint8Array ? p : p.data;
+  }
+  const pb = packets as PacketBuffer;
+  const o = pb.offsets[i];
+  return pb.data.subarray(o, o + pb.lengths[i]);
 }

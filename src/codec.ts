@@ -183,6 +183,7 @@ export function decodeSa(dv: DataView, at: number, lt: number): SecurityAssociat
       firstUse: firstUse < 0 ? null : firstUse,
     },
     drainEnd: state === 'draining' ? dv.getFloat64(lt + L.LT_DRAIN_END, true) : null,
+    transform: null,
   };
 }
 

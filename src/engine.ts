@@ -18,7 +18,10 @@ import {
   type NormalizedPolicy, direction, engineTime, integer, normalizeFlow, normalizePolicy, normalizeSa, oneOf,
 } from './validate.js';
 import { instantiateEngine, type WasmExports } from './wasm.js';
-import { formatAddress, parseAddress } from './addr.js';
+import { addressBytes, formatAddress, parseAddress } from './addr.js';
+import { EspSa } from './esp/sa.js';
+import { acceptPackets, protectPackets, type PacketOutput } from './esp/stage.js';
+import { PROTO_AH } from './protocols.js';
 
 /** A packet for the batch API: bytes, or bytes cut short by a capture with their length on the wire. */
 export type PacketInput = Uint8Array | { data: Uint8Array; wireLength?: number };
@@ -227,6 +230,10 @@ export class Engine {
   private readonly lifetimeBase: number;
   /** Larval outcomes of the calls since the last takeOutcomes(). */
   private outcomes: LarvalOutcome[] = [];
+  // Key material by SA id: the host's half of each ESP SA (DESIGN.md §7). SA ids are
+  // never reused, so an entry left behind by an SA the engine removed is never found
+  // by a verdict; entries go when removeSA/flushPeer runs or the DELETED event is read.
+  private readonly espSas = new Map<number, EspSa>();
 
   /** Use createEngine(). */
   constructor(x: WasmExports, options: ResolvedOptions) {
@@ -384,11 +391,20 @@ export class Engine {
   addSA(sa: SaSpec, now?: number): number {
     const n = normalizeSa(sa);
     const t = now === undefined ? NaN : engineTime(now);
+    // Keys are checked before the engine sees the SA, so a bad key installs nothing.
+    const esp = EspSa.create(
+      { spi: n.spi, mode: n.mode, family: n.family, src: addressBytes(n.family, n.src), dst: addressBytes(n.family, n.dst), esn: n.esn },
+      sa,
+      n.proto === PROTO_AH ? 'ah' : 'esp',
+    );
     this.views();
     encodeSa(this.dv, this.control, n);
     const r = this.x.addSA(t, n.acquireSeq);
     this.collect();
-    if (r > 0) return r;
+    if (r > 0) {
+      if (esp) this.espSas.set(r, esp);
+      return r;
+    }
     if (r === L.Status.Stale) {
       throw new LarvalError('ESTALE', `addSA: ACQUIRE ${n.acquireSeq} is not pending: it was answered, timed out, failed, or its policy was removed (R12)`, { field: 'acquireSeq', value: n.acquireSeq });
     }
@@ -409,6 +425,7 @@ export class Engine {
   removeSA(id: number): void {
     integer(id, 'id', 1, 0xffffffff);
     if (this.x.removeSA(id) === L.Status.NotFound) throw new LarvalError('ENOENT', `removeSA: no SA with id ${id}`, { field: 'id', value: id });
+    this.espSas.delete(id);
     this.collect();
   }
 
@@ -417,7 +434,18 @@ export class Engine {
     const slot = this.x.saSlot(id);
     if (slot < 0) return null;
     this.views();
-    return decodeSa(this.dv, this.saBase + slot * L.SA_SIZE, this.lifetimeBase + slot * L.LT_SIZE);
+    return this.saRecord(slot);
+  }
+
+  private saRecord(slot: number): SecurityAssociation {
+    const sa = decodeSa(this.dv, this.saBase + slot * L.SA_SIZE, this.lifetimeBase + slot * L.LT_SIZE);
+    sa.transform = this.espSas.get(sa.id)?.info() ?? null;
+    return sa;
+  }
+
+  /** The host's ESP state of SA `id` (keys as KeyObjects), or null if it has none (R23: no-keys). */
+  espSa(id: number): EspSa | null {
+    return this.espSas.get(id) ?? null;
   }
 
   // -------------------------------------------------------------------------
@@ -451,6 +479,29 @@ export class Engine {
    */
   inbound(packets: Iterable<PacketInput> | PacketBuffer, now?: number): Verdicts {
     return this.decide(packets, now, Pass.Inbound);
+  }
+
+  /**
+   * Decide outbound packets and build what leaves (R22, R23): ESP, made with the SA
+   * and sequence number the engine chose, for `protect`; the packet itself for
+   * `bypass`; null otherwise. An SA without keys or a packet that cannot be
+   * encapsulated turns into `drop` (`no-keys`, `cannot-encapsulate`), counted.
+   */
+  output(packets: readonly PacketInput[] | PacketBuffer, now?: number): PacketOutput {
+    const verdicts = this.outbound(packets as PacketInput[], now);
+    return { verdicts, packets: protectPackets(this, packets, verdicts) };
+  }
+
+  /**
+   * Decide inbound packets and open the ESP ones (R17–R20): SPI lookup and replay
+   * pre-check, ICV verification and decryption, then the window update and the
+   * inner policy check. `packets[i]` is the inner packet of an accepted ESP packet,
+   * a bypass packet as it came, or null; the verdict of a decrypted packet is its
+   * inner packet's (`protect`/`policy` or `drop`/`policy-mismatch`, `replayed`).
+   */
+  input(packets: readonly PacketInput[] | PacketBuffer, now?: number): PacketOutput {
+    const verdicts = this.inbound(packets as PacketInput[], now);
+    return acceptPackets(this, packets, verdicts, now);
   }
 
   /**
@@ -659,7 +710,10 @@ export class Engine {
       if (head === tail) break;
       const ev = decodeEvent(this.dv, records + (head & (cap - 1)) * L.EV_SIZE);
       this.dv.setUint32(this.ring + L.EVR_HEAD, (head + 1) >>> 0, true);
-      if (ev) out.push(ev);
+      if (ev) {
+        if (ev.type === 'deleted') this.espSas.delete(ev.saId);
+        out.push(ev);
+      }
       if (head + 1 === tail || out.length === max) this.x.eventsRead();
     }
     return out;
@@ -702,6 +756,7 @@ export class Engine {
     for (let i = 0; i < 4; i++) this.dv.setUint32(this.control + L.FK_SRC + 4 * i, a.words[i], true);
     const n = this.x.flushPeer(t);
     this.collect();
+    for (const id of this.espSas.keys()) if (this.x.saSlot(id) < 0) this.espSas.delete(id);
     return n;
   }
 
@@ -802,7 +857,7 @@ export class Engine {
     const sas: SecurityAssociation[] = [];
     for (let s = 0; s < this.options.maxSAs; s++) {
       const at = this.saBase + s * L.SA_SIZE;
-      if (this.u8[at + L.SA_STATE] !== L.SaState.Free) sas.push(decodeSa(this.dv, at, this.lifetimeBase + s * L.LT_SIZE));
+      if (this.u8[at + L.SA_STATE] !== L.SaState.Free) sas.push(this.saRecord(s));
     }
     sas.sort((a, b) => a.id - b.id);
     const defaults = {} as EngineDump['defaults'];

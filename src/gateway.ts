@@ -11,8 +11,9 @@
 import { EventEmitter } from 'node:events';
 import * as L from '../assembly/layout.js';
 import { createEngine, type Engine, type EngineStats, type PacketBuffer, type PacketInput } from './engine.js';
-import type { Verdicts } from './batch.js';
+import { packetAt, type Verdicts } from './batch.js';
 import { ResolutionQueue, type QueuedPacket } from './resolution.js';
+import { protectPackets, type PacketOutput } from './esp/stage.js';
 import { KeyManagerSession, type KeyManagerOptions } from './km.js';
 import { LocalSockets, type Transmitted } from './sockets.js';
 import { LarvalError, invalid } from './errors.js';
@@ -38,6 +39,11 @@ export interface ReleasedPackets {
   queuedAt: number[];
   /** Their new verdicts, in arrival order: 'protect' through the new SA, or queued again. */
   verdicts: Verdicts;
+  /**
+   * What leaves for each packet: ESP made with the new SA, the packet for a bypass
+   * verdict, or null (queued again, or dropped: an SA without keys is `no-keys`, R23).
+   */
+  wire: (Uint8Array | null)[];
   /** Engine time of the release. */
   time: number;
 }
@@ -181,6 +187,25 @@ export class Gateway extends EventEmitter<GatewayEvents> {
     return v;
   }
 
+  /**
+   * Like outbound(), then build what leaves (Engine.output): ESP for `protect`, the
+   * packet for `bypass`, null for the rest, queued packets included (they come out
+   * in a 'release' event, encapsulated, once their SA is installed).
+   */
+  output(packets: PacketInput[] | PacketBuffer, now?: number): PacketOutput {
+    const verdicts = this.outbound(packets, now);
+    return { verdicts, packets: protectPackets(this.engine, packets, verdicts) };
+  }
+
+  /** Inbound packets at engine time `now` (Engine.input); INVALID_SPI events go to the key manager. */
+  input(packets: PacketInput[] | PacketBuffer, now?: number): PacketOutput {
+    this.advance(now);
+    const out = this.engine.input(packets, now);
+    this.settle();
+    this.deliver();
+    return out;
+  }
+
   // -------------------------------------------------------------------------
   // Larval outcomes
 
@@ -239,6 +264,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
       packets,
       queuedAt: held.map((p) => p.queuedAt),
       verdicts: v,
+      wire: protectPackets(this.engine, packets, v),
       time,
     };
     this.emit('release', released);
@@ -300,14 +326,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
 // A copy of packet i of the input, to hold past the caller's buffer.
 function packetBytes(packets: PacketInput[] | PacketBuffer, i: number): Uint8Array {
-  if (Array.isArray(packets)) {
-    const p = packets[i];
-    const data = p instanceof Uint8Array ? p : p.data;
-    return data.slice();
-  }
-  const pb = packets as PacketBuffer;
-  const o = pb.offsets[i];
-  return pb.data.slice(o, o + pb.lengths[i]);
+  return packetAt(packets, i).slice();
 }
 
 export { LarvalError };

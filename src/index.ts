@@ -16,7 +16,15 @@ export type { DroppedPackets, GatewayOptions, ReleasedPackets } from './gateway.
 export { ResolutionQueue, PACKET_OVERHEAD } from './resolution.js';
 export { KeyManagerSession } from './km.js';
 export type { KeyManagerOptions } from './km.js';
-export { ScriptedKeyManager } from './scripted-km.js';
+export { ScriptedKeyManager, scriptedKeys } from './scripted-km.js';
 export type { ScriptedBehaviour, ScriptedKeyManagerOptions, ScriptedKeyManagerStats } from './scripted-km.js';
 export { LocalSockets, SocketError } from './sockets.js';
 export type { ConnectResult, SendResult, SocketCallOptions, SocketErrorCode, Transmitted } from './sockets.js';
+export { encryptEsp, sealEsp } from './esp/encrypt.js';
+export type { EncryptOptions } from './esp/encrypt.js';
+export { decryptEsp, openEsp } from './esp/decrypt.js';
+export { EspSa } from './esp/sa.js';
+export type { EspKeysSpec, EspTransformInfo, KeyMaterial } from './esp/sa.js';
+export type { EncryptionAlgorithm, IntegrityAlgorithm } from './esp/algorithms.js';
+export { protectPackets, acceptPackets } from './esp/stage.js';
+export type { PacketOutput } from './esp/stage.js';

@@ -21,8 +21,12 @@ export const PROTOCOLS: Readonly<Record<string, number>> = Object.freeze({
 const NAMES: Record<number, string> = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'ipv6-icmp', 89: 'ospf', 132: 'sctp', 136: 'udplite' };
 
 export const PROTO_ICMP = 1;
+/** IPv4 in IP: ESP tunnel mode's next header for an IPv4 inner packet. */
+export const PROTO_IPIP = 4;
 export const PROTO_TCP = 6;
 export const PROTO_UDP = 17;
+/** IPv6 in IP: ESP tunnel mode's next header for an IPv6 inner packet. */
+export const PROTO_IPV6 = 41;
 export const PROTO_ESP = 50;
 export const PROTO_AH = 51;
 export const PROTO_ICMPV6 = 58;

@@ -11,6 +11,17 @@ import type { Gateway } from './gateway.js';
 import type { KeyManagerSession } from './km.js';
 import { LarvalError, invalid } from './errors.js';
 import type { AcquireEvent, SaSpec } from './types.js';
+import { createHmac } from 'node:crypto';
+
+/**
+ * The AES-GCM-128 key material (key + salt, RFC 4106) the scripted key manager gives
+ * SPI `spi`: HMAC-SHA-256(secret, "esp " + spi), first 20 octets. Deterministic, so
+ * two gateways with the same secret agree, and tests and tshark can be given the keys.
+ */
+export function scriptedKeys(spi: number, secret = 'larval-scripted-km'): Pick<SaSpec, 'encryption'> {
+  const key = createHmac('sha256', secret).update(`esp ${spi >>> 0}`).digest().subarray(0, 20);
+  return { encryption: { algorithm: 'aes-gcm-16', key } };
+}
 
 export type ScriptedBehaviour =
   | 'answer'                // install an SA after the delay
@@ -24,8 +35,17 @@ export interface ScriptedKeyManagerOptions {
   behaviour?: ScriptedBehaviour;
   /** First SPI handed out. Default 0x10000. */
   firstSpi?: number;
-  /** Extra SA fields per ACQUIRE (e.g. a reqid); keys arrive with the ESP issue. */
+  /** Extra SA fields per ACQUIRE (e.g. a reqid, other keys). */
   saFor?: (ev: AcquireEvent) => Partial<SaSpec>;
+  /**
+   * Keys of the ESP SAs it installs: 'derived' (default) gives each SPI an
+   * AES-GCM-128 key derived from `secret` (scriptedKeys(), so a peer configured
+   * with the same secret has the same keys); false installs SAs without keys.
+   * Test keys, not a key exchange.
+   */
+  keys?: 'derived' | false;
+  /** Secret the derived keys come from. Default 'larval-scripted-km'. */
+  secret?: string;
   /**
    * Also install the inbound SA of the pair (peer → us, the next SPI), as an IKE
    * negotiation does. Default true.
@@ -121,16 +141,23 @@ export class ScriptedKeyManager {
     this.inProgress.set(ev.seq, cancel);
   }
 
+  private keysFor(spi: number, proto: 'esp' | 'ah'): Partial<SaSpec> {
+    if (this.options.keys === false || proto !== 'esp') return {};
+    return scriptedKeys(spi, this.options.secret);
+  }
+
   private install(session: KeyManagerSession, ev: AcquireEvent): void {
     const t = ev.template;
+    const spi = this.nextSpi++;
     const spec: SaSpec = {
-      spi: this.nextSpi++,
+      spi,
       src: t.src,
       dst: t.dst,
       proto: t.proto,
       mode: t.mode,
       reqid: t.reqid,
       acquireSeq: ev.seq,
+      ...this.keysFor(spi, t.proto),
       ...(this.options.saFor?.(ev) ?? {}),
     };
     try {
@@ -149,7 +176,8 @@ export class ScriptedKeyManager {
     // unique CHILD_SAs), so the inbound SAs of different flows do not replace each
     // other (R15 applies per template).
     const reqid = t.level === 'unique' ? 0x40000000 + ev.seq : outbound.reqid;
-    session.installSA({ ...outbound, reqid, spi: this.nextSpi++, src: t.dst, dst: t.src });
+    const inSpi = this.nextSpi++;
+    session.installSA({ ...outbound, ...this.keysFor(inSpi, t.proto), reqid, spi: inSpi, src: t.dst, dst: t.src });
     this.counts.inboundInstalled++;
   }
 }

@@ -1,6 +1,9 @@
 // Public types of larval's API. Addresses and prefixes are strings; protocols are
 // names ('tcp', 'udp', 'icmp', 'ipv6-icmp', ...) or numbers.
 
+import type { EncryptionAlgorithm, IntegrityAlgorithm } from './esp/algorithms.js';
+import type { EspTransformInfo } from './esp/sa.js';
+
 export type Direction = 'out' | 'in' | 'fwd';
 export type PolicyAction = 'protect' | 'bypass' | 'discard';
 export type IpsecMode = 'tunnel' | 'transport';
@@ -96,6 +99,17 @@ export interface SaSpec {
   lifetime?: { soft?: LifetimeLimits; hard?: LifetimeLimits };
   /** Outbound: the last sequence number already sent (a KM restoring an SA, as HA sync does). Default 0. */
   lastSeq?: number | bigint;
+  /**
+   * ESP encryption (R22): 'aes-gcm-16' with the AES key followed by the 4-octet salt
+   * (20 or 36 octets, RFC 4106 §8.1), or 'aes-cbc' (16 or 32 octets) with `integrity`.
+   * Keys stay in the host, as node:crypto KeyObjects; nothing prints them. An SA
+   * without keys can be selected, but its packets are dropped `no-keys` (R23).
+   */
+  encryption?: { algorithm: EncryptionAlgorithm; key: Uint8Array | string };
+  /** ESP integrity for aes-cbc: 'hmac-sha256-128' (32-octet key) or 'hmac-sha1-96' (20). */
+  integrity?: { algorithm: IntegrityAlgorithm; key: Uint8Array | string };
+  /** UDP encapsulation (RFC 3948); ports default to 4500. */
+  encap?: { sport?: number; dport?: number };
 }
 
 /** Limits of one kind (soft or hard). Times are ms of engine time. */
@@ -125,6 +139,8 @@ export interface SecurityAssociation {
   usage: { packets: number; bytes: number; lastSeq: bigint; firstUse: number | null };
   /** Engine time at which a draining SA is removed (R15), else null. */
   drainEnd: number | null;
+  /** ESP algorithms and key sizes (never keys), or null for an SA without keys. */
+  transform: EspTransformInfo | null;
 }
 
 /** A flow for matchPolicy(): addresses as strings, protocol as name or number. */
@@ -159,7 +175,8 @@ export type ReasonName =
   | 'replayed' | 'replay-too-old' | 'spi' | 'unknown-spi' | 'clear-protected' | 'policy-mismatch'
   | 'truncated' | 'bad-version' | 'bad-ihl' | 'bad-total-length' | 'bad-payload-length'
   | 'ext-header-truncated' | 'ext-chain-too-long' | 'hop-by-hop-not-first' | 'fragment-overflow'
-  | 'l4-truncated' | 'bad-l4-header' | 'oversized' | 'tiny-fragment' | 'bad-descriptor';
+  | 'l4-truncated' | 'bad-l4-header' | 'oversized' | 'tiny-fragment' | 'bad-descriptor'
+  | 'integrity-failed' | 'no-keys' | 'bad-esp' | 'cannot-encapsulate' | 'bad-checksum';
 
 export interface EngineOptions {
   /** Policy table capacity (all directions). Default 16384. */

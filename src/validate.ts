@@ -231,7 +231,8 @@ function normalizeTemplate(t: Record<string, unknown>): NormalizedTemplate {
   return { proto, mode, level, reqid, src, dst };
 }
 
-const SA_FIELDS = ['spi', 'src', 'dst', 'proto', 'mode', 'reqid', 'state', 'acquireSeq', 'esn', 'lifetime', 'lastSeq'];
+// encryption, integrity and encap are checked by EspSa.create (src/esp/sa.ts), which never shows a key.
+const SA_FIELDS = ['spi', 'src', 'dst', 'proto', 'mode', 'reqid', 'state', 'acquireSeq', 'esn', 'lifetime', 'lastSeq', 'encryption', 'integrity', 'encap'];
 
 export function normalizeSa(sa: unknown): NormalizedSa {
   if (!isObject(sa)) throw invalid('sa', sa, 'expected an object');

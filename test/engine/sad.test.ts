@@ -174,7 +174,7 @@ describe('SA table limits and errors (R25)', () => {
     expect(engine.dump().sas).toEqual([
       {
         id: 1, spi: 0x1001, src: '192.0.2.1', dst: '198.51.100.1', family: 4, proto: 'esp', mode: 'tunnel', reqid: 3, state: 'dying', esn: false, addTime: 1234,
-        usage: { packets: 0, bytes: 0, lastSeq: 0n, firstUse: null }, drainEnd: null,
+        usage: { packets: 0, bytes: 0, lastSeq: 0n, firstUse: null }, drainEnd: null, transform: null,
       },
     ]);
   });

@@ -1,10 +1,10 @@
 // One ACQUIRE per negotiation and never a storm (R7, R7a, R8), bounded queues that
 // drain in order (R9), acquire timeout (R10) and the key manager's control interface (R12).
 import { describe, expect, it } from 'vitest';
-import { LarvalError, PACKET_OVERHEAD, ScriptedKeyManager, type AcquireEvent } from '../../src/index.js';
+import { LarvalError, PACKET_OVERHEAD, ScriptedKeyManager, scriptedKeys, type AcquireEvent } from '../../src/index.js';
 import { echo, gatewayWith, numberOf, recorder, tunnelPolicy, TUNNEL } from './helpers.js';
 
-const saFor = (spi: number, acquireSeq?: number) => ({ spi, ...TUNNEL, mode: 'tunnel' as const, ...(acquireSeq ? { acquireSeq } : {}) });
+const saFor = (spi: number, acquireSeq?: number) => ({ spi, ...TUNNEL, mode: 'tunnel' as const, ...scriptedKeys(spi), ...(acquireSeq ? { acquireSeq } : {}) });
 
 describe('R8: one ACQUIRE per resolution key', () => {
   it("1 000 distinct flows under one 'require' policy share one ACQUIRE", async () => {

@@ -1,0 +1,233 @@
+// Outbound ESP (RFC 4303 §3.3): build the protected packet for one inner packet, the
+// SA the engine chose and the sequence number the engine assigned (R13: never
+// reused). Tunnel mode wraps the whole packet in a new IP header; transport mode
+// inserts ESP after the packet's IP header. Optionally inside UDP (RFC 3948).
+//
+// Layout written, front to back:
+//   outer IP header | [UDP] | SPI | seq | IV | E(payload | padding | pad len | next hdr) | ICV
+//
+// Returns the packet, or a Reason code when it cannot be built (too big, transport
+// mode on a fragment); the caller counts that as a drop, never sends in clear (R23).
+
+import { createCipheriv, createHmac, randomFillSync } from 'node:crypto';
+import { Reason } from '../../assembly/layout.js';
+import { PROTO_ESP, PROTO_IPIP, PROTO_IPV6, PROTO_UDP } from '../protocols.js';
+import { Ipv6NextHeader } from '../wire/ipv6.js';
+import { padLength } from './algorithms.js';
+import type { EspSa } from './sa.js';
+import { internetChecksum, upperLayerChecksum } from '../wire/checksum.js';
+
+export const IPV4_HEADER = 20;
+export const IPV6_HEADER = 40;
+export const UDP_HEADER = 8;
+export const ESP_HEADER = 8;
+const MAX_IP = 65535;
+const TTL = 64;
+
+export interface EncryptOptions {
+  /** Explicit IV (known-answer tests). Default: the sequence number (GCM, RFC 4106 §3.1), random (CBC). */
+  iv?: Uint8Array;
+  /** Padding octets instead of the minimum (TFC padding, RFC 4303 §2.4); keeps the alignment rule. */
+  padding?: number;
+}
+
+// CBC IVs come from a pool refilled in one call (RFC 3602 §2.4: unpredictable).
+const ivPool = Buffer.allocUnsafe(16 * 1024);
+let ivPoolAt = ivPool.length;
+function randomIv(n: number): Buffer {
+  if (ivPoolAt + n > ivPool.length) {
+    randomFillSync(ivPool);
+    ivPoolAt = 0;
+  }
+  const iv = ivPool.subarray(ivPoolAt, ivPoolAt + n);
+  ivPoolAt += n;
+  return iv;
+}
+
+/** Encapsulate `inner` (a whole IPv4/IPv6 packet) with `sa` and sequence number `seq`. */
+export function encryptEsp(sa: EspSa, inner: Uint8Array, seq: bigint, options?: EncryptOptions): Uint8Array | Reason {
+  const innerVersion = inner[0] >> 4;
+  let headerLength: number;   // octets of IP header in front of ESP (and UDP)
+  let payloadStart: number;   // where the protected payload starts in `inner`
+  let nextHeader: number;
+  let nhAt = -1;              // transport: where the protocol/next-header octet is
+  if (sa.mode === 'tunnel') {
+    headerLength = sa.family === 4 ? IPV4_HEADER : IPV6_HEADER;
+    payloadStart = 0;
+    nextHeader = innerVersion === 4 ? PROTO_IPIP : PROTO_IPV6;
+  } else {
+    const split = transportSplit(inner);
+    if (split === null) return Reason.CannotEncapsulate;
+    headerLength = payloadStart = split.headerLength;
+    nextHeader = split.nextHeader;
+    nhAt = split.nhAt;
+  }
+  const payload = inner.length - payloadStart;
+  const pad = paddingFor(sa, payload, options);
+  if (pad < 0) return Reason.CannotEncapsulate;
+  const udp = sa.encap ? UDP_HEADER : 0;
+  const ctLength = payload + pad + 2;
+  const espLength = ESP_HEADER + sa.ivLength + ctLength + sa.icvLength;
+  const total = headerLength + udp + espLength;
+  const family = sa.mode === 'tunnel' ? sa.family : innerVersion;
+  if ((family === 4 ? total : total - IPV6_HEADER) > MAX_IP) return Reason.CannotEncapsulate;
+
+  const out = Buffer.allocUnsafe(total);
+  const proto = sa.encap ? PROTO_UDP : PROTO_ESP;
+  if (sa.mode === 'tunnel') writeOuterHeader(sa, inner, out, total, proto);
+  else {
+    out.set(inner.subarray(0, headerLength), 0);
+    out[nhAt] = proto;
+    if (family === 4) {
+      out.writeUInt16BE(total, 2);
+      out.writeUInt16BE(0, 10);
+      out.writeUInt16BE(internetChecksum(out, 0, headerLength), 10);
+    } else out.writeUInt16BE(total - IPV6_HEADER, 4);
+  }
+  const esp = headerLength + udp;
+  if (udp) {
+    out.writeUInt16BE(sa.encap!.sport, headerLength);
+    out.writeUInt16BE(sa.encap!.dport, headerLength + 2);
+    out.writeUInt16BE(udp + espLength, headerLength + 4);
+    out.writeUInt16BE(0, headerLength + 6);
+  }
+  if (!sealInto(sa, out, esp, inner.subarray(payloadStart), nextHeader, pad, seq, options?.iv)) return Reason.CannotEncapsulate;
+  // IPv6 forbids a zero UDP checksum (RFC 8200 §8.1); IPv4 sends zero (RFC 3948 §2.1).
+  if (udp && family === 6) {
+    const sum = upperLayerChecksum({ src: out.subarray(8, 24), dst: out.subarray(24, 40) }, PROTO_UDP, out.subarray(headerLength));
+    out.writeUInt16BE(sum === 0 ? 0xffff : sum, headerLength + 6);
+  }
+  return out;
+}
+
+/**
+ * The ESP packet alone (SPI through ICV) for `payload` and `nextHeader`: the
+ * emitting half that encryptEsp() frames, and what published ESP test vectors give.
+ */
+export function sealEsp(sa: EspSa, payload: Uint8Array, nextHeader: number, seq: bigint, options?: EncryptOptions): Uint8Array | Reason {
+  const pad = paddingFor(sa, payload.length, options);
+  if (pad < 0) return Reason.CannotEncapsulate;
+  const out = Buffer.allocUnsafe(ESP_HEADER + sa.ivLength + payload.length + pad + 2 + sa.icvLength);
+  return sealInto(sa, out, 0, payload, nextHeader, pad, seq, options?.iv) ? out : Reason.CannotEncapsulate;
+}
+
+// Octets of padding: the minimum, or the caller's (TFC) if it keeps the alignment; -1 if not.
+function paddingFor(sa: EspSa, payloadLength: number, options?: EncryptOptions): number {
+  const pad = options?.padding ?? padLength(payloadLength, sa.enc.align);
+  return Number.isInteger(pad) && pad >= 0 && pad <= 255 && (payloadLength + pad + 2) % sa.enc.align === 0 ? pad : -1;
+}
+
+// Write SPI, sequence number, IV, the encrypted payload and trailer, and the ICV at
+// `esp` in `out`, which has exactly the room for them.
+function sealInto(sa: EspSa, out: Buffer, esp: number, plain: Uint8Array, nextHeader: number, pad: number, seq: bigint, explicitIv?: Uint8Array): boolean {
+  out.writeUInt32BE(sa.spi, esp);
+  out.writeUInt32BE(Number(seq & 0xffffffffn), esp + 4);
+  const ivAt = esp + ESP_HEADER;
+  if (explicitIv !== undefined) {
+    if (explicitIv.length !== sa.ivLength) return false;
+    out.set(explicitIv, ivAt);
+  } else if (sa.enc.aead) out.writeBigUInt64BE(seq, ivAt); // unique per key: seq is never reused (R13)
+  else out.set(randomIv(sa.ivLength), ivAt);
+  const iv = out.subarray(ivAt, ivAt + sa.ivLength);
+
+  // Trailer: padding 1, 2, 3, … (RFC 4303 §2.4), pad length, next header.
+  const trailer = Buffer.allocUnsafe(pad + 2);
+  for (let i = 0; i < pad; i++) trailer[i] = i + 1;
+  trailer[pad] = pad;
+  trailer[pad + 1] = nextHeader;
+
+  let at = ivAt + sa.ivLength;
+  if (sa.enc.aead) {
+    const nonce = Buffer.allocUnsafe(12);
+    nonce.set(sa.salt, 0);
+    nonce.set(iv, 4);
+    const c = createCipheriv(sa.cipherName as 'aes-128-gcm', sa.cipherKey, nonce, { authTagLength: 16 });
+    c.setAAD(gcmAad(sa, out, esp, seq));
+    at += c.update(plain).copy(out, at);
+    at += c.update(trailer).copy(out, at);
+    c.final();
+    c.getAuthTag().copy(out, at);
+  } else {
+    const c = createCipheriv(sa.cipherName, sa.cipherKey, iv);
+    c.setAutoPadding(false);
+    at += c.update(plain).copy(out, at);
+    at += c.update(trailer).copy(out, at);
+    c.final();
+    const h = createHmac(sa.auth!.hash, sa.authKey!);
+    h.update(out.subarray(esp, at));
+    if (sa.esn) h.update(seqHigh(seq)); // RFC 4303 §3.3.2.1: ESN high bits follow, not sent
+    h.digest().copy(out, at, 0, sa.icvLength);
+  }
+  return true;
+}
+
+/** RFC 4106 §5: SPI | seq (8 octets), or SPI | seq high | seq low (12) with ESN. */
+export function gcmAad(sa: EspSa, packet: Uint8Array, esp: number, seq: bigint): Uint8Array {
+  if (!sa.esn) return packet.subarray(esp, esp + ESP_HEADER);
+  const aad = Buffer.allocUnsafe(12);
+  aad.set(packet.subarray(esp, esp + 4), 0);
+  aad.writeUInt32BE(Number(seq >> 32n), 4);
+  aad.set(packet.subarray(esp + 4, esp + 8), 8);
+  return aad;
+}
+
+export function seqHigh(seq: bigint): Buffer {
+  const b = Buffer.allocUnsafe(4);
+  b.writeUInt32BE(Number((seq >> 32n) & 0xffffffffn), 0);
+  return b;
+}
+
+// The outer header of tunnel mode (RFC 4301 §5.1.2): DSCP and ECN copied from the
+// inner header (RFC 6040 normal mode), DF copied from an IPv4 inner header.
+function writeOuterHeader(sa: EspSa, inner: Uint8Array, out: Buffer, total: number, proto: number): void {
+  const v4inner = inner[0] >> 4 === 4;
+  const tos = v4inner ? inner[1] : ((inner[0] & 0x0f) << 4) | (inner[1] >> 4);
+  if (sa.family === 4) {
+    out[0] = 0x45;
+    out[1] = tos;
+    out.writeUInt16BE(total, 2);
+    sa.ipId = (sa.ipId + 1) & 0xffff;
+    out.writeUInt16BE(sa.ipId, 4);
+    out[6] = v4inner ? inner[6] & 0x40 : 0;
+    out[7] = 0;
+    out[8] = TTL;
+    out[9] = proto;
+    out[10] = 0;
+    out[11] = 0;
+    out.set(sa.src, 12);
+    out.set(sa.dst, 16);
+    out.writeUInt16BE(internetChecksum(out, 0, IPV4_HEADER), 10);
+  } else {
+    out[0] = 0x60 | (tos >> 4);
+    out[1] = (tos & 0x0f) << 4;
+    out[2] = 0;
+    out[3] = 0;
+    out.writeUInt16BE(total - IPV6_HEADER, 4);
+    out[6] = proto;
+    out[7] = TTL;
+    out.set(sa.src, 8);
+    out.set(sa.dst, 24);
+  }
+}
+
+// Transport mode: ESP goes after the IPv4 header (options included), or after the
+// IPv6 header and any hop-by-hop and routing headers (RFC 4303 §3.1.1; destination
+// options go inside). Fragments are refused: IPsec applies before fragmentation
+// (RFC 4301 §7), so a fragment cannot be protected in transport mode.
+function transportSplit(inner: Uint8Array): { headerLength: number; nextHeader: number; nhAt: number } | null {
+  if (inner[0] >> 4 === 4) {
+    if (((inner[6] & 0x3f) | inner[7]) !== 0) return null; // MF or an offset
+    return { headerLength: (inner[0] & 0x0f) * 4, nextHeader: inner[9], nhAt: 9 };
+  }
+  let nhAt = 6;
+  let off = IPV6_HEADER;
+  let next = inner[6];
+  while (next === Ipv6NextHeader.HOP_BY_HOP || next === Ipv6NextHeader.ROUTING) {
+    if (off + 2 > inner.length) return null;
+    nhAt = off;
+    next = inner[off];
+    off += (inner[off + 1] + 1) * 8;
+  }
+  if (next === Ipv6NextHeader.FRAGMENT || off > inner.length) return null;
+  return { headerLength: off, nextHeader: next, nhAt };
+}

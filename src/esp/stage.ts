@@ -1,0 +1,86 @@
+// The ESP stage of the packet path: what happens to a batch after the engine decided
+// it (VPP's esp-encrypt / esp-decrypt nodes after ipsec-output / ipsec-input).
+//
+//   protect  outbound verdicts → bytes for the wire: ESP built with the SA and the
+//            sequence number the engine assigned (R13); bypass packets as they
+//            are; nothing for discard, drop and queued packets. An SA without keys,
+//            or a packet that cannot be encapsulated, becomes a counted drop: a
+//            packet a protect policy selected never leaves in clear (R23).
+//   accept   inbound verdicts → verify and decrypt each ESP packet with its SA;
+//            only those whose ICV verified go to Engine.inboundDecrypted(), which
+//            moves the anti-replay window and checks the inner packet against the
+//            inbound policy (R19, R20). Cleartext bypass packets pass as they are.
+
+import * as L from '../../assembly/layout.js';
+import { REASON_NAMES } from '../codec.js';
+import { packetAt, type Verdicts } from '../batch.js';
+import type { Engine, PacketBuffer, PacketInput } from '../engine.js';
+import type { Direction } from '../types.js';
+import { encryptEsp } from './encrypt.js';
+import { decryptEsp } from './decrypt.js';
+
+export interface PacketOutput {
+  /** One record per input packet: the engine's verdict, replaced by `drop` and its reason where the ESP stage dropped it. */
+  verdicts: Verdicts;
+  /** Per input packet: the bytes to send on (ESP, a bypass packet, a decrypted inner packet), or null. */
+  packets: (Uint8Array | null)[];
+}
+
+/** Outbound bytes for each verdict of `verdicts` (decided for `input`); drops are counted in `dir`. */
+export function protectPackets(engine: Engine, input: readonly PacketInput[] | PacketBuffer, verdicts: Verdicts, dir: Direction = 'out'): (Uint8Array | null)[] {
+  const out = new Array<Uint8Array | null>(verdicts.length).fill(null);
+  const drops = new Map<number, number>();
+  for (let i = 0; i < verdicts.length; i++) {
+    const v = verdicts.verdictCode(i);
+    if (v === L.Verdict.Bypass) {
+      out[i] = packetAt(input, i);
+      continue;
+    }
+    if (v !== L.Verdict.Protect) continue;
+    const sa = engine.espSa(verdicts.saId(i)!);
+    const r = sa === null ? L.Reason.NoKeys : encryptEsp(sa, packetAt(input, i), verdicts.seq(i) ?? 0n);
+    if (typeof r === 'number') {
+      verdicts.override(i, L.Verdict.Drop, r);
+      drops.set(r, (drops.get(r) ?? 0) + 1);
+    } else out[i] = r;
+  }
+  for (const [r, n] of drops) engine.countDrops(dir, REASON_NAMES[r], n);
+  return out;
+}
+
+/** Decrypt and check the inbound packets `verdicts` was decided for, at engine time `now`. */
+export function acceptPackets(engine: Engine, input: readonly PacketInput[] | PacketBuffer, verdicts: Verdicts, now?: number): PacketOutput {
+  const out = new Array<Uint8Array | null>(verdicts.length).fill(null);
+  const drops = new Map<number, number>();
+  const items: { packet: Uint8Array; saId: number; seq: bigint }[] = [];
+  const index: number[] = [];
+  for (let i = 0; i < verdicts.length; i++) {
+    const v = verdicts.verdictCode(i);
+    if (v === L.Verdict.Bypass) {
+      out[i] = packetAt(input, i);
+      continue;
+    }
+    if (v !== L.Verdict.Protect) continue;
+    const saId = verdicts.saId(i)!;
+    const seq = verdicts.seq(i) ?? 0n;
+    const sa = engine.espSa(saId);
+    const r = sa === null ? L.Reason.NoKeys : decryptEsp(sa, packetAt(input, i), verdicts.l4Offset(i), seq);
+    if (typeof r === 'number') {
+      verdicts.override(i, L.Verdict.Drop, r);
+      drops.set(r, (drops.get(r) ?? 0) + 1);
+      continue;
+    }
+    items.push({ packet: r, saId, seq });
+    index.push(i);
+  }
+  for (const [r, n] of drops) engine.countDrops('in', REASON_NAMES[r], n);
+  if (items.length) {
+    const inner = engine.inboundDecrypted(items, now);
+    for (let k = 0; k < items.length; k++) {
+      const i = index[k];
+      verdicts.assign(i, inner, k);
+      if (inner.verdictCode(k) === L.Verdict.Protect) out[i] = items[k].packet;
+    }
+  }
+  return { verdicts, packets: out };
+}

@@ -153,8 +153,13 @@ function applyDecision(w: usize, v: usize, dir: u32, now: f64, wire: u32): void 
     // Count the packet on the best SA (R13). A hard limit it reaches stops that SA's
     // output (R15) and the group's next best, if any, carries the packet (R16).
     for (let best = load<u32>(gp + GR_BEST); best != 0; best = load<u32>(gp + GR_BEST)) {
+      // The SA's id and SPI are read before counting: a soft limit the packet reaches
+      // makes the SA dying, which can hand the group to another SA (R6), but this
+      // packet was numbered on this one and must carry its SPI.
+      const saId = load<u32>(gp + GR_BEST_ID);
+      const spi = load<u32>(gp + GR_BEST_SPI);
       if (!accountPacket(best - 1, wire, now, true)) continue;
-      writeVerdict(v, Verdict.Protect, Reason.Policy, policyId, load<u32>(gp + GR_BEST_ID), load<u32>(gp + GR_BEST_SPI), lastSeq);
+      writeVerdict(v, Verdict.Protect, Reason.Policy, policyId, saId, spi, lastSeq);
       count(dir, Verdict.Protect, Reason.Policy);
       return;
     }

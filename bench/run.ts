@@ -16,6 +16,10 @@
 //   negotiate-miss new flows that each need a negotiation: classifier, larval SA
 //                  created, ACQUIRE written and read as an event object (R7, R8)
 //   tick           tick(now) with 1k and 1M SAs, and per expiring SA (bench/tick.ts)
+//   esp-encrypt    engine.output(): decide + ESP tunnel AES-128-GCM, 64/512/1400-octet
+//                  IPv4 packets, against raw node:crypto AES-128-GCM (bench/esp.ts)
+//   esp-decrypt    engine.input(): decide + verify/decrypt + inner check, against raw
+//                  node:crypto AES-128-GCM decryption of the same packets (bench/esp.ts)
 
 import Benchmark from 'benchmark';
 import { writeFileSync } from 'node:fs';
@@ -29,6 +33,7 @@ import type { Flow, PolicySpec, SaSpec } from '../src/types.js';
 import { TsOutboundPath } from './ts-outbound.js';
 import { tickBench } from './tick.js';
 import { measure } from './measure.js';
+import { espBench, gbps, type EspResult } from './esp.js';
 
 const BATCH = 256;
 
@@ -309,8 +314,10 @@ async function main(): Promise<void> {
     );
     (globalThis as { gc?: () => void }).gc?.();
   }
-  console.log('\n| scenario | engine (Mpps) | plain TS (Mpps) | engine / TS |');
-  console.log('|---|---:|---:|---:|');
+  if (results.length) {
+    console.log('\n| scenario | engine (Mpps) | plain TS (Mpps) | engine / TS |');
+    console.log('|---|---:|---:|---:|');
+  }
   for (const r of results) console.log(`| ${r.what} | ${(r.enginePps / 1e6).toFixed(2)} | ${(r.tsPps / 1e6).toFixed(3)} | ${r.ratio.toFixed(1)}x |`);
   if (!only || only.has('tick')) {
     const ticks = await tickBench(maxTime);
@@ -320,7 +327,18 @@ async function main(): Promise<void> {
       console.log(`| ${r.what} | ${r.engineNs.toFixed(0)} ns${Number.isNaN(r.tsNs) ? ' per expired SA' : ''} | ${Number.isNaN(r.tsNs) ? '—' : r.tsNs.toFixed(0) + ' ns'} | ${Number.isNaN(r.ratio) ? '—' : r.ratio.toFixed(0) + 'x'} |`);
     }
   }
-  if (values.json) writeFileSync(values.json, JSON.stringify({ node: process.version, batch: BATCH, results }, null, 2));
+  const esp: EspResult[] = [];
+  for (const direction of ['encrypt', 'decrypt'] as const) {
+    if (!only || only.has(`esp-${direction}`)) esp.push(...await espBench(direction, maxTime, roundCount));
+  }
+  if (esp.length) {
+    console.log('\n| ESP (tunnel, AES-128-GCM, IPv4) | inner size | larval (kpps) | larval (Gbit/s) | raw node:crypto (kpps) | raw (Gbit/s) | raw / larval |');
+    console.log('|---|---:|---:|---:|---:|---:|---:|');
+    for (const r of esp) {
+      console.log(`| ${r.direction === 'encrypt' ? 'output(): encapsulate + encrypt' : 'input(): decrypt + decapsulate'} | ${r.size} B | ${(r.larvalPps / 1e3).toFixed(0)} | ${gbps(r.larvalPps, r.size).toFixed(2)} | ${(r.rawPps / 1e3).toFixed(0)} | ${gbps(r.rawPps, r.size).toFixed(2)} | ${r.ratio.toFixed(2)}× |`);
+    }
+  }
+  if (values.json) writeFileSync(values.json, JSON.stringify({ node: process.version, batch: BATCH, results, esp }, null, 2));
 }
 
 main().catch((err) => {

@@ -231,3 +231,22 @@ describe('R21 and R6: a peer restarts', () => {
     expect(() => gw.engine.flushPeer('not-an-address')).toThrow(/address/);
   });
 });
+
+describe('R13 with R6: a packet is numbered on the SA whose SPI it carries', () => {
+  it('the packet that makes an SA dying carries that SA, even when the soft limit hands the group to another SA', async () => {
+    // Found by the R23 property test: the verdict took the SPI of the group's best SA
+    // after counting, when a soft limit had just made another SA best, so one SA's
+    // number went out under the other's SPI (a sequence number, and a GCM IV, reused).
+    const gw = await createGateway({ preset: 'linux' });
+    const tunnel = { mode: 'tunnel' as const, src: '192.0.2.1', dst: '198.51.100.1' };
+    gw.engine.addPolicy({ dir: 'out', src: '10.1.0.0/16', dst: '10.2.0.0/16', action: 'protect', template: tunnel });
+    gw.engine.addPolicy({ dir: 'out', src: '10.1.0.0/16', dst: '10.4.0.0/16', action: 'protect', template: { ...tunnel, reqid: 7 } });
+    const old = gw.engine.addSA({ spi: 0x100f, ...tunnel }, 0);
+    const pkt = () => buildPacket({ src: '10.1.0.7', dst: '10.2.0.5', proto: 'udp', srcPort: 1, dstPort: 2 });
+    gw.engine.outbound([pkt(), pkt(), pkt()], 1);
+    // Newer, fits the reqid-0 template too, and dies on its first packet.
+    const newer = gw.engine.addSA({ spi: 0x1013, ...tunnel, reqid: 7, lifetime: { soft: { packets: 1 } } }, 2);
+    const v = gw.engine.outbound([pkt(), pkt(), pkt()], 3);
+    expect([0, 1, 2].map((i) => [v.saId(i), v.spi(i), v.seq(i)])).toEqual([[newer, 0x1013, 1n], [old, 0x100f, 4n], [old, 0x100f, 5n]]);
+  });
+});

@@ -2,6 +2,7 @@
 // for every mode × algorithm × family (× UDP encapsulation); sequence numbers come
 // from the engine and are never reused; tampering, replays, unknown SPIs and SAs
 // without keys are counted drops; keys never appear in any output.
+import { createCipheriv } from 'node:crypto';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { Reason } from '../../assembly/layout.js';
@@ -177,6 +178,26 @@ describe('drops with reasons (R18, R20, R23, R26)', () => {
     expect(o2.packets).toEqual([null]);
     expect(o2.verdicts.reason(0)).toBe('cannot-encapsulate');
     expect(tun.a.stats().drops['cannot-encapsulate']).toBe(1);
+  });
+
+  it('padding that is not 1, 2, 3, … is bad-esp even though the ICV verifies (RFC 4303 §2.4)', () => {
+    const keys = keysFor('gcm128');
+    const material = keys.encryption!.key as Uint8Array;
+    const sa = EspSa.create({ spi: 0x5006, mode: 'transport', family: 4, src: Uint8Array.of(1, 1, 1, 1), dst: Uint8Array.of(2, 2, 2, 2), esn: false }, keys, 'esp')!;
+    // Built with node:crypto directly, so the padding can be wrong.
+    const esp = (pad: number[]) => {
+      const header = Buffer.from([0, 0, 0x50, 0x06, 0, 0, 0, 1]);
+      const iv = Buffer.alloc(8, 7);
+      const plain = Buffer.concat([Buffer.alloc(9, 0xab), Buffer.from(pad), Buffer.from([pad.length, 17])]);
+      const c = createCipheriv('aes-128-gcm', material.subarray(0, 16), Buffer.concat([material.subarray(16), iv]), { authTagLength: 16 });
+      c.setAAD(header);
+      const ct = Buffer.concat([c.update(plain), c.final()]);
+      return Buffer.concat([header, iv, ct, c.getAuthTag()]);
+    };
+    expect(openEsp(sa, esp([1]), 1n)).toEqual({ payload: Buffer.alloc(9, 0xab), nextHeader: 17 });
+    expect(openEsp(sa, esp([2]), 1n)).toBe(Reason.BadEsp);
+    expect(openEsp(sa, esp([1, 2, 3, 4, 6]), 1n)).toBe(Reason.BadEsp);
+    expect(openEsp(sa, esp([1, 2, 3, 4, 5]), 1n)).toEqual({ payload: Buffer.alloc(9, 0xab), nextHeader: 17 });
   });
 
   it('a bad trailer after the ICV verified (dummy packet, next header 59) is bad-esp', () => {

@@ -15,6 +15,10 @@ import { allCases, caseName, HOSTS, pair, saFor, udpPacket, type Case } from './
 
 const missing = tsharkMissing();
 if (missing) console.warn(`SKIPPED: ESP interop with tshark (R22): ${missing}. CI installs tshark (.ci/run).`);
+
+it('tshark is there where it must be (CI sets LARVAL_REQUIRE_TSHARK)', () => {
+  if (process.env.LARVAL_REQUIRE_TSHARK) expect(missing).toBeNull();
+});
 const dir = mkdtempSync(join(tmpdir(), 'larval-interop-'));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 

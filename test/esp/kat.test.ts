@@ -5,6 +5,7 @@
 //   Linux testmgr.h entries that extend case #5 with the ESP ICV).
 // The vectors' transcription is checked against node:crypto alone in vectors.test.ts.
 import { describe, expect, it } from 'vitest';
+import { Reason } from '../../assembly/layout.js';
 import { EspSa, encryptEsp, openEsp, sealEsp } from '../../src/index.js';
 import { cbcHmacEspVectors, gcmEspVectors, splitTrailer } from './vectors.js';
 
@@ -44,7 +45,7 @@ describe('R22: AES-GCM-16 ESP, draft-mcgrew-gcm-test-01 §4', () => {
     const sa = EspSa.create({ spi: v.spi, mode: 'transport', ...ENDPOINTS, esn: true }, { encryption: { algorithm: 'aes-gcm-16', key: v.key + v.salt } }, 'esp')!;
     const packet = hex(u32(v.spi) + u32(Number(v.seq & 0xffffffffn)) + v.iv + v.ciphertext + v.icv);
     expect(openEsp(sa, packet, v.seq)).not.toBeTypeOf('number');
-    expect(openEsp(sa, packet, v.seq - (1n << 32n))).toBe(32 /* integrity-failed */);
+    expect(openEsp(sa, packet, v.seq - (1n << 32n))).toBe(Reason.IntegrityFailed);
   });
 });
 

@@ -130,28 +130,28 @@ function sealInto(sa: EspSa, out: Buffer, esp: number, plain: Uint8Array, nextHe
   else out.set(randomIv(sa.ivLength), ivAt);
   const iv = out.subarray(ivAt, ivAt + sa.ivLength);
 
-  // Trailer: padding 1, 2, 3, … (RFC 4303 §2.4), pad length, next header.
-  const trailer = Buffer.allocUnsafe(pad + 2);
-  for (let i = 0; i < pad; i++) trailer[i] = i + 1;
-  trailer[pad] = pad;
-  trailer[pad + 1] = nextHeader;
-
-  let at = ivAt + sa.ivLength;
+  // Plaintext in place: payload, padding 1, 2, 3, … (RFC 4303 §2.4), pad length,
+  // next header; then one cipher call over it (each update() costs a call and a copy).
+  const ctAt = ivAt + sa.ivLength;
+  out.set(plain, ctAt);
+  let at = ctAt + plain.length;
+  for (let i = 1; i <= pad; i++) out[at++] = i;
+  out[at++] = pad;
+  out[at++] = nextHeader;
+  const clear = out.subarray(ctAt, at);
   if (sa.enc.aead) {
     const nonce = Buffer.allocUnsafe(12);
     nonce.set(sa.salt, 0);
     nonce.set(iv, 4);
     const c = createCipheriv(sa.cipherName as 'aes-128-gcm', sa.cipherKey, nonce, { authTagLength: 16 });
     c.setAAD(gcmAad(sa, out, esp, seq));
-    at += c.update(plain).copy(out, at);
-    at += c.update(trailer).copy(out, at);
+    c.update(clear).copy(out, ctAt);
     c.final();
     c.getAuthTag().copy(out, at);
   } else {
     const c = createCipheriv(sa.cipherName, sa.cipherKey, iv);
     c.setAutoPadding(false);
-    at += c.update(plain).copy(out, at);
-    at += c.update(trailer).copy(out, at);
+    c.update(clear).copy(out, ctAt); // whole blocks: nothing is held back for final()
     c.final();
     const h = createHmac(sa.auth!.hash, sa.authKey!);
     h.update(out.subarray(esp, at));

@@ -128,8 +128,8 @@ function rawOpen(key: KeyObject, nonce: Buffer, esp: Buffer): number {
 async function rounds(name: string, roundCount: number, maxTime: number, larval: () => void, raw: () => void): Promise<Array<[number, number]>> {
   const out: Array<[number, number]> = [];
   for (let r = 0; r < roundCount; r++) {
-    const l = await measure(`${name} larval`, larval, maxTime);
-    const w = await measure(`${name} raw`, raw, maxTime);
+    const l = await measure(`${name} larval`, larval, maxTime, 10);
+    const w = await measure(`${name} raw`, raw, maxTime, 10);
     out.push([l.hz * ESP_BATCH, w.hz * ESP_BATCH]);
     progress(`${name}: round ${r + 1}/${roundCount}`);
   }
@@ -291,10 +291,15 @@ async function decryptCase(size: number, maxTime: number, roundCount: number): P
   return res;
 }
 
+// `maxTime` is split between larval and raw for each size: each benchmark.js
+// measurement gets maxTime / 2 and at least 10 samples (it overshoots by ~1 s on
+// these machines), so the defaults (3 rounds, max 3 s) keep a scenario's 18
+// measurements (3 sizes x 2 x 3 rounds) under a minute.
 export async function espBench(direction: 'encrypt' | 'decrypt', maxTime: number, roundCount: number): Promise<EspResult[]> {
   const out: EspResult[] = [];
+  const perMeasure = maxTime / 2;
   for (const size of ESP_SIZES) {
-    const r = direction === 'encrypt' ? await encryptCase(size, maxTime, roundCount) : await decryptCase(size, maxTime, roundCount);
+    const r = direction === 'encrypt' ? await encryptCase(size, perMeasure, roundCount) : await decryptCase(size, perMeasure, roundCount);
     out.push(r);
     console.log(
       `esp-${direction} ${String(size).padStart(4)} B   larval ${(r.larvalPps / 1e3).toFixed(0).padStart(5)} kpps ${gbps(r.larvalPps, size).toFixed(2).padStart(5)} Gbit/s   ` +

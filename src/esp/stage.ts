@@ -26,10 +26,26 @@ export interface PacketOutput {
   packets: (Uint8Array | null)[];
 }
 
+// The ESP stage's drops of one batch: the packet's verdict becomes `drop` with the
+// reason, and the engine's counters get one call per reason (R26).
+class BatchDrops {
+  private readonly byReason = new Map<number, number>();
+  constructor(private readonly verdicts: Verdicts) {}
+
+  drop(i: number, reason: number): void {
+    this.verdicts.override(i, L.Verdict.Drop, reason);
+    this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1);
+  }
+
+  count(engine: Engine, dir: Direction): void {
+    for (const [r, n] of this.byReason) engine.countDrops(dir, REASON_NAMES[r], n);
+  }
+}
+
 /** Outbound bytes for each verdict of `verdicts` (decided for `input`); drops are counted in `dir`. */
 export function protectPackets(engine: Engine, input: readonly PacketInput[] | PacketBuffer, verdicts: Verdicts, dir: Direction = 'out'): (Uint8Array | null)[] {
   const out = new Array<Uint8Array | null>(verdicts.length).fill(null);
-  const drops = new Map<number, number>();
+  const drops = new BatchDrops(verdicts);
   for (let i = 0; i < verdicts.length; i++) {
     const v = verdicts.verdictCode(i);
     if (v === L.Verdict.Bypass) {
@@ -39,19 +55,17 @@ export function protectPackets(engine: Engine, input: readonly PacketInput[] | P
     if (v !== L.Verdict.Protect) continue;
     const sa = engine.espSa(verdicts.saId(i)!);
     const r = sa === null ? L.Reason.NoKeys : encryptEsp(sa, packetAt(input, i), verdicts.seq(i) ?? 0n);
-    if (typeof r === 'number') {
-      verdicts.override(i, L.Verdict.Drop, r);
-      drops.set(r, (drops.get(r) ?? 0) + 1);
-    } else out[i] = r;
+    if (typeof r === 'number') drops.drop(i, r);
+    else out[i] = r;
   }
-  for (const [r, n] of drops) engine.countDrops(dir, REASON_NAMES[r], n);
+  drops.count(engine, dir);
   return out;
 }
 
 /** Decrypt and check the inbound packets `verdicts` was decided for, at engine time `now`. */
 export function acceptPackets(engine: Engine, input: readonly PacketInput[] | PacketBuffer, verdicts: Verdicts, now?: number): PacketOutput {
   const out = new Array<Uint8Array | null>(verdicts.length).fill(null);
-  const drops = new Map<number, number>();
+  const drops = new BatchDrops(verdicts);
   const items: { packet: Uint8Array; saId: number; seq: bigint }[] = [];
   const index: number[] = [];
   for (let i = 0; i < verdicts.length; i++) {
@@ -66,14 +80,13 @@ export function acceptPackets(engine: Engine, input: readonly PacketInput[] | Pa
     const sa = engine.espSa(saId);
     const r = sa === null ? L.Reason.NoKeys : decryptEsp(sa, packetAt(input, i), verdicts.l4Offset(i), seq);
     if (typeof r === 'number') {
-      verdicts.override(i, L.Verdict.Drop, r);
-      drops.set(r, (drops.get(r) ?? 0) + 1);
+      drops.drop(i, r);
       continue;
     }
     items.push({ packet: r, saId, seq });
     index.push(i);
   }
-  for (const [r, n] of drops) engine.countDrops('in', REASON_NAMES[r], n);
+  drops.count(engine, 'in');
   if (items.length) {
     const inner = engine.inboundDecrypted(items, now);
     for (let k = 0; k < items.length; k++) {

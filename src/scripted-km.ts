@@ -10,7 +10,7 @@
 import type { Gateway } from './gateway.js';
 import type { KeyManagerSession } from './km.js';
 import { LarvalError, invalid } from './errors.js';
-import type { AcquireEvent, SaSpec } from './types.js';
+import type { AcquireEvent, AcquireTemplate, SaSpec } from './types.js';
 import { createHmac } from 'node:crypto';
 
 /**
@@ -46,6 +46,15 @@ export interface ScriptedKeyManagerOptions {
   keys?: 'derived' | false;
   /** Secret the derived keys come from. Default 'larval-scripted-km'. */
   secret?: string;
+  /** Lifetime of the SAs it negotiates (R13), e.g. a soft limit to make it rekey. */
+  lifetime?: SaSpec['lifetime'];
+  /**
+   * Called when a negotiation has produced an SA, just before it is installed: the
+   * peer knows it from then on (installing it may release queued packets at once).
+   */
+  onNegotiated?: (sa: { spec: SaSpec; direction: 'out' | 'in' }) => void;
+  /** Called after each SA it installs, with the engine's id (a peer model, a replay's report). */
+  onInstall?: (sa: { id: number; spec: SaSpec; direction: 'out' | 'in' }) => void;
   /**
    * Also install the inbound SA of the pair (peer → us, the next SPI), as an IKE
    * negotiation does. Default true.
@@ -147,7 +156,25 @@ export class ScriptedKeyManager {
   }
 
   private install(session: KeyManagerSession, ev: AcquireEvent): void {
-    const t = ev.template;
+    this.installPair(session, ev.template, ev.seq, this.options.saFor?.(ev) ?? {});
+  }
+
+  /**
+   * Negotiate an SA pair for `template` without an ACQUIRE, installed after the
+   * delay: what an IKE daemon does to rekey on EXPIRE(soft) (R14), or when a peer
+   * starts a new negotiation (it rebooted). Returns a cancel function.
+   */
+  negotiate(template: Omit<AcquireTemplate, 'level' | 'family'> & { level?: AcquireTemplate['level'] }, time = this.gw.time): () => void {
+    this.counts.negotiations++;
+    const session = this.session;
+    return this.gw.at(time + this.delay, () => {
+      if (!session.closed) this.installPair(session, { level: 'require', ...template }, 0, {});
+    });
+  }
+
+  // The outbound SA (answering ACQUIRE `seq`, 0 for none) and, unless disabled, the
+  // inbound SA of the pair, as an IKE negotiation installs them.
+  private installPair(session: KeyManagerSession, t: Omit<AcquireTemplate, 'family'>, seq: number, extra: Partial<SaSpec>): void {
     const spi = this.nextSpi++;
     const spec: SaSpec = {
       spi,
@@ -156,12 +183,15 @@ export class ScriptedKeyManager {
       proto: t.proto,
       mode: t.mode,
       reqid: t.reqid,
-      acquireSeq: ev.seq,
+      ...(seq ? { acquireSeq: seq } : {}),
       ...this.keysFor(spi, t.proto),
-      ...(this.options.saFor?.(ev) ?? {}),
+      ...(this.options.lifetime ? { lifetime: this.options.lifetime } : {}),
+      ...extra,
     };
+    let id: number;
+    this.options.onNegotiated?.({ spec, direction: 'out' });
     try {
-      session.installSA(spec);
+      id = session.installSA(spec);
       this.counts.installed++;
     } catch (err) {
       if (err instanceof LarvalError && err.code === 'ESTALE') {
@@ -170,14 +200,18 @@ export class ScriptedKeyManager {
       }
       throw err;
     }
+    this.options.onInstall?.({ id, spec, direction: 'out' });
     if (this.options.inbound === false) return;
     const { acquireSeq: _answered, ...outbound } = spec;
     // A `unique` negotiation's inbound SA gets a reqid of its own (as strongSwan gives
     // unique CHILD_SAs), so the inbound SAs of different flows do not replace each
     // other (R15 applies per template).
-    const reqid = t.level === 'unique' ? 0x40000000 + ev.seq : outbound.reqid;
+    const reqid = t.level === 'unique' ? 0x40000000 + seq : outbound.reqid;
     const inSpi = this.nextSpi++;
-    session.installSA({ ...outbound, ...this.keysFor(inSpi, t.proto), reqid, spi: inSpi, src: t.dst, dst: t.src });
+    const inbound: SaSpec = { ...outbound, ...this.keysFor(inSpi, t.proto), reqid, spi: inSpi, src: t.dst, dst: t.src };
+    this.options.onNegotiated?.({ spec: inbound, direction: 'in' });
+    const inId = session.installSA(inbound);
     this.counts.inboundInstalled++;
+    this.options.onInstall?.({ id: inId, spec: inbound, direction: 'in' });
   }
 }

@@ -1,0 +1,415 @@
+// Capture replay: feed captured packets, at capture time, through a gateway built
+// from a configuration, under one preset, and account for what happens to each.
+//
+// The world around the gateway is modelled just enough to tell the presets apart:
+//   - a scripted key manager (src/scripted-km.ts) answers ACQUIREs after a delay,
+//     rekeys on EXPIRE(soft), and negotiates anew when a peer starts IKE again;
+//   - the peer knows the SAs negotiated with it since it last (re)started: a packet
+//     sent on an SA the peer does not know is lost there. It is `stale` when the
+//     gateway already had an SA the peer knows (the gateway's fault: R6), and
+//     `peerDown` when it had none (nobody could have delivered it).
+// Direction comes from the configuration: ESP (or ESP in UDP) to a local tunnel
+// address, and packets to a protected local subnet from outside, are inbound;
+// everything else is outbound.
+
+import * as L from '../assembly/layout.js';
+import { createGateway, type Gateway, type ReleasedPackets } from './gateway.js';
+import { ScriptedKeyManager } from './scripted-km.js';
+import { parseAddress, parsePrefix, prefixContains, type Family, type Prefix } from './addr.js';
+import { VERDICT_NAMES } from './codec.js';
+import type { Verdicts } from './batch.js';
+import type { PolicySpec, PresetName, SaSpec, VerdictName } from './types.js';
+
+/** One captured packet: its capture time and IP packet (null when not IP). */
+export interface ReplayRecord {
+  timeNs: bigint;
+  ip: Uint8Array | null;
+  /** Length on the wire when the capture cut the packet short. */
+  wireLength?: number;
+}
+
+export interface ReplaySetup {
+  policies: readonly PolicySpec[];
+  /** SAs installed at the start (and known to their peers). */
+  sas: readonly SaSpec[];
+}
+
+export interface ReplayOptions {
+  preset: PresetName;
+  /** The key manager's negotiation delay, ms. Default 200. */
+  kmDelay?: number;
+  /** Maximum segment lifetime, ms (R15). Default 30000. */
+  msl?: number;
+  /** Soft lifetime (ms since add) of the SAs the key manager negotiates; hard is 1.5 times it. Default: none (no rekey). */
+  rekeyMs?: number;
+  /** Longest stretch of capture time one engine call covers, ms. Default 1. */
+  batchSpanMs?: number;
+  /** Packets per engine call at most. Default 256. */
+  batchSize?: number;
+  /** Every packet that leaves the gateway, in order, with its time (ms since the capture's first packet). */
+  emit?: (packet: Uint8Array, timeMs: number, dir: 'out' | 'in') => void;
+  /** Called with the number of records read so far, every few thousand records. */
+  progress?: (records: number) => void;
+  /** Width of the timeline's buckets, ms. Default 100. */
+  bucketMs?: number;
+}
+
+export interface TimelineBucket {
+  /** Start of the bucket, ms since the first packet. */
+  t: number;
+  /** Outbound packets that reached the peer, by SPI (hex) of the SA they used; 'clear' for bypass. */
+  delivered: Record<string, number>;
+  /** Packets dropped by the gateway or lost at the peer. */
+  lost: number;
+  /** Packets queued for a negotiation (R7). */
+  queued: number;
+  acquires: number;
+}
+
+export interface ReplayReport {
+  preset: PresetName;
+  records: number;
+  /** Records that were not IP (link types the reader decodes, other ethertypes) and were skipped. */
+  nonIp: number;
+  packets: { out: number; in: number };
+  verdicts: { out: Record<VerdictName, number>; in: Record<VerdictName, number> };
+  /** Drops by reason, both directions (R26). */
+  drops: Record<string, number>;
+  acquires: number;
+  /** ACQUIREs the key manager got for a negotiation already under way (the legacy presets' resends). */
+  acquireResends: number;
+  negotiations: number;
+  sasInstalled: number;
+  peerRestarts: number;
+  /** Outbound packets that reached the peer: protected on an SA it knows, or bypass. */
+  delivered: number;
+  /** Outbound packets sent on an SA the peer no longer knows while the gateway had one it knew (R6). */
+  stale: number;
+  /** Outbound packets sent while no SA the peer knows existed (the peer was restarting). */
+  peerDown: number;
+  /** Outbound packets lost: dropped, discarded by a drop reason, or stale. */
+  lost: number;
+  /** Delay that waiting for an SA added to queued packets, ms. */
+  latency: { queued: number; p50: number | null; p99: number | null; max: number | null };
+  timeline: { bucketMs: number; buckets: TimelineBucket[] };
+  durationMs: number;
+}
+
+const IKE_PORT = 500;
+const NATT_PORT = L.NATT_PORT;
+const IKE_SA_INIT = 34;
+
+interface PeerState {
+  /** SPIs of our outbound SAs the peer knows. */
+  known: Set<number>;
+}
+
+export async function replay(records: AsyncIterable<readonly ReplayRecord[]> | Iterable<readonly ReplayRecord[]>, setup: ReplaySetup, options: ReplayOptions): Promise<ReplayReport> {
+  const kmDelay = options.kmDelay ?? 200;
+  const gw = await createGateway({ preset: options.preset, msl: options.msl ?? 30_000 });
+  const world = new World(gw, setup, options, kmDelay);
+  for await (const chunk of records) world.feed(chunk);
+  return world.finish();
+}
+
+class World {
+  private readonly gw: Gateway;
+  private readonly km: ScriptedKeyManager;
+  private readonly options: ReplayOptions;
+  private readonly localNets: Prefix[] = [];
+  private readonly gateways: Prefix[] = [];
+  private readonly peers = new Map<string, PeerState>();
+  /** Outbound SAs: SPI -> (engine id, peer address). */
+  private readonly outSas = new Map<number, { id: number; peer: string }>();
+  /** Out templates by peer, to negotiate again when the peer restarts. */
+  private readonly templates = new Map<string, { src: string; dst: string; mode: 'tunnel' | 'transport'; proto: 'esp' | 'ah'; reqid: number }[]>();
+  private t0: bigint | null = null;
+  private now = 0;
+  private batch: Uint8Array[] = [];
+  private batchDir: 'out' | 'in' = 'out';
+  private batchStart = 0;
+  private readonly r: ReplayReport;
+  private readonly latencies: number[] = [];
+  private readonly bucketMs: number;
+  private readonly buckets = new Map<number, TimelineBucket>();
+  private readonly batchSpan: number;
+  private readonly batchSize: number;
+  private readonly srcWords = new Uint32Array(4);
+  private readonly dstWords = new Uint32Array(4);
+
+  constructor(gw: Gateway, setup: ReplaySetup, options: ReplayOptions, kmDelay: number) {
+    this.gw = gw;
+    this.options = options;
+    this.bucketMs = options.bucketMs ?? 100;
+    this.batchSpan = options.batchSpanMs ?? 1;
+    this.batchSize = options.batchSize ?? 256;
+    const zero = () => Object.fromEntries(VERDICT_NAMES.map((v) => [v, 0])) as Record<VerdictName, number>;
+    this.r = {
+      preset: options.preset, records: 0, nonIp: 0, packets: { out: 0, in: 0 }, verdicts: { out: zero(), in: zero() }, drops: {},
+      acquires: 0, acquireResends: 0, negotiations: 0, sasInstalled: 0, peerRestarts: 0, delivered: 0, stale: 0, peerDown: 0, lost: 0,
+      latency: { queued: 0, p50: null, p99: null, max: null }, timeline: { bucketMs: this.bucketMs, buckets: [] }, durationMs: 0,
+    };
+    const rekey = options.rekeyMs;
+    this.km = new ScriptedKeyManager(gw, {
+      delay: kmDelay,
+      ...(rekey ? { lifetime: { soft: { addTime: rekey }, hard: { addTime: Math.round(rekey * 1.5) } } } : {}),
+      onNegotiated: ({ spec, direction }) => {
+        if (direction === 'out') this.learn(spec, 0);
+      },
+      onInstall: ({ id, spec, direction }) => {
+        this.r.sasInstalled++;
+        if (direction === 'out') this.outSas.set(spec.spi, { id, peer: spec.dst });
+      },
+    });
+    // R14: the key manager rekeys when an SA it uses outbound reaches a soft limit.
+    this.km.control.on('expire', (ev) => {
+      if (ev.kind !== 'soft' || !this.outSas.has(ev.spi)) return;
+      const t = this.templates.get(ev.dst)?.find((x) => x.src === ev.src);
+      if (t) this.km.negotiate(t);
+    });
+    gw.on('release', (rel) => this.released(rel));
+    for (const p of setup.policies) {
+      gw.engine.addPolicy(p);
+      if (p.dir === 'out' && p.action === 'protect' && p.template) {
+        const t = p.template;
+        if (p.src !== undefined) this.localNets.push(parsePrefix(p.src, 'src'));
+        if (t.mode === 'tunnel' && t.src && t.dst) {
+          this.gateways.push(parsePrefix(t.src, 'template.src'));
+          const list = this.templates.get(t.dst) ?? [];
+          if (!list.some((x) => x.src === t.src && x.reqid === (t.reqid ?? 0))) list.push({ src: t.src, dst: t.dst, mode: 'tunnel', proto: t.proto ?? 'esp', reqid: t.reqid ?? 0 });
+          this.templates.set(t.dst, list);
+        }
+      }
+    }
+    for (const sa of setup.sas) {
+      const id = gw.engine.addSA(sa, 0);
+      this.r.sasInstalled++;
+      // An SA from us (a local tunnel address or host) is outbound: its peer knows it.
+      if (this.isLocal(sa.src)) this.learn(sa, id);
+    }
+  }
+
+  private isLocal(address: string): boolean {
+    const a = parseAddress(address, 'address');
+    return [...this.gateways, ...this.localNets].some((p) => prefixContains(p, a));
+  }
+
+  private learn(spec: SaSpec, id: number): void {
+    this.outSas.set(spec.spi, { id, peer: spec.dst });
+    this.peer(spec.dst).known.add(spec.spi);
+  }
+
+  private peer(address: string): PeerState {
+    let p = this.peers.get(address);
+    if (!p) this.peers.set(address, (p = { known: new Set() }));
+    return p;
+  }
+
+  feed(chunk: readonly ReplayRecord[]): void {
+    for (const rec of chunk) {
+      this.r.records++;
+      if (this.options.progress && (this.r.records & 0x3fff) === 0) this.options.progress(this.r.records);
+      if (this.t0 === null) this.t0 = rec.timeNs;
+      const t = Number(rec.timeNs - this.t0) / 1e6;
+      const ip = rec.ip;
+      if (ip === null || ip.length < 20) {
+        this.r.nonIp++;
+        continue;
+      }
+      const time = t < this.now ? this.now : t; // engine time never goes backwards
+      const dir = this.direction(ip, time);
+      if (this.batch.length && (dir !== this.batchDir || time - this.batchStart > this.batchSpan || this.batch.length >= this.batchSize)) this.flush();
+      if (!this.batch.length) {
+        this.batchDir = dir;
+        this.batchStart = time;
+      }
+      this.now = time;
+      this.batch.push(ip);
+    }
+  }
+
+  // Direction by the configuration; also notices a peer starting IKE again.
+  private direction(ip: Uint8Array, time: number): 'out' | 'in' {
+    const v4 = ip[0] >> 4 === 4;
+    const proto = v4 ? ip[9] : ip[6];
+    const l4 = v4 ? (ip[0] & 15) * 4 : 40;
+    const family: Family = v4 ? 4 : 6;
+    const dst = { family, words: addressWords(ip, v4 ? 16 : 24, v4, this.dstWords) };
+    const toGateway = this.gateways.some((p) => prefixContains(p, dst));
+    if (toGateway && proto === 17 && ip.length >= l4 + 8) {
+      const dport = (ip[l4 + 2] << 8) | ip[l4 + 3];
+      let ike = -1;
+      if (dport === IKE_PORT) ike = l4 + 8;
+      else if (dport === NATT_PORT && ip.length >= l4 + 12 && (ip[l4 + 8] | ip[l4 + 9] | ip[l4 + 10] | ip[l4 + 11]) === 0) ike = l4 + 12;
+      if (ike >= 0 && ip.length >= ike + 28) this.ike(ip, ike, v4, time);
+      return 'in';
+    }
+    if (toGateway && proto === 50) return 'in';
+    if (this.localNets.some((p) => prefixContains(p, dst))) {
+      const src = { family, words: addressWords(ip, v4 ? 12 : 8, v4, this.srcWords) };
+      if (!this.localNets.some((p) => prefixContains(p, src))) return 'in';
+    }
+    return 'out';
+  }
+
+  // An IKE_SA_INIT request from a peer (responder SPI zero) that negotiated with us
+  // before: it restarted. It forgets its SAs, and the key manager negotiates anew
+  // with it — without deleting ours (no INITIAL_CONTACT handling, as in 2000), so
+  // what the gateway sends on meanwhile is decided by its SA selection (R6, R21).
+  private ike(ip: Uint8Array, at: number, v4: boolean, time: number): void {
+    let responderSpi = 0;
+    for (let i = 8; i < 16; i++) responderSpi |= ip[at + i];
+    if (ip[at + 18] !== IKE_SA_INIT || responderSpi !== 0) return;
+    const src = v4 ? `${ip[12]}.${ip[13]}.${ip[14]}.${ip[15]}` : null;
+    if (src === null) return;
+    const peer = this.peers.get(src);
+    if (!peer || peer.known.size === 0) return;
+    this.flush();
+    this.r.peerRestarts++;
+    peer.known.clear();
+    for (const t of this.templates.get(src) ?? []) this.km.negotiate(t, time);
+  }
+
+  private flush(): void {
+    const n = this.batch.length;
+    if (n === 0) return;
+    const now = this.now;
+    if (this.batchDir === 'out') {
+      this.r.packets.out += n;
+      const out = this.gw.output(this.batch, now);
+      this.account(out.verdicts, out.packets, 'out', now);
+    } else {
+      this.r.packets.in += n;
+      const res = this.gw.input(this.batch, now);
+      this.account(res.verdicts, res.packets, 'in', now);
+    }
+    this.batch = [];
+  }
+
+  private account(v: Verdicts, wire: (Uint8Array | null)[], dir: 'out' | 'in', now: number): void {
+    const counts = this.r.verdicts[dir];
+    const bucket = this.bucket(now);
+    for (let i = 0; i < v.length; i++) {
+      const code = v.verdictCode(i);
+      counts[VERDICT_NAMES[code]]++;
+      if (code === L.Verdict.Queued) {
+        bucket.queued++;
+        continue;
+      }
+      if (code === L.Verdict.Drop || code === L.Verdict.Malformed || code === L.Verdict.Discard) {
+        const reason = code === L.Verdict.Discard ? 'discard' : v.reason(i);
+        this.r.drops[reason] = (this.r.drops[reason] ?? 0) + 1;
+        if (dir === 'out' && code !== L.Verdict.Discard) {
+          this.r.lost++;
+          bucket.lost++;
+        }
+        continue;
+      }
+      const p = wire[i];
+      if (p === null) continue;
+      this.options.emit?.(p, now, dir);
+      if (dir === 'out') this.deliver(p, code === L.Verdict.Protect ? v.spi(i) : null, bucket);
+    }
+  }
+
+  // Did the peer get it? A protected packet needs an SA the peer knows.
+  private deliver(_p: Uint8Array, spi: number | null, bucket: TimelineBucket): void {
+    if (spi === null) {
+      this.r.delivered++;
+      bucket.delivered.clear = (bucket.delivered.clear ?? 0) + 1;
+      return;
+    }
+    const sa = this.outSas.get(spi);
+    const peer = sa ? this.peers.get(sa.peer) : undefined;
+    if (sa && peer?.known.has(spi)) {
+      this.r.delivered++;
+      const key = `0x${spi.toString(16)}`;
+      bucket.delivered[key] = (bucket.delivered[key] ?? 0) + 1;
+      return;
+    }
+    // Lost at the peer: was there an SA it knows that the gateway could have used?
+    let usable = false;
+    if (sa && peer) {
+      for (const s of peer.known) {
+        const other = this.outSas.get(s);
+        const info = other && other.id ? this.gw.engine.getSA(other.id) : null;
+        if (info && info.state !== 'draining') usable = true;
+      }
+    }
+    if (usable) {
+      this.r.stale++;
+      this.r.lost++;
+      bucket.lost++;
+    } else this.r.peerDown++;
+  }
+
+  private released(rel: ReleasedPackets): void {
+    const bucket = this.bucket(rel.time);
+    for (let i = 0; i < rel.packets.length; i++) {
+      const code = rel.verdicts.verdictCode(i);
+      if (code === L.Verdict.Queued) continue; // queued again (a changed policy)
+      this.r.latency.queued++;
+      this.latencies.push(rel.time - rel.queuedAt[i]);
+      if (code === L.Verdict.Drop || code === L.Verdict.Malformed || code === L.Verdict.Discard) {
+        const reason = code === L.Verdict.Discard ? 'discard' : rel.verdicts.reason(i);
+        this.r.drops[reason] = (this.r.drops[reason] ?? 0) + 1;
+        if (code !== L.Verdict.Discard) {
+          this.r.lost++;
+          bucket.lost++;
+        }
+        continue;
+      }
+      const p = rel.wire[i];
+      if (p === null) continue;
+      this.options.emit?.(p, rel.time, 'out');
+      this.deliver(p, code === L.Verdict.Protect ? rel.verdicts.spi(i) : null, bucket);
+    }
+  }
+
+  private bucket(time: number): TimelineBucket {
+    const t = Math.floor(time / this.bucketMs) * this.bucketMs;
+    let b = this.buckets.get(t);
+    if (!b) this.buckets.set(t, (b = { t, delivered: {}, lost: 0, queued: 0, acquires: 0 }));
+    return b;
+  }
+
+  finish(): ReplayReport {
+    this.flush();
+    // Let negotiations under way finish and larval SAs end (R10): every held packet
+    // is accounted for.
+    const end = this.now + Math.max(this.gw.engine.options.acquireTimeout, this.km.delay) + 1;
+    this.gw.tick(end);
+    const s = this.gw.stats();
+    const held = s.queue.packets;
+    if (held) this.r.drops['still-queued'] = held;
+    for (const [reason, n] of Object.entries(s.drops)) {
+      // Drops made outside this replay's accounting (the resolution queue's timeouts).
+      if (reason === 'acquire-timeout' || reason === 'acquire-failed') {
+        this.r.drops[reason] = n;
+        this.r.lost += n;
+      }
+    }
+    this.r.acquires = s.resolution.acquires;
+    this.r.acquireResends = this.km.counts.duplicates;
+    this.r.negotiations = this.km.counts.negotiations;
+    for (const ev of this.km.acquires) this.bucket(ev.time).acquires++;
+    this.r.durationMs = this.now;
+    const sorted = this.latencies.sort((a, b) => a - b);
+    if (sorted.length) {
+      const q = (f: number) => sorted[Math.min(sorted.length - 1, Math.floor(f * sorted.length))];
+      this.r.latency = { queued: sorted.length, p50: q(0.5), p99: q(0.99), max: sorted[sorted.length - 1] };
+    }
+    this.r.timeline.buckets = [...this.buckets.values()].sort((a, b) => a.t - b.t);
+    return this.r;
+  }
+}
+
+// An address from a packet header into `out` (the engine's four-word form).
+function addressWords(ip: Uint8Array, at: number, v4: boolean, out: Uint32Array): Uint32Array {
+  out.fill(0);
+  for (let i = 0, n = v4 ? 1 : 4; i < n; i++) {
+    const o = at + 4 * i;
+    out[i] = ((ip[o] << 24) | (ip[o + 1] << 16) | (ip[o + 2] << 8) | ip[o + 3]) >>> 0;
+  }
+  return out;
+}

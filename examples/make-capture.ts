@@ -4,7 +4,7 @@
 //
 // The story (60 s, host 10.1.0.10 behind our gateway 192.0.2.1):
 //   - it pings 10.2.0.5 (behind peer 198.51.100.1) every 100 ms;
-//   - from t = 0 it streams UDP to 10.2.0.9:5004, 1000 packets/s for 3 s: the first
+//   - from t = 0 it streams UDP to 10.2.0.9:5004, 1000 packets/s for 1 s: the first
 //     packets arrive while the SA is being negotiated (the seed's ACQUIRE storm);
 //   - every 10 s it opens a TCP connection to 10.3.0.7:443 (behind peer 203.0.113.1):
 //     SYN, then 30 segments 2 ms apart;
@@ -40,7 +40,7 @@ export function examplePackets(): { data: Uint8Array; timeMs: number }[] {
     p[p.length - 1] = n & 255; // echo sequence in the payload, so packets differ
     at(t, p);
   }
-  for (let t = 0; t < 3000; t++) at(t, buildPacket({ src: HOST, dst: '10.2.0.9', proto: 'udp', srcPort: 40000, dstPort: 5004 }, { payloadLength: 160 }));
+  for (let t = 0; t < 1000; t++) at(t, buildPacket({ src: HOST, dst: '10.2.0.9', proto: 'udp', srcPort: 40000, dstPort: 5004 }, { payloadLength: 100 }));
   for (let c = 0; c < 6; c++) {
     const t0 = 500 + c * 10_000;
     const sport = 50000 + c;

@@ -1,7 +1,8 @@
 #!/usr/bin/env node
-// larval's command line. `larval demo` is the main job until capture replay exists:
-// load an SPD from a ClassBench file, generate a trace, run it through the engine,
-// check a sample against the reference linear scan, print verdicts and rates.
+// larval's command line. `larval replay` is the main job (src/cli-replay.ts): a
+// capture through a configured gateway, the presets side by side. `larval demo`
+// loads an SPD from a ClassBench file, runs a generated trace through the engine,
+// checks a sample against the reference linear scan, and prints verdicts and rates.
 
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
@@ -12,16 +13,25 @@ import { generateTrace } from './trace.js';
 import { buildPacket } from './wire/build.js';
 import { ReferenceSpd, toReferenceFlow } from './reference.js';
 import { LarvalError } from './errors.js';
+import { CaptureError } from './io/capture-error.js';
 import { dataFile } from './paths.js';
+import { REPLAY_HELP, replayCommand } from './cli-replay.js';
 import type { PolicySpec, SaSpec } from './types.js';
 
 const HELP = `larval — IPsec packet-path engine (WebAssembly data plane)
 
 Usage:
+  larval replay CAPTURE --config FILE [--preset larval|linux|bsd-2000|all] [--km-delay 200ms]
+                [--msl 30s] [--rekey TIME] [--out OUT.pcap] [--json] [--chart OUT.svg]
   larval demo [--rules FILE] [--packets N] [--seed N] [--json]
-  larval help [COMMAND]
+  larval help [COMMAND]     (or: larval COMMAND --help)
 
 Commands:
+  replay Feed a pcap/pcapng capture, at capture time, through an IPsec gateway built
+         from a setkey(8) config, and report what happened to every packet under
+         each preset side by side (packets by verdict, drops by reason, ACQUIREs,
+         SAs negotiated, packets lost, added latency); optionally write the
+         resulting packets (ESP where protected) and an SVG timeline.
   demo   Load an SPD from a ClassBench rule file (default: bundled acl1_1k), protect
          every tenth rule through one of four IPsec tunnels (three with SAs, one
          without), generate a packet trace from the rules, run it through the
@@ -155,11 +165,13 @@ async function main(argv: string[]): Promise<void> {
   switch (command) {
     case 'demo':
       return demo(rest);
+    case 'replay':
+      return replayCommand(rest);
     case undefined:
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(rest[0] === 'demo' ? DEMO_HELP : HELP);
+      process.stdout.write(rest[0] === 'demo' ? DEMO_HELP : rest[0] === 'replay' ? REPLAY_HELP : HELP);
       return;
     default:
       process.stderr.write(`larval: unknown command '${command}'\n\n${HELP}`);
@@ -168,7 +180,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof LarvalError || (err instanceof Error && 'code' in err && err.code === 'ERR_PARSE_ARGS_UNKNOWN_OPTION')) {
+  if (err instanceof LarvalError || err instanceof CaptureError || (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS'))) {
     process.stderr.write(`larval: ${err.message}\n`);
   } else {
     process.stderr.write(`larval: ${err instanceof Error ? err.stack : String(err)}\n`);

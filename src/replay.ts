@@ -20,6 +20,16 @@ import { VERDICT_NAMES } from './codec.js';
 import type { Verdicts } from './batch.js';
 import type { PolicySpec, PresetName, SaSpec, VerdictName } from './types.js';
 
+/** What replay needs of a capture reader's batch (src/io/batch.ts RecordBatch). */
+export interface CaptureBatch {
+  count: number;
+  bytes: Uint8Array;
+  ipOffset: Int32Array;
+  ipLength: Uint32Array;
+  timeSec: Float64Array;
+  timeFracNs: Uint32Array;
+}
+
 /** One captured packet: its capture time and IP packet (null when not IP). */
 export interface ReplayRecord {
   timeNs: bigint;
@@ -46,8 +56,8 @@ export interface ReplayOptions {
   batchSpanMs?: number;
   /** Packets per engine call at most. Default 256. */
   batchSize?: number;
-  /** Every packet that leaves the gateway, in order, with its time (ms since the capture's first packet). */
-  emit?: (packet: Uint8Array, timeMs: number, dir: 'out' | 'in') => void;
+  /** Every packet that leaves the gateway, in order, with its time (ms since the epoch, on the capture's clock). */
+  emit?: (packet: Uint8Array, timeMs: number, dir: 'out' | 'in') => Promise<void> | void;
   /** Called with the number of records read so far, every few thousand records. */
   progress?: (records: number) => void;
   /** Width of the timeline's buckets, ms. Default 100. */
@@ -104,11 +114,26 @@ interface PeerState {
   known: Set<number>;
 }
 
-export async function replay(records: AsyncIterable<readonly ReplayRecord[]> | Iterable<readonly ReplayRecord[]>, setup: ReplaySetup, options: ReplayOptions): Promise<ReplayReport> {
+/**
+ * Replay `input` — chunks of records, or a capture reader's batches — through a
+ * gateway built from `setup`, under `options.preset`.
+ */
+export async function replay(
+  input: AsyncIterable<readonly ReplayRecord[] | CaptureBatch> | Iterable<readonly ReplayRecord[] | CaptureBatch>,
+  setup: ReplaySetup,
+  options: ReplayOptions,
+): Promise<ReplayReport> {
   const kmDelay = options.kmDelay ?? 200;
   const gw = await createGateway({ preset: options.preset, msl: options.msl ?? 30_000 });
   const world = new World(gw, setup, options, kmDelay);
-  for await (const chunk of records) world.feed(chunk);
+  for await (const chunk of input) {
+    if (Array.isArray(chunk)) world.feed(chunk);
+    else world.feedBatch(chunk as CaptureBatch);
+    if (world.pending) {
+      await world.pending;
+      world.pending = null;
+    }
+  }
   return world.finish();
 }
 
@@ -124,6 +149,10 @@ class World {
   /** Out templates by peer, to negotiate again when the peer restarts. */
   private readonly templates = new Map<string, { src: string; dst: string; mode: 'tunnel' | 'transport'; proto: 'esp' | 'ah'; reqid: number }[]>();
   private t0: bigint | null = null;
+  private t0Sec = 0;
+  /** The first packet's time, ms since the epoch: engine time 0. */
+  private epochMs = 0;
+  private t0Frac = 0;
   private now = 0;
   private batch: Uint8Array[] = [];
   private batchDir: 'out' | 'in' = 'out';
@@ -207,25 +236,46 @@ class World {
 
   feed(chunk: readonly ReplayRecord[]): void {
     for (const rec of chunk) {
-      this.r.records++;
-      if (this.options.progress && (this.r.records & 0x3fff) === 0) this.options.progress(this.r.records);
-      if (this.t0 === null) this.t0 = rec.timeNs;
-      const t = Number(rec.timeNs - this.t0) / 1e6;
-      const ip = rec.ip;
-      if (ip === null || ip.length < 20) {
-        this.r.nonIp++;
-        continue;
+      if (this.t0 === null) {
+        this.t0 = rec.timeNs;
+        this.epochMs = Number(rec.timeNs) / 1e6;
       }
-      const time = t < this.now ? this.now : t; // engine time never goes backwards
-      const dir = this.direction(ip, time);
-      if (this.batch.length && (dir !== this.batchDir || time - this.batchStart > this.batchSpan || this.batch.length >= this.batchSize)) this.flush();
-      if (!this.batch.length) {
-        this.batchDir = dir;
-        this.batchStart = time;
-      }
-      this.now = time;
-      this.batch.push(ip);
+      this.packet(rec.ip, Number(rec.timeNs - this.t0) / 1e6);
     }
+  }
+
+  /** A reader's batch (src/io): records as offsets into one buffer, valid until the reader goes on. */
+  feedBatch(b: CaptureBatch): void {
+    for (let n = 0; n < b.count; n++) {
+      if (this.t0 === null) {
+        this.t0Sec = b.timeSec[n];
+        this.t0Frac = b.timeFracNs[n];
+        this.t0 = 0n;
+        this.epochMs = this.t0Sec * 1000 + this.t0Frac / 1e6;
+      }
+      const at = b.ipOffset[n];
+      const t = (b.timeSec[n] - this.t0Sec) * 1000 + (b.timeFracNs[n] - this.t0Frac) / 1e6;
+      this.packet(at < 0 ? null : b.bytes.subarray(at, at + b.ipLength[n]), t);
+    }
+    this.flush(); // the reader reuses its buffer
+  }
+
+  private packet(ip: Uint8Array | null, t: number): void {
+    this.r.records++;
+    if (this.options.progress && (this.r.records & 0x3fff) === 0) this.options.progress(this.r.records);
+    if (ip === null || ip.length < 20) {
+      this.r.nonIp++;
+      return;
+    }
+    const time = t < this.now ? this.now : t; // engine time never goes backwards
+    const dir = this.direction(ip, time);
+    if (this.batch.length && (dir !== this.batchDir || time - this.batchStart > this.batchSpan || this.batch.length >= this.batchSize)) this.flush();
+    if (!this.batch.length) {
+      this.batchDir = dir;
+      this.batchStart = time;
+    }
+    this.now = time;
+    this.batch.push(ip);
   }
 
   // Direction by the configuration; also notices a peer starting IKE again.
@@ -307,7 +357,7 @@ class World {
       }
       const p = wire[i];
       if (p === null) continue;
-      this.options.emit?.(p, now, dir);
+      this.emitted(p, this.epochMs + now, dir);
       if (dir === 'out') this.deliver(p, code === L.Verdict.Protect ? v.spi(i) : null, bucket);
     }
   }
@@ -361,9 +411,17 @@ class World {
       }
       const p = rel.wire[i];
       if (p === null) continue;
-      this.options.emit?.(p, rel.time, 'out');
+      this.emitted(p, this.epochMs + rel.time, 'out');
       this.deliver(p, code === L.Verdict.Protect ? rel.verdicts.spi(i) : null, bucket);
     }
+  }
+
+  /** The writer's backpressure: replay() waits for it between chunks, so memory stays bounded. */
+  pending: Promise<void> | null = null;
+
+  private emitted(p: Uint8Array, timeMs: number, dir: 'out' | 'in'): void {
+    const w = this.options.emit?.(p, timeMs, dir);
+    if (w) this.pending = w;
   }
 
   private bucket(time: number): TimelineBucket {

@@ -1,5 +1,5 @@
 // The README's API example is examples/quickstart.ts, and it runs as documented;
-// the demo (`npm start`) reports on the bundled data and agrees with the reference.
+// the demo reports on the bundled data and agrees with the reference (npm start replays: test/replay/cli.test.ts).
 import { execFileSync } from 'node:child_process';
 import { existsSync, readFileSync } from 'node:fs';
 import { format } from 'node:util';
@@ -46,7 +46,7 @@ describe('README', () => {
   });
 });
 
-describe('larval demo (npm start)', () => {
+describe('larval demo', () => {
   it('runs on the bundled data and agrees with the reference linear scan', () => {
     const cli = new URL('dist/src/cli.js', root);
     expect(existsSync(cli), 'dist/ is built by `npm test` (npm run build) first').toBe(true);

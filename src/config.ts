@@ -1,0 +1,1200 @@
+// setkey(8) configuration files -> larval policies and SAs (issue 6: "Configuration").
+//
+// parseSetkey(text, file?) reads the configuration syntax of ipsec-tools/KAME
+// setkey(8) (`setkey -f FILE`) into PolicySpecs, SaSpecs and the ordered list of
+// operations; applyConfig(engine, config) replays the operations on an engine the
+// way setkey sends them to the kernel. Every error is a ConfigError: a LarvalError
+// (code EINVAL unless the engine said otherwise) whose message starts with
+// `file:line:column:` and says what was expected. Key material is never shown.
+//
+// Grammar (statements end with `;` and may span lines; `#` starts a comment
+// anywhere outside a quoted string; tokens are separated by white space, except
+// that `;` also ends the token before it):
+//
+//   add    [-46n] src dst protocol spi [extensions] algorithm... ;
+//   update [-46n] src dst protocol spi [extensions] algorithm... ;
+//   delete [-46n] src dst protocol spi ;
+//   deleteall [-46n] src dst protocol ;
+//   flush [protocol] ;
+//   spdadd    [-46n] src_range dst_range upperspec [icmp_type[,code]] policy ;
+//   spdupdate [-46n] src_range dst_range upperspec [icmp_type[,code]] policy ;
+//   spddelete [-46n] src_range dst_range upperspec [icmp_type[,code]] -P direction [...] ;
+//   spdflush ;
+//
+//   protocol     esp | esp-udp (ESP in UDP, RFC 3948: SaSpec.encap; ports from src[port]
+//                dst[port], default 4500) | ah (selected, never computed: its -A key is
+//                parsed and dropped, the SA has no keys)
+//   spi          decimal or 0x hex, 256..2^32-1 (0..255 are reserved, RFC 4303 §2.1)
+//   extensions   -m transport|tunnel|any   (any, or no -m: transport, as Linux maps
+//                                           IPSEC_MODE_ANY; larval needs a mode)
+//                -u reqid    -lh/-ls seconds (-> addTime ms)   -bh/-bs bytes
+//                -r size     kept as ConfigSa.replay, not applied: larval's window is
+//                            the engine option `replayWindow`
+//                -f zero-pad|random-pad|seq-pad|nocyclic-seq   kept, not applied (larval
+//                            pads as RFC 4303 §2.4 and never cycles sequence numbers)
+//                -esn        FreeBSD setkey's flag for 64-bit ESN (SaSpec.esn); the
+//                            ipsec-tools setkey has no ESN flag
+//   algorithm    -E aes-gcm-16 KEY            (AES key + 4-octet salt: 20/28/36 octets)
+//                -E aes-cbc|rijndael-cbc KEY -A hmac-sha256|hmac-sha2-256|hmac-sha1 KEY
+//                -A ... alone for ah.  KEY: 0x and an even number of hex digits, or a
+//                "quoted string" (its bytes). hmac-sha256 is RFC 4868 HMAC-SHA-256-128,
+//                as the BSD kernels do it (Linux's PF_KEY truncates it to 96 bits).
+//   src_range    address, address/prefixlen, address[port], address/prefixlen[port];
+//                port `any` or 0 = any (setkey has no port ranges). Host bits under
+//                the prefix are an error, as everywhere in larval.
+//   upperspec    any | a number (0 and 255 mean any, as PF_KEY has it) | a protocol
+//                name (tcp, udp, icmp, icmp6, ipv6-icmp, gre, sctp, esp, ah, ip4, ...).
+//                icmp/icmp6 may be followed by `type[,code]`; 0 is a wildcard, as the
+//                kernels treat it (they cannot tell ICMP type 0 from any).
+//   policy       -P in|out|fwd [prio|priority SPEC] discard | none | ipsec REQUEST
+//                none -> 'bypass', discard -> 'discard', ipsec -> 'protect'
+//   REQUEST      esp|ah / transport|tunnel / [src-dst] / [default|use|require|unique|unique:N]
+//                one request only (larval has one template per policy: no bundles);
+//                tunnel needs src-dst, transport takes no endpoints (`esp/transport//require`);
+//                level default (or omitted) -> require, as Linux treats it (the BSDs
+//                consult a sysctl); unique:N -> level unique, reqid N (1..32767).
+//
+// Priorities are the values ipsec-tools' libipsec writes into sadb_x_policy_priority,
+// which order the SPD exactly as larval's `priority` does (lower wins, ties: earlier):
+//   no prio: 0x80000000 (def)    prio N: 0x80000000 - N    prio -N: 0x80000000 + N
+//   prio low|def|high: 0xC0000000|0x80000000|0x40000000    prio BASE + N: BASE - N
+//   prio BASE - N: BASE + N
+// So a policy added through the API with the default priority 0 precedes every
+// config policy, and config policies without prio keep their file order.
+//
+// Not supported, each with its own error: get, getspi, dump, spddump, exit,
+// `spdadd tagged`, -ctx labels, ipcomp, tcp-md5, esp-old/ah-old, NAT-OA addresses
+// (`esp-udp ADDR`), FreeBSD's -natt/-natt_mtu/-hwif, host names (larval never
+// resolves names; setkey -n), scoped IPv6 addresses, ports in tunnel endpoints,
+// me-any/any-me, SA bundles, the `bypass`/`entrust` policies. Linux setkey's RFC
+// mode, which adds a fwd policy for every in policy, is not imitated: write fwd
+// policies out.
+//
+// Config.policies and Config.sas are what the file leaves installed when applied to
+// an empty engine (flush, delete and update taken into account), in the order
+// applyConfig installs them; Config.operations is every statement in file order.
+// Each statement is validated as the engine would (normalizePolicy, normalizeSa and
+// the ESP key checks), so an error names the line and column of the offending token.
+
+import { readFile } from 'node:fs/promises';
+import { addressBytes, type Family, formatAddress, formatPrefix, maskWord, parseAddress } from './addr.js';
+import type { Engine } from './engine.js';
+import { type ErrorCode, LarvalError } from './errors.js';
+import type { EncryptionAlgorithm, IntegrityAlgorithm } from './esp/algorithms.js';
+import { EspSa } from './esp/sa.js';
+import { PROTOCOLS, protocolName } from './protocols.js';
+import type { Direction, IpsecMode, LifetimeLimits, PolicySpec, SaSpec, Template, TemplateLevel } from './types.js';
+import { type NormalizedPolicy, normalizePolicy, normalizeSa } from './validate.js';
+
+// ---------------------------------------------------------------------------
+// Public types
+
+export interface ConfigPosition {
+  /** 1-based. */
+  line: number;
+  /** 1-based, in characters (a tab counts as one). */
+  column: number;
+}
+
+/** A configuration error: `file:line:column: what was wrong and what was expected`. */
+export class ConfigError extends LarvalError {
+  declare readonly line: number;
+  readonly column: number;
+  readonly file?: string;
+  /** The message without its `file:line:column:` prefix. */
+  readonly reason: string;
+
+  constructor(reason: string, pos: ConfigPosition, file?: string, details: { code?: ErrorCode; field?: string } = {}) {
+    super(details.code ?? 'EINVAL', `${file ? `${file}:` : ''}${pos.line}:${pos.column}: ${reason}`, { field: details.field, line: pos.line });
+    this.name = 'ConfigError';
+    this.column = pos.column;
+    this.file = file;
+    this.reason = reason;
+  }
+}
+
+/** A policy of an spdadd/spdupdate statement, with where it was written. */
+export interface ConfigPolicy extends PolicySpec, ConfigPosition {}
+
+/** An SA of an add/update statement; keys as bytes. */
+export interface ConfigSa extends SaSpec, ConfigPosition {
+  encryption?: { algorithm: EncryptionAlgorithm; key: Uint8Array };
+  integrity?: { algorithm: IntegrityAlgorithm; key: Uint8Array };
+  /** setkey -r: the replay window as written. Not applied: the window is the engine option `replayWindow`. */
+  replay?: number;
+  /** setkey -f zero-pad|random-pad|seq-pad. Not applied: larval pads as RFC 4303 §2.4 says. */
+  pad?: 'zero-pad' | 'random-pad' | 'seq-pad';
+  /** setkey -f nocyclic-seq. larval never cycles sequence numbers anyway (R13). */
+  noCyclicSeq?: boolean;
+}
+
+/** What spddelete names: a selector and a direction. */
+export type ConfigSelector = Omit<PolicySpec, 'action' | 'template' | 'priority'> & ConfigPosition;
+
+export type ConfigOperation =
+  | ({ op: 'add' | 'update'; sa: ConfigSa } & ConfigPosition)
+  | ({ op: 'delete'; proto: 'esp' | 'ah'; src: string; dst: string; spi: number } & ConfigPosition)
+  | ({ op: 'deleteall'; proto: 'esp' | 'ah'; src: string; dst: string } & ConfigPosition)
+  | ({ op: 'flush'; proto?: 'esp' | 'ah' } & ConfigPosition)
+  | ({ op: 'spdadd' | 'spdupdate'; policy: ConfigPolicy } & ConfigPosition)
+  | ({ op: 'spddelete'; selector: ConfigSelector } & ConfigPosition)
+  | ({ op: 'spdflush' } & ConfigPosition);
+
+export interface Config {
+  file?: string;
+  /** The policies the file leaves installed on an empty engine, in install order. */
+  policies: ConfigPolicy[];
+  /** The SAs the file leaves installed on an empty engine, in install order. */
+  sas: ConfigSa[];
+  /** Every statement, in file order. */
+  operations: ConfigOperation[];
+}
+
+/** The part of an Engine that applyConfig uses. */
+export type ConfigTarget = Pick<Engine, 'addPolicy' | 'removePolicy' | 'addSA' | 'removeSA' | 'dump'>;
+
+// ---------------------------------------------------------------------------
+// Constants
+
+const PRIORITY_LOW = 0xc0000000;
+const PRIORITY_DEFAULT = 0x80000000;
+const PRIORITY_HIGH = 0x40000000;
+const PRIORITY_OFFSET_POSITIVE_MAX = 0x3fffffff;
+const PRIORITY_OFFSET_NEGATIVE_MAX = 0x40000000;
+const PRIORITY_BASES: Record<string, number> = { low: PRIORITY_LOW, def: PRIORITY_DEFAULT, high: PRIORITY_HIGH };
+const U32_MAX = 0xffffffff;
+const MAX_UNIQUE_ID = 32767;
+
+const ENCRYPTION: Record<string, EncryptionAlgorithm> = { 'aes-gcm-16': 'aes-gcm-16', 'aes-cbc': 'aes-cbc', 'rijndael-cbc': 'aes-cbc' };
+const INTEGRITY: Record<string, IntegrityAlgorithm> = { 'hmac-sha256': 'hmac-sha256-128', 'hmac-sha2-256': 'hmac-sha256-128', 'hmac-sha1': 'hmac-sha1-96' };
+// What setkey itself knows but larval does not compute: a different message than a typo.
+const SETKEY_ENCRYPTION = ['des-cbc', '3des-cbc', 'null', 'simple', 'blowfish-cbc', 'cast128-cbc', 'des-deriv', 'des-32iv', 'twofish-cbc', 'aes-ctr', 'camellia-cbc', 'aes-gmac', 'chacha20-poly1305'];
+const SETKEY_INTEGRITY = ['hmac-md5', 'keyed-md5', 'keyed-sha1', 'null', 'hmac-sha384', 'hmac-sha2-384', 'hmac-sha512', 'hmac-sha2-512', 'hmac-ripemd160', 'aes-xcbc-mac', 'tcp-md5'];
+const UPPER_EXTRA: Record<string, number> = { ip4: 4, ipencap: 4 };
+const SA_OPTIONS = ['-m', '-r', '-u', '-f', '-lh', '-ls', '-bh', '-bs', '-esn', '-E', '-A'];
+const STATEMENTS = ['add', 'update', 'delete', 'deleteall', 'flush', 'spdadd', 'spdupdate', 'spddelete', 'spdflush'];
+const UNSUPPORTED_STATEMENTS: Record<string, string> = {
+  get: "'get' shows one SA of the kernel; larval's configuration has nothing to show (use engine.getSA() or dump())",
+  getspi: "'getspi' (a larval SA from the kernel) is not supported: larval SAs come from the engine's ACQUIREs",
+  dump: "'dump' is not supported: it only prints the kernel's SAD (use engine.dump())",
+  spddump: "'spddump' is not supported: it only prints the kernel's SPD (use engine.dump())",
+  exit: "'exit' is not supported: end the file instead",
+  quit: "'quit' is not supported: end the file instead",
+  bye: "'bye' is not supported: end the file instead",
+};
+
+// ---------------------------------------------------------------------------
+// Tokens
+
+interface Token extends ConfigPosition {
+  /** The text; for a quoted string, without the quotes. */
+  text: string;
+  quoted: boolean;
+  /** Column just after the token. */
+  endColumn: number;
+}
+
+interface Statement {
+  tokens: Token[];
+  /** The terminating `;`. */
+  end: ConfigPosition;
+}
+
+function tokenize(text: string, file: string | undefined): Statement[] {
+  const out: Statement[] = [];
+  let tokens: Token[] = [];
+  let line = 1;
+  let col = 1;
+  let i = 0;
+  const n = text.length;
+  while (i < n) {
+    const ch = text[i];
+    if (ch === '\n') {
+      line++;
+      col = 1;
+      i++;
+      continue;
+    }
+    if (ch === ' ' || ch === '\t' || ch === '\r' || ch === '\f' || ch === '\v') {
+      i++;
+      col++;
+      continue;
+    }
+    if (ch === '#') {
+      while (i < n && text[i] !== '\n') i++;
+      continue;
+    }
+    if (ch === ';') {
+      if (tokens.length === 0) throw new ConfigError("unexpected ';': an empty statement (expected add, spdadd, flush, ...)", { line, column: col }, file);
+      out.push({ tokens, end: { line, column: col } });
+      tokens = [];
+      i++;
+      col++;
+      continue;
+    }
+    if (ch === '"') {
+      const start = { line, column: col };
+      let j = i + 1;
+      let l = line;
+      let c = col + 1;
+      while (j < n && text[j] !== '"') {
+        if (text[j] === '\n') {
+          l++;
+          c = 1;
+        } else c++;
+        j++;
+      }
+      if (j >= n) throw new ConfigError('unterminated quoted string: expected a closing \'"\' (contents not shown)', start, file);
+      tokens.push({ text: text.slice(i + 1, j), quoted: true, ...start, endColumn: c + 1 });
+      line = l;
+      col = c + 1;
+      i = j + 1;
+      continue;
+    }
+    let j = i;
+    while (j < n && !/[\s;#"]/.test(text[j])) j++;
+    tokens.push({ text: text.slice(i, j), quoted: false, line, column: col, endColumn: col + (j - i) });
+    col += j - i;
+    i = j;
+  }
+  if (tokens.length > 0) {
+    const last = tokens[tokens.length - 1];
+    throw new ConfigError(
+      `missing ';' at the end of the file: the ${shown(tokens[0])} statement at ${tokens[0].line}:${tokens[0].column} is not terminated`,
+      { line: last.line, column: last.endColumn },
+      file,
+    );
+  }
+  return out;
+}
+
+/** Text as an error message may show it, quoted: never anything that could be key material. */
+function quote(text: string): string {
+  if (/^(0x)?[0-9a-f]{17,}/i.test(text)) return 'a long hex string (not shown: it may be a key)';
+  if (text.length > 60) return `'${text.slice(0, 24)}...'`;
+  return `'${text}'`;
+}
+
+/** A token as an error message may show it (quoted strings never: they may be keys). */
+function shown(t: Token): string {
+  return t.quoted ? 'a quoted string (not shown)' : quote(t.text);
+}
+
+function at(t: Token, offset = 0): ConfigPosition {
+  return { line: t.line, column: t.column + offset };
+}
+
+class Cursor {
+  private i = 0;
+  constructor(readonly tokens: Token[], readonly end: ConfigPosition, private readonly p: Parser) {}
+
+  peek(): Token | undefined {
+    return this.tokens[this.i];
+  }
+
+  next(): Token | undefined {
+    return this.tokens[this.i++];
+  }
+
+  /** The next token, or an error at the `;` naming what was expected. */
+  expect(what: string): Token {
+    const t = this.tokens[this.i++];
+    if (!t) throw this.p.error(this.end, `expected ${what} before ';'`);
+    return t;
+  }
+
+  /** No tokens may be left. */
+  done(what: string): void {
+    const t = this.peek();
+    if (t) throw this.p.error(at(t), `unexpected ${shown(t)}: expected ';' (${what})`);
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Parsing
+
+interface AddressFlags {
+  family: Family | null;
+}
+
+interface HostAddr {
+  text: string; // canonical
+  family: Family;
+  port: number | null; // null: none written; 0: [any] or [0]
+  portPos: ConfigPosition | null;
+}
+
+interface Range {
+  prefix: string; // canonical address/len
+  family: Family;
+  port: number | null; // null: any
+  portPos: ConfigPosition;
+}
+
+type Positions = Record<string, ConfigPosition>;
+
+interface SaRecord {
+  sa: ConfigSa;
+  key: string; // spi|dst
+}
+
+interface PolicyRecord {
+  policy: ConfigPolicy;
+  key: string; // selector and direction
+}
+
+class Parser {
+  readonly operations: ConfigOperation[] = [];
+  private sas: SaRecord[] = [];
+  private policies: PolicyRecord[] = [];
+
+  constructor(readonly file: string | undefined) {}
+
+  error(pos: ConfigPosition, reason: string, details: { code?: ErrorCode; field?: string } = {}): ConfigError {
+    return new ConfigError(reason, pos, this.file, details);
+  }
+
+  result(): Config {
+    return {
+      ...(this.file !== undefined ? { file: this.file } : {}),
+      policies: this.policies.map((p) => p.policy),
+      sas: this.sas.map((s) => s.sa),
+      operations: this.operations,
+    };
+  }
+
+  statement(st: Statement): void {
+    const c = new Cursor(st.tokens, st.end, this);
+    const head = c.next()!;
+    const word = head.quoted ? '' : head.text;
+    switch (word) {
+      case 'add':
+      case 'update':
+        return this.saStatement(c, head, word);
+      case 'delete':
+        return this.deleteStatement(c, head);
+      case 'deleteall':
+        return this.deleteAllStatement(c, head);
+      case 'flush': {
+        const t = c.next();
+        const proto = t ? this.saProtocol(t).proto : undefined;
+        c.done("flush takes at most a protocol");
+        const pos = at(head);
+        this.operations.push({ op: 'flush', ...(proto ? { proto } : {}), ...pos });
+        this.sas = proto ? this.sas.filter((s) => (s.sa.proto ?? 'esp') !== proto) : [];
+        return;
+      }
+      case 'spdadd':
+      case 'spdupdate':
+      case 'spddelete':
+        return this.spdStatement(c, head, word);
+      case 'spdflush':
+        c.done('spdflush takes no arguments');
+        this.operations.push({ op: 'spdflush', ...at(head) });
+        this.policies = [];
+        return;
+    }
+    if (UNSUPPORTED_STATEMENTS[word]) throw this.error(at(head), UNSUPPORTED_STATEMENTS[word]);
+    throw this.error(at(head), `unknown statement ${shown(head)} (expected ${STATEMENTS.join(', ')})`);
+  }
+
+  // --- numbers ---------------------------------------------------------------
+
+  private decimal(t: Token, what: string, lo: number, hi: number): number {
+    if (t.quoted || !/^\d+$/.test(t.text)) throw this.error(at(t), `expected ${what} (a decimal number ${lo}..${hi}), got ${shown(t)}`);
+    const v = Number(t.text);
+    if (!Number.isSafeInteger(v) || v < lo || v > hi) throw this.error(at(t), `${what} ${t.text} is out of range (expected ${lo}..${hi})`);
+    return v;
+  }
+
+  private spi(t: Token): number {
+    let v: number;
+    if (!t.quoted && /^\d+$/.test(t.text)) v = Number(t.text);
+    else if (!t.quoted && /^0x[0-9a-f]+$/i.test(t.text)) v = parseInt(t.text.slice(2), 16);
+    else throw this.error(at(t), `expected an SPI (decimal, or hex with 0x), got ${shown(t)}`);
+    if (v > U32_MAX) throw this.error(at(t), `SPI ${shown(t)} does not fit in 32 bits (expected 256..4294967295)`);
+    if (v < 256) {
+      throw this.error(at(t), `SPI ${v} is reserved: SPIs 0..255 are reserved by IANA (RFC 4303 §2.1) and larval refuses them; use 256..4294967295`, { field: 'spi' });
+    }
+    return v;
+  }
+
+  // --- addresses -------------------------------------------------------------
+
+  private flags(c: Cursor): AddressFlags {
+    const f: AddressFlags = { family: null };
+    for (let t = c.peek(); t && !t.quoted && /^-[46n]+$/.test(t.text); t = c.peek()) {
+      c.next();
+      for (const ch of t.text.slice(1)) if (ch !== 'n') f.family = ch === '4' ? 4 : 6;
+    }
+    return f;
+  }
+
+  /** A numeric address: `text` at `pos`. */
+  private address(text: string, pos: ConfigPosition, what: string, flags?: AddressFlags): { text: string; family: Family; words: Uint32Array } {
+    if (text === '') throw this.error(pos, `expected ${what}`);
+    let a: ReturnType<typeof parseAddress>;
+    try {
+      a = parseAddress(text, what);
+    } catch {
+      const s = quote(text);
+      if (text.includes('%')) throw this.error(pos, `${what} ${s}: scoped IPv6 addresses (%zone) are not supported`);
+      if (text.includes(':')) throw this.error(pos, `${what} ${s} is not a valid IPv6 address`);
+      if (/^[0-9.]+$/.test(text)) throw this.error(pos, `${what} ${s} is not a valid IPv4 address`);
+      throw this.error(pos, `${what} ${s} is not a numeric address: larval does not resolve host names (as with setkey -n)`);
+    }
+    if (flags?.family && a.family !== flags.family) throw this.error(pos, `${what} ${text} is IPv${a.family}, but -${flags.family} restricts the statement to IPv${flags.family}`);
+    return { text: formatAddress(a.family, a.words), family: a.family, words: a.words };
+  }
+
+  /** An SA endpoint: `address` or `address[port]`. */
+  private hostAddr(t: Token, what: string, flags: AddressFlags): HostAddr {
+    if (t.quoted) throw this.error(at(t), `expected ${what}, got ${shown(t)}`);
+    const m = /^([^[\]/]*)(?:\[([^\]]*)\])?$/.exec(t.text);
+    if (!m) {
+      if (t.text.includes('/')) throw this.error(at(t), `${what} is an address, not a prefix: got ${shown(t)}`);
+      throw this.error(at(t), `expected ${what} (address or address[port]), got ${shown(t)}`);
+    }
+    const a = this.address(m[1], at(t), what, flags);
+    let port: number | null = null;
+    let portPos: ConfigPosition | null = null;
+    if (m[2] !== undefined) {
+      portPos = at(t, m[1].length + 1);
+      port = this.port(m[2], portPos);
+    }
+    return { text: a.text, family: a.family, port, portPos };
+  }
+
+  private port(text: string, pos: ConfigPosition): number {
+    if (text === 'any') return 0;
+    if (/^\d+$/.test(text) && Number(text) <= 65535) return Number(text);
+    if (/^\d+\s*[-:,]\s*\d+$/.test(text)) throw this.error(pos, `port ${quote(text)}: setkey has no port ranges; give one port or 'any'`);
+    throw this.error(pos, `expected a port 0..65535 or 'any' between the brackets, got ${quote(text)}`);
+  }
+
+  /** A selector range: address[/prefixlen][[port]]. */
+  private range(t: Token, what: string, flags: AddressFlags): Range {
+    const m = t.quoted ? null : /^([^[\]/]*)(?:\/([^[\]]*))?(?:\[([^\]]*)\])?$/.exec(t.text);
+    if (!m) throw this.error(at(t), `expected ${what}: address, address/prefixlen, address[port] or address/prefixlen[port]; got ${shown(t)}`);
+    const a = this.address(m[1], at(t), what, flags);
+    const max = a.family === 4 ? 32 : 128;
+    let len = max;
+    if (m[2] !== undefined) {
+      const lenPos = at(t, m[1].length + 1);
+      if (!/^\d{1,3}$/.test(m[2]) || Number(m[2]) > max) throw this.error(lenPos, `prefix length ${quote(m[2])} of ${what}: expected 0..${max} for IPv${a.family}`);
+      len = Number(m[2]);
+      const masked = Uint32Array.from(a.words, (w, i) => (w & maskWord(len, i)) >>> 0);
+      if (masked.some((w, i) => w !== a.words[i])) {
+        throw this.error(at(t), `${what} ${m[1]}/${len} has host bits set below the /${len} mask (did you mean ${formatPrefix(a.family, masked, len)}?)`);
+      }
+    }
+    const portOffset = m[1].length + (m[2] !== undefined ? m[2].length + 1 : 0) + 1;
+    const portPos = at(t, portOffset);
+    let port: number | null = null;
+    if (m[3] !== undefined) {
+      const p = this.port(m[3], portPos);
+      port = p === 0 ? null : p; // PF_KEY: port 0 is any
+    }
+    return { prefix: formatPrefix(a.family, a.words, len), family: a.family, port, portPos };
+  }
+
+  // --- SAs -------------------------------------------------------------------
+
+  private saProtocol(t: Token): { proto: 'esp' | 'ah'; udp: boolean } {
+    switch (t.quoted ? '' : t.text) {
+      case 'esp':
+        return { proto: 'esp', udp: false };
+      case 'esp-udp':
+        return { proto: 'esp', udp: true };
+      case 'ah':
+        return { proto: 'ah', udp: false };
+      case 'esp-old':
+      case 'ah-old':
+        throw this.error(at(t), `${shown(t)} (RFC 1827/1826 framing) is not supported (supported: esp, esp-udp, ah)`);
+      case 'ipcomp':
+        throw this.error(at(t), "'ipcomp' is not supported: larval has no IPComp (supported: esp, esp-udp, ah)");
+      case 'tcp':
+        throw this.error(at(t), "'tcp' (TCP-MD5 signatures) is not supported (supported: esp, esp-udp, ah)");
+    }
+    throw this.error(at(t), `expected a protocol (esp, esp-udp or ah), got ${shown(t)}`);
+  }
+
+  private key(t: Token | undefined, after: string, c: Cursor): Uint8Array {
+    if (!t) throw this.error(c.end, `expected the key after ${after} before ';'`);
+    if (t.quoted) return Uint8Array.from(Buffer.from(t.text, 'utf8'));
+    if (/^0x/i.test(t.text)) {
+      const hex = t.text.slice(2);
+      if (hex === '' || !/^[0-9a-f]+$/i.test(hex)) throw this.error(at(t), `the key after ${after} is not hex: expected 0x and hex digits (the key is not shown)`);
+      if (hex.length % 2 !== 0) {
+        throw this.error(at(t), `the key after ${after} has an odd number of hex digits (${hex.length}): write whole octets (the key is not shown)`);
+      }
+      return Uint8Array.from(Buffer.from(hex, 'hex'));
+    }
+    if (/^-[A-Za-z]/.test(t.text) && t.text.length <= 10) throw this.error(at(t), `expected the key after ${after}, got the option ${shown(t)}`);
+    throw this.error(at(t), `the key after ${after} must be 0x-prefixed hex or a "quoted string" (the key is not shown)`);
+  }
+
+  private algorithm<T>(t: Token | undefined, kind: 'encryption' | 'authentication', table: Record<string, T>, setkeyKnows: string[], c: Cursor, flag: string): T {
+    const supported = Object.keys(table).join(', ');
+    if (!t) throw this.error(c.end, `expected an ${kind} algorithm after ${flag} before ';' (supported: ${supported})`);
+    if (!t.quoted && Object.prototype.hasOwnProperty.call(table, t.text)) return table[t.text];
+    if (t.quoted || /^0x/i.test(t.text)) {
+      throw this.error(at(t), `expected an ${kind} algorithm after ${flag}, got what looks like a key (not shown); supported: ${supported}`);
+    }
+    if (setkeyKnows.includes(t.text)) throw this.error(at(t), `${kind} algorithm ${shown(t)} is not supported by larval (supported: ${supported})`);
+    throw this.error(at(t), `unknown ${kind} algorithm ${shown(t)} (known: ${supported})`);
+  }
+
+  private saStatement(c: Cursor, head: Token, op: 'add' | 'update'): void {
+    const flags = this.flags(c);
+    const srcTok = c.expect('the source address');
+    const src = this.hostAddr(srcTok, 'source address', flags);
+    const dstTok = c.expect('the destination address');
+    const dst = this.hostAddr(dstTok, 'destination address', flags);
+    if (src.family !== dst.family) throw this.error(at(dstTok), `destination ${dst.text} is IPv${dst.family} but the source ${src.text} is IPv${src.family}`);
+    const protoTok = c.expect('a protocol (esp, esp-udp or ah)');
+    const { proto, udp } = this.saProtocol(protoTok);
+    if (udp) {
+      const n = c.peek();
+      if (n && !n.quoted && !/^(\d+|0x[0-9a-f]+)$/i.test(n.text)) {
+        throw this.error(at(n), `NAT-OA addresses after esp-udp are not supported: expected the SPI, got ${shown(n)}`);
+      }
+    }
+    for (const a of [src, dst]) {
+      if (a.portPos && !udp) throw this.error(a.portPos, `ports on SA addresses are for esp-udp (UDP encapsulation, RFC 3948) only; this SA is ${proto}`);
+    }
+    const spiTok = c.expect('an SPI');
+    const spi = this.spi(spiTok);
+
+    const pos: Positions = { '': at(head), spi: at(spiTok), src: at(srcTok), dst: at(dstTok), proto: at(protoTok), encap: at(protoTok) };
+    const seen = new Map<string, Token>();
+    let mode: IpsecMode = 'transport';
+    let reqid: number | undefined;
+    let replay: number | undefined;
+    let pad: ConfigSa['pad'];
+    let noCyclicSeq = false;
+    let esn = false;
+    const life: { hard: LifetimeLimits; soft: LifetimeLimits } = { hard: {}, soft: {} };
+    const lifeTok: Record<string, Token> = {};
+    let encryption: ConfigSa['encryption'];
+    let integrity: ConfigSa['integrity'];
+    let eTok: Token | undefined;
+    let aTok: Token | undefined;
+
+    for (let t = c.next(); t; t = c.next()) {
+      const o = t.quoted ? '' : t.text;
+      if (SA_OPTIONS.includes(o) && o !== '-f') {
+        const first = seen.get(o);
+        if (first) throw this.error(at(t), `${o} is given twice (first at ${first.line}:${first.column})`);
+        seen.set(o, t);
+      }
+      switch (o) {
+        case '-m': {
+          const v = c.expect('a mode after -m (transport, tunnel or any)');
+          if (v.text === 'tunnel' || v.text === 'transport') mode = v.text;
+          else if (v.text === 'any') mode = 'transport';
+          else throw this.error(at(v), `expected a mode after -m (transport, tunnel or any), got ${shown(v)}`);
+          pos.mode = at(v);
+          break;
+        }
+        case '-r':
+          replay = this.decimal(c.expect('a replay window size after -r'), 'replay window size', 0, U32_MAX);
+          break;
+        case '-u': {
+          const v = c.expect('a reqid after -u');
+          reqid = this.decimal(v, 'reqid', 0, U32_MAX);
+          pos.reqid = at(v);
+          break;
+        }
+        case '-f': {
+          const v = c.expect('a pad option after -f (zero-pad, random-pad, seq-pad or nocyclic-seq)');
+          if (v.text === 'zero-pad' || v.text === 'random-pad' || v.text === 'seq-pad') {
+            if (pad) throw this.error(at(v), `a second pad option: -f ${pad} is already given`);
+            pad = v.text;
+          } else if (v.text === 'nocyclic-seq') noCyclicSeq = true;
+          else throw this.error(at(v), `expected zero-pad, random-pad, seq-pad or nocyclic-seq after -f, got ${shown(v)}`);
+          break;
+        }
+        case '-lh':
+        case '-ls': {
+          const v = c.expect(`a time in seconds after ${o}`);
+          const s = this.decimal(v, `${o} lifetime (seconds)`, 0, Math.floor(Number.MAX_SAFE_INTEGER / 1000));
+          lifeTok[o] = v;
+          if (s > 0) life[o === '-lh' ? 'hard' : 'soft'].addTime = s * 1000; // 0: no limit, as in PF_KEY
+          pos[`lifetime.${o === '-lh' ? 'hard' : 'soft'}.addTime`] = at(v);
+          break;
+        }
+        case '-bh':
+        case '-bs': {
+          const v = c.expect(`a byte count after ${o}`);
+          const b = this.decimal(v, `${o} lifetime (bytes)`, 0, Number.MAX_SAFE_INTEGER);
+          lifeTok[o] = v;
+          if (b > 0) life[o === '-bh' ? 'hard' : 'soft'].bytes = b;
+          pos[`lifetime.${o === '-bh' ? 'hard' : 'soft'}.bytes`] = at(v);
+          break;
+        }
+        case '-esn':
+          esn = true;
+          pos.esn = at(t);
+          break;
+        case '-E': {
+          eTok = t;
+          const algTok = c.next();
+          const algorithm = this.algorithm(algTok, 'encryption', ENCRYPTION, SETKEY_ENCRYPTION, c, '-E');
+          const keyTok = c.next();
+          encryption = { algorithm, key: this.key(keyTok, `-E ${algTok!.text}`, c) };
+          pos.encryption = at(t);
+          pos['encryption.algorithm'] = at(algTok!);
+          pos['encryption.key'] = at(keyTok!);
+          break;
+        }
+        case '-A': {
+          aTok = t;
+          const algTok = c.next();
+          const algorithm = this.algorithm(algTok, 'authentication', INTEGRITY, SETKEY_INTEGRITY, c, '-A');
+          const keyTok = c.next();
+          integrity = { algorithm, key: this.key(keyTok, `-A ${algTok!.text}`, c) };
+          pos.integrity = at(t);
+          pos['integrity.algorithm'] = at(algTok!);
+          pos['integrity.key'] = at(keyTok!);
+          break;
+        }
+        case '-C':
+          throw this.error(at(t), "-C (IPComp) is not supported: larval has no IPComp");
+        case '-ctx':
+          throw this.error(at(t), '-ctx (security context labels) is not supported');
+        case '-natt':
+        case '-natt_mtu':
+          throw this.error(at(t), `${o} is not supported: write the protocol as esp-udp and the ports as src[port] dst[port]`);
+        case '-hwif':
+          throw this.error(at(t), '-hwif (if_ipsec interfaces) is not supported');
+        default:
+          if (o.startsWith('-') && o.length <= 10) throw this.error(at(t), `unknown option ${shown(t)} (known: ${SA_OPTIONS.join(', ')})`);
+          throw this.error(at(t), `unexpected ${shown(t)}: expected an extension (-m, -u, -r, -f, -lh, -ls, -bh, -bs, -esn), an algorithm (-E, -A) or ';'`);
+      }
+    }
+
+    // An engine complaint about integrity with no -A given points at -E.
+    if (!pos.integrity && eTok) pos.integrity = at(eTok);
+    if (proto === 'esp') {
+      if (!encryption) {
+        if (aTok) throw this.error(at(aTok), 'an esp SA needs -E ealgo key first: -A alone is for ah (supported: -E aes-gcm-16 KEY, or -E aes-cbc KEY -A hmac-sha256 KEY)');
+        throw this.error(c.end, 'expected -E ealgo key before \';\': an esp SA needs an encryption algorithm (aes-gcm-16, aes-cbc, rijndael-cbc)');
+      }
+    } else {
+      if (eTok) throw this.error(at(eTok), 'ah takes no -E: it only authenticates (-A aalgo key)');
+      if (!integrity) throw this.error(c.end, "expected -A aalgo key before ';': an ah SA needs an authentication algorithm (hmac-sha256, hmac-sha1)");
+    }
+    for (const [soft, hard, kind, unit] of [['-ls', '-lh', 'addTime', 'seconds'], ['-bs', '-bh', 'bytes', 'bytes']] as const) {
+      const s = life.soft[kind];
+      const h = life.hard[kind];
+      if (s !== undefined && h !== undefined && s > h) {
+        throw this.error(at(lifeTok[soft]), `the soft lifetime ${soft} ${lifeTok[soft].text} exceeds the hard one ${hard} ${lifeTok[hard].text} (${unit})`);
+      }
+    }
+
+    const lifetime: NonNullable<SaSpec['lifetime']> = {};
+    if (Object.keys(life.soft).length) lifetime.soft = life.soft;
+    if (Object.keys(life.hard).length) lifetime.hard = life.hard;
+    const sa: ConfigSa = {
+      spi, src: src.text, dst: dst.text, proto, mode,
+      ...(reqid !== undefined ? { reqid } : {}),
+      ...(esn ? { esn } : {}),
+      ...(lifetime.soft || lifetime.hard ? { lifetime } : {}),
+      // ah is selected but never computed here: its key is parsed (and checked for
+      // shape) but not kept, so the SA installs without keys.
+      ...(proto === 'esp' && encryption ? { encryption } : {}),
+      ...(proto === 'esp' && integrity ? { integrity } : {}),
+      ...(udp ? { encap: { ...(src.port ? { sport: src.port } : {}), ...(dst.port ? { dport: dst.port } : {}) } } : {}),
+      ...(replay !== undefined ? { replay } : {}),
+      ...(pad ? { pad } : {}),
+      ...(noCyclicSeq ? { noCyclicSeq } : {}),
+      ...at(head),
+    };
+    this.validateSa(sa, pos);
+
+    const key = `${spi}|${dst.text}`;
+    const existing = this.sas.find((s) => s.key === key);
+    if (op === 'add') {
+      if (existing) {
+        throw this.error(at(head), `an SA with SPI 0x${spi.toString(16)} to ${dst.text} is already added at ${existing.sa.line}:${existing.sa.column} (use update to replace it)`, { code: 'EEXIST', field: 'spi' });
+      }
+    } else if (existing) {
+      if ((existing.sa.proto ?? 'esp') !== proto) {
+        throw this.error(at(protoTok), `update: the SA with SPI 0x${spi.toString(16)} to ${dst.text} added at ${existing.sa.line}:${existing.sa.column} is ${existing.sa.proto}, not ${proto}`);
+      }
+      this.sas = this.sas.filter((s) => s !== existing);
+    }
+    this.sas.push({ sa, key });
+    this.operations.push({ op, sa, ...at(head) });
+  }
+
+  /** The engine's own checks (fields, lifetimes, ESP keys), with the position of the token at fault. */
+  private validateSa(sa: ConfigSa, pos: Positions): void {
+    const spec = saSpec(sa);
+    this.engineCheck(pos, () => {
+      const n = normalizeSa(spec);
+      EspSa.create(
+        { spi: n.spi, mode: n.mode, family: n.family, src: addressBytes(n.family, n.src), dst: addressBytes(n.family, n.dst), esn: n.esn },
+        spec,
+        n.proto === 51 ? 'ah' : 'esp',
+      );
+    });
+  }
+
+  private engineCheck(pos: Positions, check: () => void): void {
+    try {
+      check();
+    } catch (err) {
+      if (!(err instanceof LarvalError) || err instanceof ConfigError) throw err;
+      let field = err.field ?? '';
+      while (field && !pos[field]) field = field.includes('.') ? field.slice(0, field.lastIndexOf('.')) : '';
+      throw this.error(pos[field] ?? pos[''], err.message, { code: err.code, field: err.field });
+    }
+  }
+
+  private deleteStatement(c: Cursor, head: Token): void {
+    const flags = this.flags(c);
+    const srcTok = c.expect('the source address');
+    const src = this.hostAddr(srcTok, 'source address', flags);
+    const dstTok = c.expect('the destination address');
+    const dst = this.hostAddr(dstTok, 'destination address', flags);
+    if (src.family !== dst.family) throw this.error(at(dstTok), `destination ${dst.text} is IPv${dst.family} but the source ${src.text} is IPv${src.family}`);
+    for (const a of [src, dst]) if (a.portPos) throw this.error(a.portPos, 'delete names an SA by SPI and destination: no ports');
+    const { proto } = this.saProtocol(c.expect('a protocol (esp, esp-udp or ah)'));
+    const spi = this.spi(c.expect('an SPI'));
+    c.done('delete takes: src dst protocol spi');
+    this.operations.push({ op: 'delete', proto, src: src.text, dst: dst.text, spi, ...at(head) });
+    this.sas = this.sas.filter((s) => !(s.sa.spi === spi && s.sa.dst === dst.text && (s.sa.proto ?? 'esp') === proto));
+  }
+
+  private deleteAllStatement(c: Cursor, head: Token): void {
+    const flags = this.flags(c);
+    const srcTok = c.expect('the source address');
+    const src = this.hostAddr(srcTok, 'source address', flags);
+    const dstTok = c.expect('the destination address');
+    const dst = this.hostAddr(dstTok, 'destination address', flags);
+    if (src.family !== dst.family) throw this.error(at(dstTok), `destination ${dst.text} is IPv${dst.family} but the source ${src.text} is IPv${src.family}`);
+    for (const a of [src, dst]) if (a.portPos) throw this.error(a.portPos, 'deleteall names SAs by their endpoints: no ports');
+    const { proto } = this.saProtocol(c.expect('a protocol (esp, esp-udp or ah)'));
+    c.done('deleteall takes: src dst protocol');
+    this.operations.push({ op: 'deleteall', proto, src: src.text, dst: dst.text, ...at(head) });
+    this.sas = this.sas.filter((s) => !(s.sa.src === src.text && s.sa.dst === dst.text && (s.sa.proto ?? 'esp') === proto));
+  }
+
+  // --- policies --------------------------------------------------------------
+
+  private upper(t: Token): number | null {
+    const s = t.quoted ? '' : t.text.toLowerCase();
+    if (s === 'any') return null;
+    if (/^\d+$/.test(s)) {
+      const n = Number(s);
+      if (n > 255) throw this.error(at(t), `upper-layer protocol ${t.text} is out of range (expected 0..255)`);
+      return n === 0 || n === 255 ? null : n; // PF_KEY: IPSEC_ULPROTO_ANY (255), and 0 in Linux selectors
+    }
+    const n = UPPER_EXTRA[s] ?? PROTOCOLS[s];
+    if (n !== undefined) return n;
+    throw this.error(at(t), `unknown upper-layer protocol ${shown(t)} (expected any, a number 0..255, or one of ${[...Object.keys(PROTOCOLS), 'ip4'].join(', ')})`);
+  }
+
+  private spdStatement(c: Cursor, head: Token, op: 'spdadd' | 'spdupdate' | 'spddelete'): void {
+    const first = c.peek();
+    if (first && first.text === 'tagged' && !first.quoted) throw this.error(at(first), `'${op} tagged' (PF tags) is not supported`);
+    const flags = this.flags(c);
+    const srcTok = c.expect('the source range (address, address/prefixlen, address[port] or address/prefixlen[port])');
+    const src = this.range(srcTok, 'source range', flags);
+    const dstTok = c.expect('the destination range');
+    const dst = this.range(dstTok, 'destination range', flags);
+    if (src.family !== dst.family) throw this.error(at(dstTok), `destination range ${dst.prefix} is IPv${dst.family} but the source range ${src.prefix} is IPv${src.family}`);
+    const upTok = c.expect('an upper-layer protocol (any, tcp, udp, icmp, icmp6, a number, ...)');
+    const proto = this.upper(upTok);
+    const pos: Positions = { '': at(head), src: at(srcTok), dst: at(dstTok), proto: at(upTok), srcPort: src.portPos, dstPort: dst.portPos };
+
+    let icmpType: number | undefined;
+    let icmpCode: number | undefined;
+    const misc = c.peek();
+    if (misc && !misc.quoted && !misc.text.startsWith('-')) {
+      c.next();
+      if (proto === 1 || proto === 58) {
+        const m = /^(\d{1,3})(?:,(\d{1,3}))?$/.exec(misc.text);
+        if (!m || Number(m[1]) > 255 || (m[2] !== undefined && Number(m[2]) > 255)) {
+          throw this.error(at(misc), `expected an ICMP type[,code] (0..255 each) after ${upTok.text}, got ${shown(misc)}`);
+        }
+        // 0 is the kernels' wildcard (they cannot tell type 0 from any).
+        if (Number(m[1]) !== 0) icmpType = Number(m[1]);
+        if (m[2] !== undefined && Number(m[2]) !== 0) icmpCode = Number(m[2]);
+        pos.icmpType = at(misc);
+        pos.icmpCode = at(misc, m[1].length + 1);
+      } else if (proto === 47) {
+        throw this.error(at(misc), 'GRE keys in selectors are not supported');
+      } else {
+        throw this.error(at(misc), `unexpected ${shown(misc)} after the upper-layer protocol: expected -P (only icmp and icmp6 take a type,code)`);
+      }
+    }
+    const ctx = c.peek();
+    if (ctx && ctx.text === '-ctx' && !ctx.quoted) throw this.error(at(ctx), '-ctx (security context labels) is not supported');
+    const pTok = c.expect('the policy: -P in|out|fwd ...');
+    if (pTok.quoted || pTok.text !== '-P') throw this.error(at(pTok), `expected the policy (-P in|out|fwd ...), got ${shown(pTok)}`);
+    const policy = this.policy(c, op === 'spddelete', pos);
+
+    const selector = {
+      dir: policy.dir,
+      src: src.prefix,
+      dst: dst.prefix,
+      ...(proto !== null ? { proto: protocolName(proto) === String(proto) ? proto : protocolName(proto) } : {}),
+      ...(src.port !== null ? { srcPort: src.port } : {}),
+      ...(dst.port !== null ? { dstPort: dst.port } : {}),
+      ...(icmpType !== undefined ? { icmpType } : {}),
+      ...(icmpCode !== undefined ? { icmpCode } : {}),
+    };
+    if (op === 'spddelete') {
+      let n!: NormalizedPolicy;
+      this.engineCheck(pos, () => {
+        n = normalizePolicy({ ...selector, action: 'bypass' });
+      });
+      const sel: ConfigSelector = { ...selector, ...at(head) };
+      this.operations.push({ op, selector: sel, ...at(head) });
+      const key = selectorKey(n);
+      this.policies = this.policies.filter((p) => p.key !== key);
+      return;
+    }
+    const cp: ConfigPolicy = {
+      ...selector,
+      priority: policy.priority,
+      action: policy.action!,
+      ...(policy.template ? { template: policy.template } : {}),
+      ...at(head),
+    };
+    let n!: NormalizedPolicy;
+    this.engineCheck(pos, () => {
+      n = normalizePolicy(policySpec(cp));
+    });
+    const key = selectorKey(n);
+    const existing = this.policies.find((p) => p.key === key);
+    if (existing) {
+      if (op === 'spdadd') {
+        throw this.error(at(head), `a policy with the same selector and direction is already added at ${existing.policy.line}:${existing.policy.column} (use spdupdate to replace it)`, { code: 'EEXIST' });
+      }
+      this.policies = this.policies.filter((p) => p !== existing);
+    }
+    this.policies.push({ policy: cp, key });
+    this.operations.push({ op, policy: cp, ...at(head) });
+  }
+
+  /** `-P` already read: direction [priority] [action [request]]. */
+  private policy(c: Cursor, bare: boolean, pos: Positions): { dir: Direction; priority: number; action?: PolicySpec['action']; template?: Template } {
+    const dirTok = c.expect('a direction after -P (in, out or fwd)');
+    if (dirTok.text !== 'in' && dirTok.text !== 'out' && dirTok.text !== 'fwd') {
+      throw this.error(at(dirTok), `expected a direction after -P (in, out or fwd), got ${shown(dirTok)}`);
+    }
+    const dir = dirTok.text as Direction;
+    pos.dir = at(dirTok);
+    let priority = PRIORITY_DEFAULT;
+    const pt = c.peek();
+    if (pt && (pt.text === 'prio' || pt.text === 'priority')) {
+      c.next();
+      priority = this.priority(c, pt);
+      pos.priority = at(pt);
+    }
+    const actTok = c.next();
+    if (!actTok) {
+      if (bare) return { dir, priority };
+      throw this.error(c.end, "expected the action (discard, none or ipsec ...) before ';'");
+    }
+    pos.action = at(actTok);
+    switch (actTok.quoted ? '' : actTok.text) {
+      case 'discard':
+        c.done('discard takes no requests');
+        return { dir, priority, action: 'discard' };
+      case 'none':
+        c.done('none takes no requests');
+        return { dir, priority, action: 'bypass' };
+      case 'ipsec': {
+        const reqTok = c.expect('a request after ipsec, such as esp/tunnel/192.0.2.1-198.51.100.1/require');
+        const template = this.request(reqTok, pos);
+        const more = c.peek();
+        if (more) {
+          if (!more.quoted && /^(esp|ah|ipcomp)\//.test(more.text)) {
+            throw this.error(at(more), 'SA bundles (more than one request) are not supported: a larval policy has one template');
+          }
+          c.done('one request');
+        }
+        return { dir, priority, action: 'protect', template };
+      }
+      case 'bypass':
+      case 'entrust':
+        throw this.error(at(actTok), `the '${actTok.text}' policy (for sockets) is not supported: use none to pass packets in clear`);
+    }
+    throw this.error(at(actTok), `expected the action (discard, none or ipsec), got ${shown(actTok)}`);
+  }
+
+  /** After `prio`: N | -N | low|def|high | low|def|high + N | low|def|high - N. */
+  private priority(c: Cursor, prioTok: Token): number {
+    const parts: { text: string; pos: ConfigPosition }[] = [];
+    for (let t = c.peek(); t && !t.quoted && !['discard', 'none', 'ipsec', 'bypass', 'entrust'].includes(t.text); t = c.peek()) {
+      c.next();
+      const re = /[+-]|[^+-]+/g;
+      for (let m = re.exec(t.text); m; m = re.exec(t.text)) parts.push({ text: m[0], pos: at(t, m.index) });
+    }
+    const expected = `expected a priority after ${prioTok.text}: N, -N, low|def|high, or low|def|high followed by + N or - N`;
+    const num = (i: number, max: number, what: string): number => {
+      const p = parts[i];
+      if (!p) throw this.error(c.end, expected);
+      if (!/^\d+$/.test(p.text)) throw this.error(p.pos, `${expected}; got ${quote(p.text)}`);
+      const v = Number(p.text);
+      if (!Number.isSafeInteger(v) || v > max) throw this.error(p.pos, `${what} ${p.text} is out of range (at most ${max})`);
+      return v;
+    };
+    if (parts.length === 0) throw this.error(c.peek() ? at(c.peek()!) : c.end, expected);
+    let value: number;
+    let used: number;
+    const base = PRIORITY_BASES[parts[0].text];
+    if (base !== undefined) {
+      if (parts.length === 1) {
+        value = base;
+        used = 1;
+      } else if (parts[1].text === '+') {
+        value = base - num(2, PRIORITY_OFFSET_NEGATIVE_MAX, 'priority offset');
+        used = 3;
+      } else if (parts[1].text === '-') {
+        value = base + num(2, PRIORITY_OFFSET_POSITIVE_MAX, 'priority offset');
+        used = 3;
+      } else throw this.error(parts[1].pos, `${expected}; got ${quote(parts[1].text)}`);
+    } else if (parts[0].text === '-') {
+      value = PRIORITY_DEFAULT + num(1, 0x7fffffff, 'priority');
+      used = 2;
+    } else {
+      value = PRIORITY_DEFAULT - num(0, PRIORITY_DEFAULT, 'priority');
+      used = 1;
+    }
+    if (parts.length > used) throw this.error(parts[used].pos, `${expected}; then the action (discard, none or ipsec)`);
+    return value;
+  }
+
+  /** protocol/mode[/src-dst[/level]] */
+  private request(t: Token, pos: Positions): Template {
+    if (t.quoted) throw this.error(at(t), `expected a request such as esp/tunnel/192.0.2.1-198.51.100.1/require, got ${shown(t)}`);
+    const parts = t.text.split('/');
+    const offs: number[] = [];
+    let o = 0;
+    for (const p of parts) {
+      offs.push(o);
+      o += p.length + 1;
+    }
+    const part = (i: number): ConfigPosition => at(t, offs[i]);
+    pos.template = at(t);
+    const protoText = parts[0];
+    if (protoText === 'ipcomp') throw this.error(part(0), "'ipcomp' requests are not supported (supported: esp, ah)");
+    if (protoText !== 'esp' && protoText !== 'ah') throw this.error(part(0), `expected esp or ah as the request's protocol, got ${quote(protoText)}`);
+    pos['template.proto'] = part(0);
+    if (parts.length < 2 || parts[1] === '') {
+      throw this.error(parts.length < 2 ? { line: t.line, column: t.endColumn } : part(1), `expected a mode after ${protoText}/ (transport or tunnel)`);
+    }
+    if (parts.length > 4) throw this.error(part(4), 'a request is protocol/mode/src-dst/level: too many parts');
+    const mode = parts[1];
+    if (mode !== 'transport' && mode !== 'tunnel') throw this.error(part(1), `expected transport or tunnel as the request's mode, got ${quote(mode)}`);
+    pos['template.mode'] = part(1);
+    const ends = parts[2] ?? '';
+    const levelText = parts[3] ?? '';
+    const template: Template = { proto: protoText, mode };
+    if (ends !== '') {
+      const ep = part(2);
+      pos['template.src'] = ep;
+      if (ends === 'me-any' || ends === 'any-me') throw this.error(ep, `${quote(ends)} endpoints are not supported: give the tunnel endpoints as src-dst`);
+      if (mode === 'transport') throw this.error(ep, `transport mode takes its endpoints from the packet: write ${protoText}/transport//${levelText || 'require'}`);
+      const dash = ends.indexOf('-');
+      if (dash < 0 || ends.indexOf('-', dash + 1) >= 0) throw this.error(ep, `expected the tunnel endpoints as src-dst (e.g. 192.0.2.1-198.51.100.1), got ${quote(ends)}`);
+      const s = ends.slice(0, dash);
+      const d = ends.slice(dash + 1);
+      const dpos = at(t, offs[2] + dash + 1);
+      pos['template.dst'] = dpos;
+      if (s.includes('[') || d.includes('[')) throw this.error(s.includes('[') ? ep : dpos, 'ports in tunnel endpoints (ESP over UDP) are not supported');
+      const sa = this.address(s, ep, 'tunnel source');
+      const da = this.address(d, dpos, 'tunnel destination');
+      if (sa.family !== da.family) throw this.error(dpos, `tunnel destination ${da.text} is IPv${da.family} but the tunnel source ${sa.text} is IPv${sa.family}`);
+      template.src = sa.text;
+      template.dst = da.text;
+    } else if (mode === 'tunnel') {
+      throw this.error(parts.length > 2 ? part(2) : { line: t.line, column: t.endColumn }, `tunnel mode needs the tunnel endpoints: ${protoText}/tunnel/SRC-DST/${levelText || 'require'}`);
+    }
+    const lpos = parts.length > 3 ? part(3) : { line: t.line, column: t.endColumn };
+    pos['template.level'] = lpos;
+    let level: TemplateLevel = 'require';
+    if (levelText === '' || levelText === 'default' || levelText === 'require') level = 'require';
+    else if (levelText === 'use') level = 'use';
+    else if (levelText === 'unique') level = 'unique';
+    else if (/^unique:/.test(levelText)) {
+      const id = levelText.slice(7);
+      if (!/^\d+$/.test(id) || Number(id) < 1 || Number(id) > MAX_UNIQUE_ID) throw this.error(at(t, offs[3] + 7), `expected a policy id 1..${MAX_UNIQUE_ID} after unique:, got ${quote(id)}`);
+      level = 'unique';
+      template.reqid = Number(id);
+      pos['template.reqid'] = at(t, offs[3] + 7);
+    } else throw this.error(lpos, `expected a level (default, use, require, unique or unique:N), got ${quote(levelText)}`);
+    template.level = level;
+    return template;
+  }
+}
+
+// ---------------------------------------------------------------------------
+// Conversions
+
+/** The SaSpec the engine takes (without the config's own fields). */
+export function saSpec(sa: ConfigSa): SaSpec {
+  const { line: _l, column: _c, replay: _r, pad: _p, noCyclicSeq: _n, ...spec } = sa;
+  return spec;
+}
+
+/** The PolicySpec the engine takes (without line and column). */
+export function policySpec(p: ConfigPolicy): PolicySpec {
+  const { line: _l, column: _c, ...spec } = p;
+  return spec;
+}
+
+function rangeKey(r: [number, number] | null | undefined): string {
+  return r ? `${r[0]}-${r[1]}` : '*';
+}
+
+function selectorKey(n: NormalizedPolicy): string {
+  return [
+    n.dir, formatPrefix(n.family, n.src.words, n.src.len), formatPrefix(n.family, n.dst.words, n.dst.len), n.proto ?? 'any',
+    rangeKey(n.ports?.src), rangeKey(n.ports?.dst), rangeKey(n.icmp?.type), rangeKey(n.icmp?.code),
+  ].join('|');
+}
+
+function dumpedSelectorKey(p: ReturnType<ConfigTarget['dump']>['policies'][number]): string {
+  return [p.dir, p.src, p.dst, p.proto ?? 'any', rangeKey(p.srcPort), rangeKey(p.dstPort), rangeKey(p.icmpType), rangeKey(p.icmpCode)].join('|');
+}
+
+// ---------------------------------------------------------------------------
+// Entry points
+
+/** Parse setkey(8) configuration text. `file` names it in error messages. */
+export function parseSetkey(text: string, file?: string): Config {
+  if (typeof text !== 'string') throw new LarvalError('EINVAL', `parseSetkey: expected the configuration text as a string, got ${typeof text}`, { field: 'text' });
+  const parser = new Parser(file);
+  for (const st of tokenize(text, file)) parser.statement(st);
+  return parser.result();
+}
+
+/** Read and parse a setkey(8) configuration file. */
+export async function loadSetkey(path: string): Promise<Config> {
+  return parseSetkey(await readFile(path, 'utf8'), path);
+}
+
+/**
+ * Replay a configuration's operations on an engine, in file order, as setkey sends
+ * them to the kernel: add (EEXIST if (SPI, dst) exists), update (replaces the SA
+ * with that SPI, dst and protocol; ENOENT if there is none), delete (ENOENT if
+ * none), deleteall, flush, spdadd (EEXIST if a policy with the same selector and
+ * direction exists), spdupdate (replaces it, or adds), spddelete (ENOENT if none),
+ * spdflush. delete, flush and their SPD forms also act on entries the engine had
+ * before. Not atomic: on an error, the operations before it stay applied (as with
+ * setkey -f). Errors are ConfigErrors naming the statement's line and column.
+ *
+ * Returns the ids of what the configuration installed and left in place, aligned
+ * with config.policies and config.sas.
+ */
+export function applyConfig(engine: ConfigTarget, config: Config, now?: number): { policyIds: number[]; saIds: number[] } {
+  const file = config.file;
+  const policies: { id: number }[] = [];
+  const sas: { id: number }[] = [];
+  const fail = (op: ConfigOperation, err: unknown): never => {
+    if (err instanceof LarvalError && !(err instanceof ConfigError)) {
+      throw new ConfigError(`${op.op}: ${err.message}`, op, file, { code: err.code, field: err.field });
+    }
+    throw err;
+  };
+  const untrackSa = (id: number) => {
+    const i = sas.findIndex((s) => s.id === id);
+    if (i >= 0) sas.splice(i, 1);
+  };
+  const untrackPolicy = (id: number) => {
+    const i = policies.findIndex((p) => p.id === id);
+    if (i >= 0) policies.splice(i, 1);
+  };
+  for (const op of config.operations) {
+    try {
+      switch (op.op) {
+        case 'add':
+          sas.push({ id: engine.addSA(saSpec(op.sa), now) });
+          break;
+        case 'update': {
+          const dst = canonicalAddress(op.sa.dst);
+          const old = engine.dump().sas.find((s) => s.spi === op.sa.spi && s.dst === dst && s.proto === (op.sa.proto ?? 'esp'));
+          if (!old) {
+            throw new ConfigError(`update: no ${op.sa.proto ?? 'esp'} SA with SPI 0x${op.sa.spi.toString(16)} to ${dst} to update (use add)`, op, file, { code: 'ENOENT', field: 'spi' });
+          }
+          engine.removeSA(old.id);
+          untrackSa(old.id);
+          sas.push({ id: engine.addSA(saSpec(op.sa), now) });
+          break;
+        }
+        case 'delete': {
+          const dst = canonicalAddress(op.dst);
+          const old = engine.dump().sas.find((s) => s.spi === op.spi && s.dst === dst && s.proto === op.proto);
+          if (!old) throw new ConfigError(`delete: no ${op.proto} SA with SPI 0x${op.spi.toString(16)} to ${dst}`, op, file, { code: 'ENOENT', field: 'spi' });
+          engine.removeSA(old.id);
+          untrackSa(old.id);
+          break;
+        }
+        case 'deleteall': {
+          const src = canonicalAddress(op.src);
+          const dst = canonicalAddress(op.dst);
+          for (const s of engine.dump().sas) {
+            if (s.src === src && s.dst === dst && s.proto === op.proto) {
+              engine.removeSA(s.id);
+              untrackSa(s.id);
+            }
+          }
+          break;
+        }
+        case 'flush':
+          for (const s of engine.dump().sas) {
+            if (!op.proto || s.proto === op.proto) {
+              engine.removeSA(s.id);
+              untrackSa(s.id);
+            }
+          }
+          break;
+        case 'spdadd':
+        case 'spdupdate': {
+          const spec = policySpec(op.policy);
+          const key = selectorKey(normalizePolicy(spec));
+          const old = engine.dump().policies.find((p) => dumpedSelectorKey(p) === key);
+          if (old) {
+            if (op.op === 'spdadd') {
+              throw new ConfigError(`spdadd: policy ${old.id} has the same selector and direction (use spdupdate to replace it)`, op, file, { code: 'EEXIST' });
+            }
+            engine.removePolicy(old.id);
+            untrackPolicy(old.id);
+          }
+          policies.push({ id: engine.addPolicy(spec) });
+          break;
+        }
+        case 'spddelete': {
+          const { line: _l, column: _c, ...sel } = op.selector;
+          const key = selectorKey(normalizePolicy({ ...sel, action: 'bypass' }));
+          const old = engine.dump().policies.find((p) => dumpedSelectorKey(p) === key);
+          if (!old) throw new ConfigError(`spddelete: no ${sel.dir} policy with this selector`, op, file, { code: 'ENOENT' });
+          engine.removePolicy(old.id);
+          untrackPolicy(old.id);
+          break;
+        }
+        case 'spdflush':
+          for (const p of engine.dump().policies) {
+            engine.removePolicy(p.id);
+            untrackPolicy(p.id);
+          }
+          break;
+      }
+    } catch (err) {
+      fail(op, err);
+    }
+  }
+  return { policyIds: policies.map((p) => p.id), saIds: sas.map((s) => s.id) };
+}
+
+function canonicalAddress(text: string): string {
+  const a = parseAddress(text, 'address');
+  return formatAddress(a.family, a.words);
+}

@@ -14,6 +14,12 @@
 
 import { writeFile } from 'node:fs/promises';
 
+// The streaming writers (createPcapWriter, createPcapngWriter) live in writers.ts.
+export {
+  PcapWriter, PcapngWriter, createPcapWriter, createPcapngWriter,
+  type PcapWriterOptions, type PcapngInterface, type PcapngWriterOptions, type WriteRecord,
+} from './writers.js';
+
 /** LINKTYPE_ETHERNET: IEEE 802.3 Ethernet frames. */
 export const LINKTYPE_ETHERNET = 1;
 /** LINKTYPE_RAW: raw IPv4 or IPv6 packets, told apart by the version nibble. */

@@ -44,6 +44,15 @@ describe('larval replay (npm start)', () => {
     expect(bsd.lost).toBeGreaterThan(linux.lost);
   });
 
+  it("the README's quick-start report is what `npm start` prints", () => {
+    const readme = readFileSync(new URL('README.md', root), 'utf8');
+    const shown = /The report shows each preset side by side:\n\n```\n([\s\S]*?)```/.exec(readme)?.[1];
+    const start = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')).scripts.start as string;
+    const args = start.replace(/^.*node dist\/src\/cli\.js replay /, '').split(' ');
+    expect(args).toEqual(['examples/gateway.pcap', '--config', 'examples/gateway.conf', '--rekey', '20s']);
+    expect(execFileSync(process.execPath, [cli, 'replay', ...args], { encoding: 'utf8', cwd: new URL('.', root).pathname })).toBe(shown);
+  });
+
   it('prints the side-by-side table, writes the SVG chart and one pcap per preset', () => {
     const out = run(example, '--config', config, '--rekey', '20s', '--out', join(dir, 'out.pcap'), '--chart', join(dir, 'c.svg'));
     expect(out).toMatch(/^preset\s+larval\s+linux\s+bsd-2000$/m);

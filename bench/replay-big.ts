@@ -14,20 +14,22 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
+import { fileURLToPath } from 'node:url';
 import { buildPacket } from '../src/wire/build.js';
 import { parseSetkey, policySpec, saSpec } from '../src/config.js';
 import { openCapture } from '../src/io/reader.js';
 import { replay } from '../src/replay.js';
 import type { PresetName } from '../src/types.js';
 
-const CONFIG = `
+export const CONFIG = `
 spdadd 10.1.0.0/16 10.2.0.0/16 any -P out ipsec esp/tunnel/192.0.2.1-198.51.100.1/require;
 spdadd 10.2.0.0/16 10.1.0.0/16 any -P in ipsec esp/tunnel/198.51.100.1-192.0.2.1/require;
 spdadd 10.1.0.0/16 172.16.0.0/12 any -P out none;
 spdadd 10.1.0.0/16 192.168.66.0/24 any -P out discard;
 `;
 
-async function generate(file: string, packets: number): Promise<void> {
+/** Write a pcap of `packets` 100-octet packets (the traffic above) to `file`. */
+export async function generate(file: string, packets: number): Promise<void> {
   const flows = 4096;
   const templates = Array.from({ length: flows }, (_, i) => {
     const dst = i % 8 === 0 ? `192.168.66.${i % 250}` : i % 2 === 0 ? `172.16.${(i >> 8) & 255}.${i & 255}` : `203.0.${(i >> 8) & 255}.${i & 255}`;
@@ -86,4 +88,4 @@ async function main(): Promise<void> {
   if (!values.keep) unlinkSync(file);
 }
 
-void main();
+if (process.argv[1] && fileURLToPath(import.meta.url) === process.argv[1]) void main();

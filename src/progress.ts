@@ -9,7 +9,7 @@ export class Progress {
   private shown = false;
 
   constructor(private readonly stream: NodeJS.WriteStream | WriteStream, private readonly label: string, private readonly total: number) {
-    this.tty = Boolean((stream as WriteStream).isTTY) && !process.env.CI;
+    this.tty = Boolean((stream as WriteStream).isTTY);
   }
 
   /** `done` units of `total` (e.g. bytes read). Redraws at most 10 times a second. */

@@ -99,3 +99,28 @@ describe('larval replay (npm start)', () => {
     expect(run('--help')).toMatch(/larval replay CAPTURE --config FILE/);
   });
 });
+
+describe('progress (long captures)', () => {
+  it('draws a bar on a terminal, at most 10 times a second, and nothing when piped', async () => {
+    const { Progress } = await import('../../src/progress.js');
+    const written: string[] = [];
+    const tty = { isTTY: true, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;
+    const bar = new Progress(tty, 'larval', 1000);
+    bar.update(500);
+    bar.update(600); // within 100 ms: not redrawn
+    bar.done();
+    expect(written[0]).toMatch(/^\rlarval\s+\[#{15} {15}\]\s+50%$/);
+    expect(written).toHaveLength(2);
+    expect(written[1]).toBe('\r\x1b[K');
+    const piped: string[] = [];
+    const pipe = new Progress({ isTTY: false, write: (s: string) => piped.push(s) } as unknown as NodeJS.WriteStream, 'larval', 1000);
+    pipe.update(500);
+    pipe.done();
+    expect(piped).toEqual([]);
+    // And the CLI, piped, writes nothing to stderr.
+    const { spawnSync } = await import('node:child_process');
+    const r = spawnSync(process.execPath, [cli, 'replay', example, '--config', config, '--preset', 'larval', '--json'], { encoding: 'utf8' });
+    expect(r.status).toBe(0);
+    expect(r.stderr).toBe('');
+  });
+});

@@ -545,6 +545,18 @@ class Parser {
     throw this.error(at(t), `unknown ${kind} algorithm ${shown(t)} (known: ${supported})`);
   }
 
+  // -E / -A: the algorithm and its key after flag token `flag`, with their positions.
+  private transform<T>(flag: Token, c: Cursor, field: 'encryption' | 'integrity', table: Record<string, T>, setkeyKnows: string[], pos: Positions): { algorithm: T; key: Uint8Array } {
+    const algTok = c.next();
+    const algorithm = this.algorithm(algTok, field === 'encryption' ? 'encryption' : 'authentication', table, setkeyKnows, c, flag.text);
+    const keyTok = c.next();
+    const key = this.key(keyTok, `${flag.text} ${algTok!.text}`, c);
+    pos[field] = at(flag);
+    pos[`${field}.algorithm`] = at(algTok!);
+    pos[`${field}.key`] = at(keyTok!);
+    return { algorithm, key };
+  }
+
   private saStatement(c: Cursor, head: Token, op: 'add' | 'update'): void {
     const flags = this.flags(c);
     const srcTok = c.expect('the source address');
@@ -637,28 +649,14 @@ class Parser {
           esn = true;
           pos.esn = at(t);
           break;
-        case '-E': {
+        case '-E':
           eTok = t;
-          const algTok = c.next();
-          const algorithm = this.algorithm(algTok, 'encryption', ENCRYPTION, SETKEY_ENCRYPTION, c, '-E');
-          const keyTok = c.next();
-          encryption = { algorithm, key: this.key(keyTok, `-E ${algTok!.text}`, c) };
-          pos.encryption = at(t);
-          pos['encryption.algorithm'] = at(algTok!);
-          pos['encryption.key'] = at(keyTok!);
+          encryption = this.transform(t, c, 'encryption', ENCRYPTION, SETKEY_ENCRYPTION, pos);
           break;
-        }
-        case '-A': {
+        case '-A':
           aTok = t;
-          const algTok = c.next();
-          const algorithm = this.algorithm(algTok, 'authentication', INTEGRITY, SETKEY_INTEGRITY, c, '-A');
-          const keyTok = c.next();
-          integrity = { algorithm, key: this.key(keyTok, `-A ${algTok!.text}`, c) };
-          pos.integrity = at(t);
-          pos['integrity.algorithm'] = at(algTok!);
-          pos['integrity.key'] = at(keyTok!);
+          integrity = this.transform(t, c, 'integrity', INTEGRITY, SETKEY_INTEGRITY, pos);
           break;
-        }
         case '-C':
           throw this.error(at(t), "-C (IPComp) is not supported: larval has no IPComp");
         case '-ctx':

@@ -194,14 +194,9 @@ class Engine {
 }
 
 /** A capture file, read as it is iterated. Each iteration reads the file anew. */
-export class Capture implements AsyncIterable<CaptureRecord> {
-  private engine: Engine | null = null;
-  private readonly options: Resolved;
-
-  constructor(readonly path: string, options?: CaptureOptions) {
-    if (typeof path !== 'string' || path === '') throw new TypeError('capture path must be a non-empty string');
-    this.options = resolve(options);
-  }
+// What both readers tell about their most recent iteration.
+abstract class CaptureState {
+  protected engine: Engine | null = null;
 
   /** What the most recent iteration learnt of the file so far (null before any). */
   get info(): CaptureInfo | null {
@@ -216,6 +211,16 @@ export class Capture implements AsyncIterable<CaptureRecord> {
   /** Buffer statistics of the most recent iteration. */
   get stats(): ReaderStats | null {
     return this.engine?.stats ?? null;
+  }
+}
+
+export class Capture extends CaptureState implements AsyncIterable<CaptureRecord> {
+  private readonly options: Resolved;
+
+  constructor(readonly path: string, options?: CaptureOptions) {
+    super();
+    if (typeof path !== 'string' || path === '') throw new TypeError('capture path must be a non-empty string');
+    this.options = resolve(options);
   }
 
   /**
@@ -269,12 +274,12 @@ export function openCapture(path: string, options?: CaptureOptions): Capture {
  * A capture read synchronously: from a file (in chunks, like Capture) or from
  * bytes in memory (used in place, not copied).
  */
-export class CaptureSync implements Iterable<CaptureRecord> {
-  private engine: Engine | null = null;
+export class CaptureSync extends CaptureState implements Iterable<CaptureRecord> {
   private readonly options: Resolved;
   readonly name: string;
 
   constructor(readonly source: string | Uint8Array, options?: SyncCaptureOptions) {
+    super();
     if (typeof source === 'string') {
       if (source === '') throw new TypeError('capture path must be a non-empty string');
       this.name = source;
@@ -284,18 +289,6 @@ export class CaptureSync implements Iterable<CaptureRecord> {
       throw new TypeError('capture source must be a path or a Uint8Array');
     }
     this.options = resolve(options);
-  }
-
-  get info(): CaptureInfo | null {
-    return this.engine?.parser?.info() ?? null;
-  }
-
-  get truncation(): CaptureError | null {
-    return this.engine?.truncation ?? null;
-  }
-
-  get stats(): ReaderStats | null {
-    return this.engine?.stats ?? null;
   }
 
   /** The records in batches; a batch is valid until the iterator is resumed. */

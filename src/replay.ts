@@ -14,6 +14,7 @@
 
 import * as L from '../assembly/layout.js';
 import { createGateway, type Gateway, type ReleasedPackets } from './gateway.js';
+import type { PacketInput } from './engine.js';
 import { ScriptedKeyManager } from './scripted-km.js';
 import { parseAddress, parsePrefix, prefixContains, type Family, type Prefix } from './addr.js';
 import { VERDICT_NAMES } from './codec.js';
@@ -26,6 +27,8 @@ export interface CaptureBatch {
   bytes: Uint8Array;
   ipOffset: Int32Array;
   ipLength: Uint32Array;
+  /** Length of the IP packet on the wire (more than ipLength when the capture cut it short). */
+  ipWireLength: Uint32Array;
   timeSec: Float64Array;
   timeFracNs: Uint32Array;
 }
@@ -34,7 +37,7 @@ export interface CaptureBatch {
 export interface ReplayRecord {
   timeNs: bigint;
   ip: Uint8Array | null;
-  /** Length on the wire when the capture cut the packet short. */
+  /** Length of the IP packet on the wire when the capture cut it short. */
   wireLength?: number;
 }
 
@@ -154,7 +157,7 @@ class World {
   private epochMs = 0;
   private t0Frac = 0;
   private now = 0;
-  private batch: Uint8Array[] = [];
+  private batch: PacketInput[] = [];
   private batchDir: 'out' | 'in' = 'out';
   private batchStart = 0;
   private readonly r: ReplayReport;
@@ -240,7 +243,7 @@ class World {
         this.t0 = rec.timeNs;
         this.epochMs = Number(rec.timeNs) / 1e6;
       }
-      this.packet(rec.ip, Number(rec.timeNs - this.t0) / 1e6);
+      this.packet(rec.ip, Number(rec.timeNs - this.t0) / 1e6, rec.wireLength ?? 0);
     }
   }
 
@@ -255,12 +258,14 @@ class World {
       }
       const at = b.ipOffset[n];
       const t = (b.timeSec[n] - this.t0Sec) * 1000 + (b.timeFracNs[n] - this.t0Frac) / 1e6;
-      this.packet(at < 0 ? null : b.bytes.subarray(at, at + b.ipLength[n]), t);
+      this.packet(at < 0 ? null : b.bytes.subarray(at, at + b.ipLength[n]), t, b.ipWireLength[n]);
     }
     this.flush(); // the reader reuses its buffer
   }
 
-  private packet(ip: Uint8Array | null, t: number): void {
+  // `wireLength`: the packet's length on the wire when the capture cut it short
+  // (the engine then judges the IP lengths against it, R24), else 0 or ip.length.
+  private packet(ip: Uint8Array | null, t: number, wireLength: number): void {
     this.r.records++;
     if (this.options.progress && (this.r.records & 0x3fff) === 0) this.options.progress(this.r.records);
     if (ip === null || ip.length < 20) {
@@ -275,7 +280,7 @@ class World {
       this.batchStart = time;
     }
     this.now = time;
-    this.batch.push(ip);
+    this.batch.push(wireLength > ip.length ? { data: ip, wireLength } : ip);
   }
 
   // Direction by the configuration; also notices a peer starting IKE again.

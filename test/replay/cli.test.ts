@@ -124,3 +124,13 @@ describe('progress (long captures)', () => {
     expect(r.stderr).toBe('');
   });
 });
+
+describe('replay of the real captures in data/captures', () => {
+  it('a packet the capture cut short is judged by its length on the wire, not called malformed (R24)', () => {
+    const file = new URL('data/captures/esp_truncated.pcap', root).pathname;
+    const { reports } = JSON.parse(run(file, '--config', config, '--preset', 'larval', '--json'));
+    expect(reports[0].records).toBe(1);
+    expect(reports[0].verdicts.out.malformed).toBe(0);
+    expect(reports[0].drops).toEqual({});
+  });
+});

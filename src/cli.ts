@@ -14,8 +14,10 @@ import { buildPacket } from './wire/build.js';
 import { ReferenceSpd, toReferenceFlow } from './reference.js';
 import { LarvalError } from './errors.js';
 import { CaptureError } from './io/capture-error.js';
+import { TunError } from './io/tun.js';
 import { dataFile } from './paths.js';
 import { REPLAY_HELP, replayCommand } from './cli-replay.js';
+import { TUN_HELP, tunCommand } from './cli-tun.js';
 import type { PolicySpec, SaSpec } from './types.js';
 
 const HELP = `larval — IPsec packet-path engine (WebAssembly data plane)
@@ -23,6 +25,7 @@ const HELP = `larval — IPsec packet-path engine (WebAssembly data plane)
 Usage:
   larval replay CAPTURE --config FILE [--preset larval|linux|bsd-2000|all] [--km-delay 200ms]
                 [--msl 30s] [--rekey TIME] [--out OUT.pcap] [--json] [--chart OUT.svg]
+  larval tun --config FILE --dev NAME --listen ADDR:PORT --peer ADDR:PORT [--km-delay T] [--rekey T]
   larval demo [--rules FILE] [--packets N] [--seed N] [--json]
   larval help [COMMAND]     (or: larval COMMAND --help)
 
@@ -32,6 +35,8 @@ Commands:
          each preset side by side (packets by verdict, drops by reason, ACQUIREs,
          SAs negotiated, packets lost, added latency); optionally write the
          resulting packets (ESP where protected) and an SVG timeline.
+  tun    Run as an IPsec gateway between a TUN device and a peer: ESP in UDP out,
+         checked and decrypted packets in (root, /dev/net/tun, python3).
   demo   Load an SPD from a ClassBench rule file (default: bundled acl1_1k), protect
          every tenth rule through one of four IPsec tunnels (three with SAs, one
          without), generate a packet trace from the rules, run it through the
@@ -167,11 +172,13 @@ async function main(argv: string[]): Promise<void> {
       return demo(rest);
     case 'replay':
       return replayCommand(rest);
+    case 'tun':
+      return tunCommand(rest);
     case undefined:
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(rest[0] === 'demo' ? DEMO_HELP : rest[0] === 'replay' ? REPLAY_HELP : HELP);
+      process.stdout.write(rest[0] === 'demo' ? DEMO_HELP : rest[0] === 'replay' ? REPLAY_HELP : rest[0] === 'tun' ? TUN_HELP : HELP);
       return;
     default:
       process.stderr.write(`larval: unknown command '${command}'\n\n${HELP}`);
@@ -180,7 +187,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof LarvalError || err instanceof CaptureError || (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS'))) {
+  if (err instanceof LarvalError || err instanceof CaptureError || err instanceof TunError || (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS'))) {
     process.stderr.write(`larval: ${err.message}\n`);
   } else {
     process.stderr.write(`larval: ${err instanceof Error ? err.stack : String(err)}\n`);

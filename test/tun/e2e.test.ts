@@ -162,6 +162,16 @@ describe.skipIf(missing !== null)('larval tun between two network namespaces (is
     expect(sa.peerRestarts).toBe(1);
     server.kill();
   }, 120_000);
+
+  it('stops cleanly on SIGTERM: a last line of counters, exit code 0, within 2 s', async () => {
+    const g = gateways.a!;
+    const exited = new Promise<number | null>((resolve) => g.proc.once('exit', (code) => resolve(code)));
+    const t = Date.now();
+    g.proc.kill('SIGTERM');
+    expect(await exited).toBe(0);
+    expect(Date.now() - t).toBeLessThan(2000);
+    expect(g.lines.at(-1)).toMatchObject({ event: 'stopped', dev: 'lt0' });
+  }, 10_000);
 });
 
 const SERVER = `

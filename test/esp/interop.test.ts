@@ -55,11 +55,14 @@ describe('R22 interop: tshark decrypts what larval encrypts', () => {
     });
   }
 
-  it.skipIf(missing !== null)('a flipped ciphertext bit: tshark reports the ICV bad (the harness can fail)', async () => {
+  it.skipIf(missing !== null)('a flipped ICV bit: tshark reports the ICV bad (the harness can fail)', async () => {
     const c: Case = { mode: 'tunnel', family: 4, alg: 'cbc128-sha256', encap: false };
     const { a } = await pair(c);
     const p = Uint8Array.from(a.output([udpPacket(4, 200)], 1).packets[0]!);
-    p[p.length - 20] ^= 1; // in the last ciphertext block, before the ICV
+    // In the ICV itself: the plaintext stays intact, so tshark can dissect it and
+    // report the check (a garbled trailer, from a ciphertext flip under a random
+    // CBC IV, sometimes stops its dissection before the ICV verdict).
+    p[p.length - 1] ^= 1;
     const file = join(dir, 'flipped.pcap');
     await writePcap(file, [{ data: p }]);
     const sa = peerSa(c);

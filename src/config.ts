@@ -557,13 +557,19 @@ class Parser {
     return { algorithm, key };
   }
 
-  private saStatement(c: Cursor, head: Token, op: 'add' | 'update'): void {
+  // The flags, source and destination that add, update, delete and deleteall start with.
+  private saEndpoints(c: Cursor) {
     const flags = this.flags(c);
     const srcTok = c.expect('the source address');
     const src = this.hostAddr(srcTok, 'source address', flags);
     const dstTok = c.expect('the destination address');
     const dst = this.hostAddr(dstTok, 'destination address', flags);
     if (src.family !== dst.family) throw this.error(at(dstTok), `destination ${dst.text} is IPv${dst.family} but the source ${src.text} is IPv${src.family}`);
+    return { flags, srcTok, src, dstTok, dst };
+  }
+
+  private saStatement(c: Cursor, head: Token, op: 'add' | 'update'): void {
+    const { srcTok, src, dstTok, dst } = this.saEndpoints(c);
     const protoTok = c.expect('a protocol (esp, esp-udp or ah)');
     const { proto, udp } = this.saProtocol(protoTok);
     if (udp) {
@@ -752,12 +758,7 @@ class Parser {
   }
 
   private deleteStatement(c: Cursor, head: Token): void {
-    const flags = this.flags(c);
-    const srcTok = c.expect('the source address');
-    const src = this.hostAddr(srcTok, 'source address', flags);
-    const dstTok = c.expect('the destination address');
-    const dst = this.hostAddr(dstTok, 'destination address', flags);
-    if (src.family !== dst.family) throw this.error(at(dstTok), `destination ${dst.text} is IPv${dst.family} but the source ${src.text} is IPv${src.family}`);
+    const { srcTok, src, dstTok, dst } = this.saEndpoints(c);
     for (const a of [src, dst]) if (a.portPos) throw this.error(a.portPos, 'delete names an SA by SPI and destination: no ports');
     const { proto } = this.saProtocol(c.expect('a protocol (esp, esp-udp or ah)'));
     const spi = this.spi(c.expect('an SPI'));
@@ -767,12 +768,7 @@ class Parser {
   }
 
   private deleteAllStatement(c: Cursor, head: Token): void {
-    const flags = this.flags(c);
-    const srcTok = c.expect('the source address');
-    const src = this.hostAddr(srcTok, 'source address', flags);
-    const dstTok = c.expect('the destination address');
-    const dst = this.hostAddr(dstTok, 'destination address', flags);
-    if (src.family !== dst.family) throw this.error(at(dstTok), `destination ${dst.text} is IPv${dst.family} but the source ${src.text} is IPv${src.family}`);
+    const { srcTok, src, dstTok, dst } = this.saEndpoints(c);
     for (const a of [src, dst]) if (a.portPos) throw this.error(a.portPos, 'deleteall names SAs by their endpoints: no ports');
     const { proto } = this.saProtocol(c.expect('a protocol (esp, esp-udp or ah)'));
     c.done('deleteall takes: src dst protocol');

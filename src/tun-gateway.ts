@@ -28,7 +28,9 @@ import { createGateway, type Gateway } from './gateway.js';
 import { scriptedKeys } from './scripted-km.js';
 import { TunDevice } from './io/tun.js';
 import { LarvalError } from './errors.js';
-import { internetChecksum } from './wire/checksum.js';
+import { emitIpv4 } from './wire/ipv4.js';
+import { parseAddress } from './addr.js';
+import { PROTO_UDP } from './protocols.js';
 import type { KeyManagerSession } from './km.js';
 import type { AcquireEvent, PolicySpec, SaSpec } from './types.js';
 
@@ -83,10 +85,11 @@ export class TunGateway {
   private readonly counters: TunGatewayCounters = { tunIn: 0, tunOut: 0, udpIn: 0, udpOut: 0, kmIn: 0, kmOut: 0, acquires: 0, negotiated: 0, rekeys: 0, peerRestarts: 0, drops: {}, sas: 0 };
   private readonly t0 = performance.now();
   private clock: NodeJS.Timeout | null = null;
-  private readonly localAddr = new Uint8Array(4);
-  private readonly peerAddr = new Uint8Array(4);
 
   static async open(options: TunGatewayOptions): Promise<TunGateway> {
+    for (const [field, a] of [['listen', options.listen.address], ['peer', options.peer.address]] as const) {
+      if (parseAddress(a, field).family !== 4) throw new LarvalError('EINVAL', `tun: ${field} ${a} is not an IPv4 address (IPv4 underlay only)`);
+    }
     const gw = await createGateway({ preset: 'larval' });
     for (const p of options.policies) gw.engine.addPolicy(p);
     for (const sa of options.sas ?? []) gw.engine.addSA(sa, 0);
@@ -125,8 +128,6 @@ export class TunGateway {
   private start(): void {
     // SPIs: a per-process random base, so a restarted gateway never reuses one.
     this.nextSpi = 0x10000 + ((Math.random() * 0x7fff0000) >>> 0);
-    ipv4Bytes(this.options.listen.address, this.localAddr);
-    ipv4Bytes(this.options.peer.address, this.peerAddr);
     this.km.on('acquire', (ev) => {
       this.counters.acquires++;
       this.initiate(ev, ev.template.mode);
@@ -178,18 +179,9 @@ export class TunGateway {
     }
     this.counters.udpIn++;
     // Rebuild the outer packet the engine's inbound path expects: IPv4 + UDP to 4500.
-    const total = IPV4_HEADER + UDP_HEADER + msg.length;
-    const p = Buffer.allocUnsafe(total);
-    p[0] = 0x45;
-    p[1] = 0;
-    p.writeUInt16BE(total, 2);
-    p.writeUInt32BE(0, 4);
-    p[8] = 64;
-    p[9] = 17;
-    p.writeUInt16BE(0, 10);
-    ipv4Bytes(address, p.subarray(12, 16));
-    p.set(this.localAddr, 16);
-    p.writeUInt16BE(internetChecksum(p, 0, IPV4_HEADER), 10);
+    const p = Buffer.allocUnsafe(IPV4_HEADER + UDP_HEADER + msg.length);
+    emitIpv4({ src: address, dst: this.options.listen.address, protocol: PROTO_UDP, payloadLength: UDP_HEADER + msg.length }, p);
+    // UDP checksum zero, as RFC 3948 §2.1 sends it (the socket already checked it).
     p.writeUInt16BE(port, 20);
     p.writeUInt16BE(L.NATT_PORT, 22);
     p.writeUInt16BE(UDP_HEADER + msg.length, 24);
@@ -310,11 +302,3 @@ export class TunGateway {
     await this.tun.close();
   }
 }
-
-function ipv4Bytes(address: string, out: Uint8Array): Uint8Array {
-  const parts = address.split('.').map(Number);
-  if (parts.length !== 4 || parts.some((x) => !Number.isInteger(x) || x < 0 || x > 255)) throw new LarvalError('EINVAL', `tun: ${address} is not an IPv4 address (IPv4 underlay only)`);
-  out.set(parts);
-  return out;
-}
-

@@ -16,10 +16,10 @@ import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
 import { fileURLToPath } from 'node:url';
 import { buildPacket } from '../src/wire/build.js';
-import { parseSetkey, policySpec, saSpec } from '../src/config.js';
+import { parseSetkey, policySpec, saSpec } from '../src/config/setkey.js';
 import { openCapture } from '../src/io/reader.js';
-import { replay } from '../src/replay.js';
-import type { PresetName } from '../src/types.js';
+import { replay } from '../src/replay/replay.js';
+import type { PresetName } from '../src/engine/types.js';
 
 export const CONFIG = `
 spdadd 10.1.0.0/16 10.2.0.0/16 any -P out ipsec esp/tunnel/192.0.2.1-198.51.100.1/require;

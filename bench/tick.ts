@@ -6,7 +6,7 @@
 
 import { createEngine, type Engine } from '../src/index.js';
 import { measure } from './measure.js';
-import { Rng } from '../src/trace.js';
+import { Rng } from '../src/reference/trace.js';
 
 const HORIZON = 1_000_000; // ms over which hard add-time limits are spread
 

@@ -2,12 +2,12 @@
 // same work as the engine (parse, flow key, hash, flow cache with generation
 // checks, classifier on a miss, SA group with the best SA kept by R6) over typed
 // arrays, written the way a careful JS programmer would, without WebAssembly.
-// The classifier behind its cache is the reference linear scan (src/reference.ts).
+// The classifier behind its cache is the reference linear scan (src/reference/linear-spd.ts).
 // It reads packets where they are; the engine pays for copying them into its memory.
 
-import { ReferenceSpd, type ReferenceFlow } from '../src/reference.js';
-import type { Direction, PolicySpec, SaSpec } from '../src/types.js';
-import { formatAddress, parseAddress, type Family } from '../src/addr.js';
+import { ReferenceSpd, type ReferenceFlow } from '../src/reference/linear-spd.js';
+import type { Direction, PolicySpec, SaSpec } from '../src/engine/types.js';
+import { formatAddress, parseAddress, type Family } from '../src/common/addr.js';
 
 const CACHE_WINDOW = 8;
 const SLOT_WORDS = 16; // key 10 words, tag, policy id, generation, group + 1, group generation, pad

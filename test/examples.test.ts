@@ -48,7 +48,7 @@ describe('README', () => {
 
 describe('larval demo', () => {
   it('runs on the bundled data and agrees with the reference linear scan', () => {
-    const cli = new URL('dist/src/cli.js', root);
+    const cli = new URL('dist/src/cli/main.js', root);
     expect(existsSync(cli), 'dist/ is built by `npm test` (npm run build) first').toBe(true);
     const out = execFileSync(process.execPath, [cli.pathname, 'demo', '--packets', '20000', '--json'], { encoding: 'utf8' });
     const report = JSON.parse(out);
@@ -63,7 +63,7 @@ describe('larval demo', () => {
   });
 
   it('prints help, and a clear error for a bad option', () => {
-    const cli = new URL('dist/src/cli.js', root).pathname;
+    const cli = new URL('dist/src/cli/main.js', root).pathname;
     expect(execFileSync(process.execPath, [cli, '--help'], { encoding: 'utf8' })).toMatch(/larval demo/);
     let err: { status?: number; stderr?: string } = {};
     try {

@@ -8,7 +8,7 @@
 
 import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
 import { Reason } from '../../assembly/layout.js';
-import { PROTO_ESP, PROTO_IPIP, PROTO_IPV6, PROTO_UDP } from '../protocols.js';
+import { PROTO_ESP, PROTO_IPIP, PROTO_IPV6, PROTO_UDP } from '../common/protocols.js';
 import { internetChecksum } from '../wire/checksum.js';
 import { Ipv6NextHeader } from '../wire/ipv6.js';
 import { ESP_HEADER, IPV6_HEADER, UDP_HEADER, gcmAad, seqHigh } from './encrypt.js';

@@ -11,7 +11,7 @@
 
 import { createCipheriv, createHmac, randomFillSync } from 'node:crypto';
 import { Reason } from '../../assembly/layout.js';
-import { PROTO_ESP, PROTO_IPIP, PROTO_IPV6, PROTO_UDP } from '../protocols.js';
+import { PROTO_ESP, PROTO_IPIP, PROTO_IPV6, PROTO_UDP } from '../common/protocols.js';
 import { Ipv6NextHeader } from '../wire/ipv6.js';
 import { padLength } from './algorithms.js';
 import type { EspSa } from './sa.js';

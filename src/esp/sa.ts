@@ -9,7 +9,7 @@
 
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
-import { LarvalError, invalid } from '../errors.js';
+import { LarvalError, invalid } from '../common/errors.js';
 import { NATT_PORT } from '../../assembly/layout.js';
 import {
   ENCRYPTION, ENCRYPTION_ALGORITHMS, INTEGRITY, INTEGRITY_ALGORITHMS,

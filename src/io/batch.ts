@@ -1,7 +1,7 @@
 // A batch of decoded capture records: parallel typed arrays over one read
 // buffer, so that reading a record costs no object, no Promise and no copy.
 
-import { describeReason } from './linktype.js';
+import { describeReason } from './no-ip.js';
 
 /** One packet record of a capture file. */
 export interface CaptureRecord {

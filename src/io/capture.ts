@@ -27,8 +27,9 @@ export {
 } from './reader.js';
 export {
   DLT_RAW_12, DLT_RAW_14, LINKTYPE_IPV4, LINKTYPE_IPV6, LINKTYPE_LINUX_SLL, LINKTYPE_LINUX_SLL2, LINKTYPE_LOOP, LINKTYPE_NULL,
-  SUPPORTED_LINK_TYPES, describeReason, isSupportedLinkType, linkTypeName,
+  SUPPORTED_LINK_TYPES, isSupportedLinkType, linkTypeName,
 } from './linktype.js';
+export { describeReason } from './no-ip.js';
 export {
   DEFAULT_SNAP_LEN, LINKTYPE_ETHERNET, LINKTYPE_RAW, PCAP_MAGIC_MICROSECONDS, PCAP_MAGIC_NANOSECONDS, encodePcap, writePcap,
   type PcapOptions, type PcapPacket,

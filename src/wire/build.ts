@@ -1,12 +1,12 @@
 // buildPacket(): a Flow (the matchPolicy() input) -> the bytes of a valid IP packet
 // carrying it, for tests, benchmarks and examples that need real packets.
 
-import { parseAddress } from '../addr.js';
-import { invalid, show } from '../errors.js';
+import { parseAddress } from '../common/addr.js';
+import { invalid, show } from '../common/errors.js';
 import {
   PROTO_AH, PROTO_ESP, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP, protocolName, protocolNumber,
-} from '../protocols.js';
-import type { Flow } from '../types.js';
+} from '../common/protocols.js';
+import type { Flow } from '../common/flow.js';
 import { emitAh } from './ah.js';
 import type { PseudoHeader } from './checksum.js';
 import { emitEsp } from './esp.js';

@@ -5,7 +5,7 @@
 // holds the sum of 65535 max-valued words without losing bits, so callers can
 // chain partial sums (pseudo-header, then segment) by passing `initial`.
 
-import { invalid } from '../errors.js';
+import { invalid } from '../common/errors.js';
 import { availableFrom } from './field.js';
 
 /** Fold carries until the sum fits in 16 bits (end-around carry). */

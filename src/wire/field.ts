@@ -2,8 +2,8 @@
 // that every checked constructor throws. Kept apart so that each header module
 // reads as its field table plus accessors.
 
-import { parseAddress } from '../addr.js';
-import { LarvalError, invalid } from '../errors.js';
+import { parseAddress } from '../common/addr.js';
+import { LarvalError, invalid } from '../common/errors.js';
 
 export function readU16(bytes: Uint8Array, at: number): number {
   return (bytes[at] << 8) | bytes[at + 1];
@@ -64,7 +64,7 @@ export function addressBytes(value: string | Uint8Array, family: 4 | 6, field: s
   return out;
 }
 
-/** Address bytes (4 or 16) -> the four-word form of src/addr.ts. */
+/** Address bytes (4 or 16) -> the four-word form of src/common/addr.ts. */
 export function addressWords(bytes: Uint8Array): Uint32Array {
   const words = new Uint32Array(4);
   for (let i = 0; i < bytes.length / 4; i++) words[i] = readU32(bytes, i * 4);

@@ -2,7 +2,7 @@
 // type-specific bytes. The layouts are identical; the checksums differ in that
 // ICMPv6 covers an IPv6 pseudo-header and ICMPv4 does not.
 
-import { PROTO_ICMPV6 } from '../protocols.js';
+import { PROTO_ICMPV6 } from '../common/protocols.js';
 import { type PseudoHeader, internetChecksum, upperLayerChecksum } from './checksum.js';
 import { availableFrom, readU16, readU32, requireRange, requireRoom, tooShort, writeU16, writeU32 } from './field.js';
 

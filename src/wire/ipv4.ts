@@ -1,6 +1,6 @@
 // IPv4 header (RFC 791).
 
-import { formatAddress } from '../addr.js';
+import { formatAddress } from '../common/addr.js';
 import { internetChecksum, onesComplementSum } from './checksum.js';
 import {
   addressBytes, addressWords, availableFrom, badField, readU16, requireRange, requireRoom, tooShort, writeU16,

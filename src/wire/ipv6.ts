@@ -1,7 +1,7 @@
 // IPv6 header and extension headers (RFC 8200): hop-by-hop and destination
 // options (§4.3, §4.6), routing (§4.4), fragment (§4.5).
 
-import { formatAddress } from '../addr.js';
+import { formatAddress } from '../common/addr.js';
 import {
   addressBytes, addressWords, availableFrom, badField, readU16, readU32, requireRange, requireRoom, tooShort, writeU16,
   writeU32,

@@ -1,6 +1,6 @@
 // TCP header (RFC 9293 §3.1).
 
-import { PROTO_TCP } from '../protocols.js';
+import { PROTO_TCP } from '../common/protocols.js';
 import { type PseudoHeader, upperLayerChecksum } from './checksum.js';
 import { availableFrom, badField, readU16, readU32, requireRange, requireRoom, tooShort, writeU16, writeU32 } from './field.js';
 

@@ -1,6 +1,6 @@
 // UDP header (RFC 768; IPv6 checksum rules from RFC 8200 §8.1).
 
-import { PROTO_UDP } from '../protocols.js';
+import { PROTO_UDP } from '../common/protocols.js';
 import { type PseudoHeader, upperLayerChecksum } from './checksum.js';
 import { availableFrom, badField, readU16, requireRange, requireRoom, tooShort, writeU16 } from './field.js';
 

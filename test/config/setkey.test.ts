@@ -6,10 +6,10 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-import { applyConfig, type Config, ConfigError, type ConfigSa, loadSetkey, parseSetkey, policySpec, saSpec } from '../../src/config.js';
+import { applyConfig, type Config, ConfigError, type ConfigSa, loadSetkey, parseSetkey, policySpec, saSpec } from '../../src/config/setkey.js';
 import { buildPacket, createEngine, type Engine, LarvalError } from '../../src/index.js';
-import { generateTrace, Rng } from '../../src/trace.js';
-import type { Direction, Flow, PolicySpec } from '../../src/types.js';
+import { generateTrace, Rng } from '../../src/reference/trace.js';
+import type { Direction, Flow, PolicySpec } from '../../src/engine/types.js';
 
 const here = (name: string) => fileURLToPath(new URL(name, import.meta.url));
 const GCM_KEY = '0x000102030405060708090a0b0c0d0e0fcafebabe'; // 16 + 4 octets

@@ -2,7 +2,7 @@
 // verdicts, batches split on count and on arena bytes, bad input is refused whole.
 import { describe, expect, it } from 'vitest';
 import { createEngine, packetBuffer, type PacketBuffer } from '../../src/index.js';
-import { generateTrace, randomPolicySet } from '../../src/trace.js';
+import { generateTrace, randomPolicySet } from '../../src/reference/trace.js';
 import { buildPacket } from '../../src/wire/build.js';
 
 // Gaps between packets, as a capture buffer has record headers there; filled with

@@ -4,12 +4,12 @@
 // removals and additions of policies between batches (flow-cache invalidation).
 import { describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/index.js';
-import { loadClassBench } from '../../src/classbench.js';
-import { ReferenceSpd, referenceSelectSa, toReferenceFlow, type ReferenceSa } from '../../src/reference.js';
-import { generateTrace, randomPolicySet, Rng, saSetFor } from '../../src/trace.js';
+import { loadClassBench } from '../../src/config/classbench.js';
+import { ReferenceSpd, referenceSelectSa, toReferenceFlow, type ReferenceSa } from '../../src/reference/linear-spd.js';
+import { generateTrace, randomPolicySet, Rng, saSetFor } from '../../src/reference/trace.js';
 import { buildPacket } from '../../src/wire/build.js';
-import { dataFile } from '../../src/paths.js';
-import type { Flow, PolicySpec, SaSpec, VerdictName } from '../../src/types.js';
+import { dataFile } from '../../src/common/paths.js';
+import type { Flow, PolicySpec, SaSpec, VerdictName } from '../../src/engine/types.js';
 
 const PACKETS = 100_000;
 const ROUNDS = 4;

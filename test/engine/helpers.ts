@@ -1,6 +1,6 @@
 // Small shared helpers for engine tests.
 import { createEngine, type Engine } from '../../src/index.js';
-import type { EngineOptions, PolicySpec } from '../../src/types.js';
+import type { EngineOptions, PolicySpec } from '../../src/engine/types.js';
 
 export async function engineWith(policies: PolicySpec[] = [], options: EngineOptions = {}): Promise<{ engine: Engine; ids: number[] }> {
   const engine = await createEngine(options);

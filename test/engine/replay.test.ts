@@ -2,7 +2,7 @@
 // with 64-bit extended sequence numbers.
 import { describe, expect, it } from 'vitest';
 import { createEngine, Rng } from '../../src/index.js';
-import { ReferenceReplayWindow } from '../../src/reference-replay.js';
+import { ReferenceReplayWindow } from '../../src/reference/replay-window.js';
 
 const SPAN = 2 ** 32;
 

@@ -77,7 +77,7 @@ function batchesSync(path: string): Result {
 }
 
 async function batchViews(path: string): Promise<Result> {
-  // What src/replay.ts does: a subarray per IP packet.
+  // What src/replay/replay.ts does: a subarray per IP packet.
   let n = 0;
   let check = 0;
   for await (const b of openCapture(path).batches()) {

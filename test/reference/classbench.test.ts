@@ -1,11 +1,11 @@
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { dataFile } from '../../src/paths.js';
+import { dataFile } from '../../src/common/paths.js';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import { afterAll, describe, expect, it } from 'vitest';
-import { loadClassBench, parseClassBench } from '../../src/classbench.js';
-import { LarvalError } from '../../src/errors.js';
-import { ReferenceSpd } from '../../src/reference.js';
+import { loadClassBench, parseClassBench } from '../../src/config/classbench.js';
+import { LarvalError } from '../../src/common/errors.js';
+import { ReferenceSpd } from '../../src/reference/linear-spd.js';
 
 // The bundled copies (data/classbench), so the test runs on a fresh clone.
 const DATA = dirname(dataFile('classbench/acl1_1k'));

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { LarvalError } from '../../src/errors.js';
-import { ReferenceSpd, referenceSelectSa, toReferenceFlow, type ReferenceSa } from '../../src/reference.js';
-import { generateTrace, randomPolicySet } from '../../src/trace.js';
-import type { Flow, PolicySpec } from '../../src/types.js';
+import { LarvalError } from '../../src/common/errors.js';
+import { ReferenceSpd, referenceSelectSa, toReferenceFlow, type ReferenceSa } from '../../src/reference/linear-spd.js';
+import { generateTrace, randomPolicySet } from '../../src/reference/trace.js';
+import type { Flow, PolicySpec } from '../../src/engine/types.js';
 
 const tcp = (src: string, dst: string, srcPort: number, dstPort: number, extra: Partial<Flow> = {}): Flow =>
   ({ src, dst, proto: 'tcp', srcPort, dstPort, ...extra });

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { parseAddress, parsePrefix } from '../../src/addr.js';
-import { ReferenceSpd, toReferenceFlow } from '../../src/reference.js';
-import { Rng, generateLabelledTrace, generateTrace, randomPolicySet, saSetFor } from '../../src/trace.js';
-import type { PolicySpec } from '../../src/types.js';
+import { parseAddress, parsePrefix } from '../../src/common/addr.js';
+import { ReferenceSpd, toReferenceFlow } from '../../src/reference/linear-spd.js';
+import { Rng, generateLabelledTrace, generateTrace, randomPolicySet, saSetFor } from '../../src/reference/trace.js';
+import type { PolicySpec } from '../../src/engine/types.js';
 
 const v4 = randomPolicySet({ family: 4, count: 300, seed: 7 });
 const v6 = randomPolicySet({ family: 6, count: 300, seed: 8 });

@@ -6,9 +6,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { describe, expect, it } from 'vitest';
 import { CONFIG, generate } from '../../bench/replay-big.js';
-import { parseSetkey, policySpec, saSpec } from '../../src/config.js';
+import { parseSetkey, policySpec, saSpec } from '../../src/config/setkey.js';
 import { openCapture } from '../../src/io/reader.js';
-import { replay } from '../../src/replay.js';
+import { replay } from '../../src/replay/replay.js';
 
 describe('replay of a 10M-packet, 1.16 GB capture (R24: bounded memory)', () => {
   it('accounts for every record, and resident memory stays within a fixed bound', async () => {

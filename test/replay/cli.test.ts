@@ -12,7 +12,7 @@ import { scriptedKeys } from '../../src/index.js';
 import { tsharkDecryptEsp, tsharkMissing, tsharkStderr } from '../support/tshark.js';
 
 const root = new URL('../../', import.meta.url);
-const cli = new URL('dist/src/cli.js', root).pathname;
+const cli = new URL('dist/src/cli/main.js', root).pathname;
 const example = new URL('examples/gateway.pcap', root).pathname;
 const config = new URL('examples/gateway.conf', root).pathname;
 const dir = mkdtempSync(join(tmpdir(), 'larval-replay-'));
@@ -48,7 +48,7 @@ describe('larval replay (npm start)', () => {
     const readme = readFileSync(new URL('README.md', root), 'utf8');
     const shown = /The report shows each preset side by side:\n\n```\n([\s\S]*?)```/.exec(readme)?.[1];
     const start = JSON.parse(readFileSync(new URL('package.json', root), 'utf8')).scripts.start as string;
-    const args = start.replace(/^.*node dist\/src\/cli\.js replay /, '').split(' ');
+    const args = start.replace(/^.*node dist\/src\/cli\/main\.js replay /, '').split(' ');
     expect(args).toEqual(['examples/gateway.pcap', '--config', 'examples/gateway.conf', '--rekey', '20s']);
     expect(execFileSync(process.execPath, [cli, 'replay', ...args], { encoding: 'utf8', cwd: new URL('.', root).pathname })).toBe(shown);
   });
@@ -102,7 +102,7 @@ describe('larval replay (npm start)', () => {
 
 describe('progress (long captures)', () => {
   it('draws a bar on a terminal, at most 10 times a second, and nothing when piped', async () => {
-    const { Progress } = await import('../../src/progress.js');
+    const { Progress } = await import('../../src/replay/progress.js');
     const written: string[] = [];
     const tty = { isTTY: true, write: (s: string) => written.push(s) } as unknown as NodeJS.WriteStream;
     const bar = new Progress(tty, 'larval', 1000);

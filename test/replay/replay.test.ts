@@ -3,8 +3,8 @@
 // `larval` (DESIGN.md §9; R6, R7–R9, R8, R21).
 import { describe, expect, it } from 'vitest';
 import { examplePackets } from '../../examples/make-capture.js';
-import { replay, type ReplayReport, type ReplayRecord } from '../../src/replay.js';
-import { chartSvg, formatReport } from '../../src/report.js';
+import { replay, type ReplayReport, type ReplayRecord } from '../../src/replay/replay.js';
+import { chartSvg, formatReport } from '../../src/replay/report.js';
 import type { PolicySpec, PresetName } from '../../src/index.js';
 
 const T = (src: string, dst: string) => ({ mode: 'tunnel' as const, src, dst });

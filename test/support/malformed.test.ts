@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { MAX_EXT_HEADERS, MAX_PACKET_BYTES, Reason } from '../../assembly/layout.js';
-import { LarvalError } from '../../src/errors.js';
+import { LarvalError } from '../../src/common/errors.js';
 import { Ipv4Packet } from '../../src/wire/ipv4.js';
 import { Ipv6Packet, walkIpv6Chain } from '../../src/wire/ipv6.js';
 import {

@@ -7,7 +7,7 @@
 // handLabelledCases() are reasons written down by hand, which the tests hold the
 // labeller to, so that a labeller bug cannot silently relabel the corpus.
 
-import type { ReasonName } from '../../src/types.js';
+import type { ReasonName } from '../../src/engine/types.js';
 import { buildPacket } from '../../src/wire/build.js';
 import { internetChecksum } from '../../src/wire/checksum.js';
 import { emitIpv6 } from '../../src/wire/ipv6.js';

@@ -13,7 +13,7 @@ import { scriptedKeys } from '../../src/index.js';
 import { tsharkDecryptEsp, tsharkMissing } from '../support/tshark.js';
 
 const root = new URL('../../', import.meta.url).pathname;
-const cli = join(root, 'dist/src/cli.js');
+const cli = join(root, 'dist/src/cli/main.js');
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 const missing = process.getuid?.() !== 0 ? 'not running as root'
   : !existsSync('/dev/net/tun') ? 'no /dev/net/tun'

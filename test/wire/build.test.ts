@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { LarvalError } from '../../src/errors.js';
-import type { Flow } from '../../src/types.js';
+import { LarvalError } from '../../src/common/errors.js';
+import type { Flow } from '../../src/engine/types.js';
 import { AhHeader } from '../../src/wire/ah.js';
 import { type BuildOptions, buildPacket } from '../../src/wire/build.js';
 import { EspPacket } from '../../src/wire/esp.js';

@@ -3,7 +3,7 @@
 // LINKTYPE_RAW: none). Expected field values are what tshark shows for them.
 
 import { describe, expect, it } from 'vitest';
-import { LarvalError } from '../../src/errors.js';
+import { LarvalError } from '../../src/common/errors.js';
 import { buildPacket } from '../../src/wire/build.js';
 import { internetChecksum, upperLayerChecksum } from '../../src/wire/checksum.js';
 import { EspPacket } from '../../src/wire/esp.js';

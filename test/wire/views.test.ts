@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LarvalError } from '../../src/errors.js';
+import { LarvalError } from '../../src/common/errors.js';
 import { AhHeader, emitAh } from '../../src/wire/ah.js';
 import { internetChecksum, onesComplementSum, pseudoHeaderSum, upperLayerChecksum } from '../../src/wire/checksum.js';
 import { EspPacket, emitEsp } from '../../src/wire/esp.js';

@@ -4,7 +4,7 @@
 // window's 2^32-wide span whose low bits are on the wire" (RFC 4303 Appendix A2.2).
 // The differential test runs it next to the engine over random sequences.
 
-import type { ReasonName } from './types.js';
+import type { ReasonName } from '../engine/types.js';
 
 const SPAN = 2n ** 32n;
 

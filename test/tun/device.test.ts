@@ -12,15 +12,15 @@ import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { LarvalError } from '../../src/errors.js';
-import { TunDevice, TunError, tunSystemError, validateTunName } from '../../src/io/tun.js';
-import { PROTO_UDP } from '../../src/protocols.js';
+import { LarvalError } from '../../src/common/errors.js';
+import { TunDevice, TunError, tunSystemError, validateTunName } from '../../src/tun/device.js';
+import { PROTO_UDP } from '../../src/common/protocols.js';
 import { Ipv4Packet } from '../../src/wire/ipv4.js';
 import { UdpDatagram } from '../../src/wire/udp.js';
 
-const DIST_TUN = resolve('dist/src/io/tun.js');
+const DIST_TUN = resolve('dist/src/tun/device.js');
 const DIST_BUILD = resolve('dist/src/wire/build.js');
-const SRC_TUN = resolve('src/io/tun.ts');
+const SRC_TUN = resolve('src/tun/device.ts');
 
 function commandWorks(cmd: string, args: string[]): boolean {
   const r = spawnSync(cmd, args, { stdio: 'ignore' });
@@ -36,7 +36,7 @@ const skipReason =
         : !commandWorks('ip', ['-V']) ? 'the ip command (iproute2) is missing'
           : !commandWorks(process.env.LARVAL_PYTHON ?? 'python3', ['-c', 'pass']) ? 'python3 is missing'
             : null;
-if (skipReason) console.warn(`test/io/tun.test.ts: SKIPPING the TUN device tests: ${skipReason}`);
+if (skipReason) console.warn(`test/tun/device.test.ts: SKIPPING the TUN device tests: ${skipReason}`);
 
 describe('TUN errors (no device needed)', () => {
   it('names the fix when not root / without CAP_NET_ADMIN (EPERM from TUNSETIFF)', () => {

@@ -1,24 +1,24 @@
 #!/usr/bin/env node
-// larval's command line. `larval replay` is the main job (src/cli-replay.ts): a
+// larval's command line. `larval replay` is the main job (src/cli/replay.ts): a
 // capture through a configured gateway, the presets side by side. `larval demo`
 // loads an SPD from a ClassBench file, runs a generated trace through the engine,
 // checks a sample against the reference linear scan, and prints verdicts and rates.
 
 import { parseArgs } from 'node:util';
 import { performance } from 'node:perf_hooks';
-import { createEngine } from './engine.js';
-import { packetBuffer } from './batch.js';
-import { loadClassBench } from './classbench.js';
-import { generateTrace } from './trace.js';
-import { buildPacket } from './wire/build.js';
-import { ReferenceSpd, toReferenceFlow } from './reference.js';
-import { LarvalError } from './errors.js';
-import { CaptureError } from './io/capture-error.js';
-import { TunError } from './io/tun.js';
-import { dataFile } from './paths.js';
-import { REPLAY_HELP, replayCommand } from './cli-replay.js';
-import { TUN_HELP, tunCommand } from './cli-tun.js';
-import type { PolicySpec, SaSpec } from './types.js';
+import { createEngine } from '../engine/engine.js';
+import { packetBuffer } from '../engine/packets.js';
+import { loadClassBench } from '../config/classbench.js';
+import { generateTrace } from '../reference/trace.js';
+import { buildPacket } from '../wire/build.js';
+import { ReferenceSpd, toReferenceFlow } from '../reference/linear-spd.js';
+import { LarvalError } from '../common/errors.js';
+import { CaptureError } from '../io/capture-error.js';
+import { TunError } from '../tun/device.js';
+import { dataFile } from '../common/paths.js';
+import { REPLAY_HELP, replayCommand } from './replay.js';
+import { TUN_HELP, tunCommand } from './tun.js';
+import type { PolicySpec, SaSpec } from '../engine/types.js';
 
 const HELP = `larval — IPsec packet-path engine (WebAssembly data plane)
 

@@ -2,10 +2,10 @@
 // demo. Everything here is a pure function of its seed, so a failing
 // differential test can be replayed exactly from the seed it prints.
 
-import { formatAddress, maskWord, parsePrefix, type Family } from './addr.js';
-import { invalid } from './errors.js';
-import { PROTO_ESP, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP, carriesPorts, protocolNumber } from './protocols.js';
-import type { Direction, Flow, PolicySpec, SaSpec, Template } from './types.js';
+import { formatAddress, maskWord, parsePrefix, type Family } from '../common/addr.js';
+import { invalid } from '../common/errors.js';
+import { PROTO_ESP, PROTO_ICMP, PROTO_ICMPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP, carriesPorts, protocolNumber } from '../common/protocols.js';
+import type { Direction, Flow, PolicySpec, SaSpec, Template } from '../engine/types.js';
 
 const PROTO_GRE = 47;
 

@@ -9,17 +9,18 @@
 // sender's timeout) runs when time reaches it, before packets of that instant.
 
 import { EventEmitter } from 'node:events';
-import * as L from '../assembly/layout.js';
-import { createEngine, type Engine, type EngineStats, type PacketBuffer, type PacketInput } from './engine.js';
-import { packetAt, type Verdicts } from './batch.js';
+import * as L from '../../assembly/layout.js';
+import { createEngine, type Engine, type EngineStats, type PacketBuffer, type PacketInput } from '../engine/engine.js';
+import type { Verdicts } from '../engine/verdicts.js';
+import { packetAt } from '../engine/packets.js';
 import { ResolutionQueue, type QueuedPacket } from './resolution.js';
-import { protectPackets, type PacketOutput } from './esp/stage.js';
-import { KeyManagerSession, type KeyManagerOptions } from './km.js';
+import { protectPackets, type PacketOutput } from '../engine/esp-stage.js';
+import { KeyManagerSession, type KeyManagerOptions } from './km-session.js';
 import { LocalSockets, type Transmitted } from './sockets.js';
-import { LarvalError, invalid } from './errors.js';
-import { integer } from './validate.js';
-import { REASON_NAMES } from './codec.js';
-import type { EngineOptions, LarvalOutcome, ReasonName } from './types.js';
+import { LarvalError, invalid } from '../common/errors.js';
+import { integer } from '../engine/validate.js';
+import { REASON_NAMES } from '../engine/codec.js';
+import type { EngineOptions, LarvalOutcome, ReasonName } from '../engine/types.js';
 
 export interface GatewayOptions extends EngineOptions {
   /** Packets held per larval SA (R9). Default 4096. */

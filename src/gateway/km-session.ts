@@ -10,11 +10,25 @@
 // wait in the engine until there is room (R8c). Nothing is lost or sent twice.
 
 import { EventEmitter } from 'node:events';
-import type { Gateway } from './gateway.js';
-import type { EngineDump } from './engine.js';
-import { LarvalError } from './errors.js';
-import { integer } from './validate.js';
-import type { AcquireEvent, DeletedEvent, EngineEvent, ExpireEvent, InvalidSpiEvent, PolicySpec, SaSpec } from './types.js';
+import type { Engine, EngineDump } from '../engine/engine.js';
+import { LarvalError } from '../common/errors.js';
+import { integer } from '../engine/validate.js';
+import type { AcquireEvent, DeletedEvent, EngineEvent, ExpireEvent, InvalidSpiEvent, PolicySpec, SaSpec } from '../engine/types.js';
+
+/**
+ * What a session needs of the gateway that created it (the Gateway class provides
+ * it): the engine for installs, and the gateway's event delivery. An interface, so
+ * that the session does not import the gateway that imports it.
+ */
+export interface KeyManagerHost {
+  readonly engine: Engine;
+  /** Hand the engine's pending events to the session (re-entrant calls are ignored). */
+  deliver(): void;
+  /** Release and drop what the engine decided since the last call (queued packets, outcomes). */
+  settle(): void;
+  /** The session closed: the gateway forgets it. */
+  detach(session: KeyManagerSession): void;
+}
 
 export interface KeyManagerOptions {
   /** A name for logs and errors. */
@@ -36,7 +50,7 @@ const LISTENED = ['event', 'acquire', 'invalid-spi', 'expire', 'deleted'] as con
 
 export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> implements AsyncIterable<EngineEvent> {
   readonly name: string;
-  private readonly gw: Gateway;
+  private readonly gw: KeyManagerHost;
   private readonly highWaterMark: number;
   private paused = false;
   private isClosed = false;
@@ -45,7 +59,7 @@ export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> imp
   private waiting: ((r: IteratorResult<EngineEvent>) => void)[] = [];
 
   /** Use Gateway.registerKeyManager(). */
-  constructor(gw: Gateway, options: KeyManagerOptions) {
+  constructor(gw: KeyManagerHost, options: KeyManagerOptions) {
     super();
     this.gw = gw;
     this.name = options.name ?? 'key-manager';

@@ -8,10 +8,10 @@
 // insertion order never has to break a tie.
 
 import { readFileSync } from 'node:fs';
-import { parsePrefix, type Prefix } from './addr.js';
-import { LarvalError, show } from './errors.js';
-import { carriesPorts } from './protocols.js';
-import type { Direction, PolicySpec } from './types.js';
+import { parsePrefix, type Prefix } from '../common/addr.js';
+import { LarvalError, show } from '../common/errors.js';
+import { carriesPorts } from '../common/protocols.js';
+import type { Direction, PolicySpec } from '../engine/types.js';
 
 export interface ClassBenchOptions {
   /** Direction of every generated policy. Default 'out'. */

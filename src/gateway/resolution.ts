@@ -9,7 +9,7 @@
 // docs/performance.md), so that the bound is on memory actually used and a flood of
 // tiny packets is bounded as well as a flood of large ones.
 
-import * as L from '../assembly/layout.js';
+import * as L from '../../assembly/layout.js';
 
 export const PACKET_OVERHEAD = 256;
 

@@ -10,11 +10,11 @@
 // (priority, insertion), and a lookup is one pass over that list packed into an
 // Int32Array: no strings, no allocation, first hit wins.
 
-import { parseAddress, parsePrefix, maskWord, type Family, type Prefix } from './addr.js';
-import { LarvalError, invalid } from './errors.js';
-import { PROTO_ICMP, PROTO_ICMPV6, carriesPorts, protocolNumber } from './protocols.js';
-import type { Direction, Flow, IpsecMode, PolicySpec, SaSpec, Template } from './types.js';
-import type { NormalizedFlow } from './validate.js';
+import { parseAddress, parsePrefix, maskWord, type Family, type Prefix } from '../common/addr.js';
+import { LarvalError, invalid } from '../common/errors.js';
+import { PROTO_ICMP, PROTO_ICMPV6, carriesPorts, protocolNumber } from '../common/protocols.js';
+import type { Direction, Flow, IpsecMode, PolicySpec, SaSpec, Template } from '../engine/types.js';
+import type { NormalizedFlow } from '../engine/validate.js';
 
 /**
  * A flow in numbers, as the engine sees a parsed packet: the same shape the API
@@ -39,7 +39,7 @@ function icmpProtoOf(family: Family): number {
   return family === 4 ? PROTO_ICMP : PROTO_ICMPV6;
 }
 
-/** Convert the string form of a flow (src/types.ts `Flow`) into numbers. */
+/** Convert the string form of a flow (src/engine/types.ts `Flow`) into numbers. */
 export function toReferenceFlow(flow: Flow): ReferenceFlow {
   const src = parseAddress(flow.src, 'flow.src');
   const dst = parseAddress(flow.dst, 'flow.dst');

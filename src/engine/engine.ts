@@ -2,13 +2,13 @@
 // linear memory in batches and verdicts out, and reads counters and tables back.
 // All state lives in the WebAssembly instance; this class holds only views on it.
 
-import * as L from '../assembly/layout.js';
+import * as L from '../../assembly/layout.js';
 import {
   ACTION_CODE, DIR_CODE, DIR_NAMES, REASON_NAMES, VERDICT_NAMES, decodeEvent, decodeFlowResolution, decodeLarval,
   decodeOutcome, decodePolicy, decodeSa, encodeFlowKey, encodePolicy, encodeSa, isDropReason,
 } from './codec.js';
-import { Verdicts } from './batch.js';
-import { LarvalError, invalid, show } from './errors.js';
+import { Verdicts } from './verdicts.js';
+import { LarvalError, invalid, show } from '../common/errors.js';
 import type {
   AcquireResend, Direction, EngineEvent, EngineOptions, Flow, FlowResolution, LarvalOutcome, LarvalSa, Policy,
   PolicySpec, PresetName, ReasonName, ReplayResult, SaSelectionMode, SaSpec, SecurityAssociation, UnresolvedMode,
@@ -18,32 +18,13 @@ import {
   type NormalizedPolicy, direction, engineTime, integer, normalizeFlow, normalizePolicy, normalizeSa, oneOf,
 } from './validate.js';
 import { instantiateEngine, type WasmExports } from './wasm.js';
-import { addressBytes, formatAddress, parseAddress } from './addr.js';
-import { EspSa } from './esp/sa.js';
-import { acceptPackets, protectPackets, type PacketOutput } from './esp/stage.js';
-import { PROTO_AH } from './protocols.js';
+import { addressBytes, formatAddress, parseAddress } from '../common/addr.js';
+import { EspSa } from '../esp/sa.js';
+import { acceptPackets, protectPackets, type PacketOutput } from './esp-stage.js';
+import { isPacketBuffer, type PacketBuffer, type PacketInput } from './packets.js';
 
-/** A packet for the batch API: bytes, or bytes cut short by a capture with their length on the wire. */
-export type PacketInput = Uint8Array | { data: Uint8Array; wireLength?: number };
-
-/**
- * Packets laid out one after another in one buffer (a capture read buffer, a ring):
- * packet i is data[offsets[i], offsets[i] + lengths[i]). Offsets must not decrease.
- * The engine copies each batch's byte range with one copy instead of one per packet.
- */
-export interface PacketBuffer {
-  data: Uint8Array;
-  offsets: ArrayLike<number>;
-  lengths: ArrayLike<number>;
-  /** Lengths on the wire, where a capture cut packets short. Default: lengths. */
-  wireLengths?: ArrayLike<number>;
-  /** Packets to take from the start of offsets/lengths. Default: offsets.length. */
-  count?: number;
-}
-
-function isPacketBuffer(x: unknown): x is PacketBuffer {
-  return typeof x === 'object' && x !== null && !Array.isArray(x) && (x as PacketBuffer).data instanceof Uint8Array && 'offsets' in x;
-}
+export type { PacketBuffer, PacketInput } from './packets.js';
+import { PROTO_AH } from '../common/protocols.js';
 
 export interface ResolvedOptions {
   maxPolicies: number;

@@ -77,14 +77,14 @@
 // the ESP key checks), so an error names the line and column of the offending token.
 
 import { readFile } from 'node:fs/promises';
-import { addressBytes, type Family, formatAddress, formatPrefix, maskWord, parseAddress } from './addr.js';
-import type { Engine } from './engine.js';
-import { type ErrorCode, LarvalError } from './errors.js';
-import type { EncryptionAlgorithm, IntegrityAlgorithm } from './esp/algorithms.js';
-import { EspSa } from './esp/sa.js';
-import { PROTOCOLS, protocolName } from './protocols.js';
-import type { Direction, IpsecMode, LifetimeLimits, PolicySpec, SaSpec, Template, TemplateLevel } from './types.js';
-import { type NormalizedPolicy, normalizePolicy, normalizeSa } from './validate.js';
+import { addressBytes, type Family, formatAddress, formatPrefix, maskWord, parseAddress } from '../common/addr.js';
+import type { Engine } from '../engine/engine.js';
+import { type ErrorCode, LarvalError } from '../common/errors.js';
+import type { EncryptionAlgorithm, IntegrityAlgorithm } from '../esp/algorithms.js';
+import { EspSa } from '../esp/sa.js';
+import { PROTOCOLS, protocolName } from '../common/protocols.js';
+import type { Direction, IpsecMode, LifetimeLimits, PolicySpec, SaSpec, Template, TemplateLevel } from '../engine/types.js';
+import { type NormalizedPolicy, normalizePolicy, normalizeSa } from '../engine/validate.js';
 
 // ---------------------------------------------------------------------------
 // Public types

@@ -1,16 +1,16 @@
 // `larval replay`: a capture through a gateway built from a setkey(8) config, under
-// one preset or all of them side by side (src/replay.ts does the work).
+// one preset or all of them side by side (src/replay/replay.ts does the work).
 
 import { statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
-import { LarvalError } from './errors.js';
-import { loadSetkey, policySpec, saSpec } from './config.js';
-import { openCapture } from './io/reader.js';
-import { createPcapWriter, type PcapWriter } from './io/pcap-writer.js';
-import { replay, type ReplayReport } from './replay.js';
-import { chartSvg, formatReport } from './report.js';
-import { Progress } from './progress.js';
-import type { PresetName } from './types.js';
+import { LarvalError } from '../common/errors.js';
+import { loadSetkey, policySpec, saSpec } from '../config/setkey.js';
+import { openCapture } from '../io/reader.js';
+import { createPcapWriter, type PcapWriter } from '../io/pcap-writer.js';
+import { replay, type ReplayReport } from '../replay/replay.js';
+import { chartSvg, formatReport } from '../replay/report.js';
+import { Progress } from '../replay/progress.js';
+import type { PresetName } from '../engine/types.js';
 
 export const REPLAY_HELP = `larval replay CAPTURE --config FILE [options]
 

@@ -12,12 +12,25 @@
 //            inbound policy (R19, R20). Cleartext bypass packets pass as they are.
 
 import * as L from '../../assembly/layout.js';
-import { REASON_NAMES } from '../codec.js';
-import { packetAt, type Verdicts } from '../batch.js';
-import type { Engine, PacketBuffer, PacketInput } from '../engine.js';
-import type { Direction } from '../types.js';
-import { encryptEsp } from './encrypt.js';
-import { decryptEsp } from './decrypt.js';
+import { REASON_NAMES } from './codec.js';
+import type { Verdicts } from './verdicts.js';
+import { packetAt } from './packets.js';
+import type { PacketBuffer, PacketInput } from './packets.js';
+import type { Direction, ReasonName } from './types.js';
+import type { EspSa } from '../esp/sa.js';
+import { encryptEsp } from '../esp/encrypt.js';
+import { decryptEsp } from '../esp/decrypt.js';
+
+/**
+ * What the ESP stage needs of the engine (the Engine class provides it): keys by SA
+ * id, the inbound path after decryption, and drop counters. A small interface, so
+ * that the stage sits below the engine wrapper that calls it.
+ */
+export interface EspStageEngine {
+  espSa(id: number): EspSa | null;
+  inboundDecrypted(items: readonly { packet: Uint8Array; saId: number; seq: bigint | number }[], now?: number): Verdicts;
+  countDrops(dir: Direction, reason: ReasonName, n: number): void;
+}
 
 export interface PacketOutput {
   /** One record per input packet: the engine's verdict, replaced by `drop` and its reason where the ESP stage dropped it. */
@@ -37,13 +50,13 @@ class BatchDrops {
     this.byReason.set(reason, (this.byReason.get(reason) ?? 0) + 1);
   }
 
-  count(engine: Engine, dir: Direction): void {
+  count(engine: EspStageEngine, dir: Direction): void {
     for (const [r, n] of this.byReason) engine.countDrops(dir, REASON_NAMES[r], n);
   }
 }
 
 /** Outbound bytes for each verdict of `verdicts` (decided for `input`); drops are counted in `dir`. */
-export function protectPackets(engine: Engine, input: readonly PacketInput[] | PacketBuffer, verdicts: Verdicts, dir: Direction = 'out'): (Uint8Array | null)[] {
+export function protectPackets(engine: EspStageEngine, input: readonly PacketInput[] | PacketBuffer, verdicts: Verdicts, dir: Direction = 'out'): (Uint8Array | null)[] {
   const out = new Array<Uint8Array | null>(verdicts.length).fill(null);
   const drops = new BatchDrops(verdicts);
   for (let i = 0; i < verdicts.length; i++) {
@@ -63,7 +76,7 @@ export function protectPackets(engine: Engine, input: readonly PacketInput[] | P
 }
 
 /** Decrypt and check the inbound packets `verdicts` was decided for, at engine time `now`. */
-export function acceptPackets(engine: Engine, input: readonly PacketInput[] | PacketBuffer, verdicts: Verdicts, now?: number): PacketOutput {
+export function acceptPackets(engine: EspStageEngine, input: readonly PacketInput[] | PacketBuffer, verdicts: Verdicts, now?: number): PacketOutput {
   const out = new Array<Uint8Array | null>(verdicts.length).fill(null);
   const drops = new BatchDrops(verdicts);
   const items: { packet: Uint8Array; saId: number; seq: bigint }[] = [];

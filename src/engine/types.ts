@@ -1,8 +1,8 @@
 // Public types of larval's API. Addresses and prefixes are strings; protocols are
 // names ('tcp', 'udp', 'icmp', 'ipv6-icmp', ...) or numbers.
 
-import type { EncryptionAlgorithm, IntegrityAlgorithm } from './esp/algorithms.js';
-import type { EspTransformInfo } from './esp/sa.js';
+import type { EncryptionAlgorithm, IntegrityAlgorithm } from '../esp/algorithms.js';
+import type { EspTransformInfo } from '../esp/sa.js';
 
 export type Direction = 'out' | 'in' | 'fwd';
 export type PolicyAction = 'protect' | 'bypass' | 'discard';
@@ -143,18 +143,7 @@ export interface SecurityAssociation {
   transform: EspTransformInfo | null;
 }
 
-/** A flow for matchPolicy(): addresses as strings, protocol as name or number. */
-export interface Flow {
-  src: string;
-  dst: string;
-  proto: string | number;
-  srcPort?: number;
-  dstPort?: number;
-  icmpType?: number;
-  icmpCode?: number;
-  /** A non-first fragment: carries no ports (R5). */
-  fragment?: boolean;
-}
+export type { Flow } from '../common/flow.js';
 
 export interface VerdictRecord {
   verdict: VerdictName;

@@ -2,9 +2,9 @@
 // turned into a normalised form the codec writes into the engine. Errors name the
 // field and the value.
 
-import { type Family, type Prefix, parseAddress, parsePrefix } from './addr.js';
-import { invalid } from './errors.js';
-import { PROTO_ESP, PROTO_AH, PROTO_ICMP, PROTO_ICMPV6, carriesPorts, isIcmp, protocolNumber } from './protocols.js';
+import { type Family, type Prefix, parseAddress, parsePrefix } from '../common/addr.js';
+import { invalid } from '../common/errors.js';
+import { PROTO_ESP, PROTO_AH, PROTO_ICMP, PROTO_ICMPV6, carriesPorts, isIcmp, protocolNumber } from '../common/protocols.js';
 import type { Direction, IpsecMode, PolicyAction, SaStateName, TemplateLevel } from './types.js';
 
 export const DIRECTIONS: readonly Direction[] = ['out', 'in', 'fwd'];

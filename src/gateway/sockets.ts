@@ -18,12 +18,12 @@
 // and the packet is lost (today's Linux); 'eagain' fails every call with EAGAIN,
 // blocking or not.
 
-import type { Gateway } from './gateway.js';
-import type { Verdicts } from './batch.js';
-import { buildPacket } from './wire/build.js';
-import { invalid } from './errors.js';
-import { normalizeFlow } from './validate.js';
-import type { Flow, FlowResolution, LarvalOutcome } from './types.js';
+import type { Engine } from '../engine/engine.js';
+import type { Verdicts } from '../engine/verdicts.js';
+import { buildPacket } from '../wire/build.js';
+import { invalid } from '../common/errors.js';
+import { normalizeFlow } from '../engine/validate.js';
+import type { Flow, FlowResolution, LarvalOutcome } from '../engine/types.js';
 
 export type SocketErrorCode = 'EAGAIN' | 'ETIMEDOUT' | 'EHOSTUNREACH' | 'EPERM' | 'ENOBUFS' | 'ABORT_ERR';
 
@@ -63,13 +63,30 @@ function flowId(flow: Flow): string {
   return `${f.family}|${f.src.join('.')}|${f.dst.join('.')}|${f.proto}|${f.kind}|${f.sport}|${f.dport}`;
 }
 
+/**
+ * What the sockets need of the gateway (the Gateway class provides it): the engine,
+ * its clock and timers, the unresolved-packet mode, the outbound path and outcome
+ * notifications. An interface, so that the sockets do not import the gateway.
+ */
+export interface SocketHost {
+  readonly engine: Engine;
+  readonly time: number;
+  readonly unresolved: 'queue' | 'drop' | 'eagain';
+  at(time: number, fn: () => void): () => void;
+  settle(): void;
+  deliver(): void;
+  outbound(packets: Uint8Array[]): Verdicts;
+  onOutcome(fn: (o: LarvalOutcome) => void): () => void;
+  emit(event: 'transmit', transmitted: Transmitted): boolean;
+}
+
 export class LocalSockets {
-  private readonly gw: Gateway;
+  private readonly gw: SocketHost;
   // Waiters per larval SA, and non-blocking connects in progress per flow.
   private readonly waiters = new Map<number, Set<Waiter>>();
   private readonly connecting = new Map<string, { larvalId: number; error?: SocketErrorCode }>();
 
-  constructor(gw: Gateway) {
+  constructor(gw: SocketHost) {
     this.gw = gw;
     gw.onOutcome((o) => this.onOutcome(o));
   }

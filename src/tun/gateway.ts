@@ -23,16 +23,16 @@
 // {t:'hello', boot} so that the peer learns it at once.
 
 import { createSocket, type Socket } from 'node:dgram';
-import * as L from '../assembly/layout.js';
-import { createGateway, type Gateway } from './gateway.js';
-import { scriptedKeys } from './scripted-km.js';
-import { TunDevice } from './io/tun.js';
-import { LarvalError } from './errors.js';
-import { emitIpv4 } from './wire/ipv4.js';
-import { parseAddress } from './addr.js';
-import { PROTO_UDP } from './protocols.js';
-import type { KeyManagerSession } from './km.js';
-import type { AcquireEvent, PolicySpec, SaSpec } from './types.js';
+import * as L from '../../assembly/layout.js';
+import { createGateway, type Gateway } from '../gateway/gateway.js';
+import { scriptedKeys } from '../gateway/scripted-km.js';
+import { TunDevice } from './device.js';
+import { LarvalError } from '../common/errors.js';
+import { emitIpv4 } from '../wire/ipv4.js';
+import { parseAddress } from '../common/addr.js';
+import { PROTO_UDP } from '../common/protocols.js';
+import type { KeyManagerSession } from '../gateway/km-session.js';
+import type { AcquireEvent, PolicySpec, SaSpec } from '../engine/types.js';
 
 export interface TunGatewayOptions {
   policies: readonly PolicySpec[];

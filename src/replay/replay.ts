@@ -2,7 +2,7 @@
 // from a configuration, under one preset, and account for what happens to each.
 //
 // The world around the gateway is modelled just enough to tell the presets apart:
-//   - a scripted key manager (src/scripted-km.ts) answers ACQUIREs after a delay,
+//   - a scripted key manager (src/gateway/scripted-km.ts) answers ACQUIREs after a delay,
 //     rekeys on EXPIRE(soft), and negotiates anew when a peer starts IKE again;
 //   - the peer knows the SAs negotiated with it since it last (re)started: a packet
 //     sent on an SA the peer does not know is lost there. It is `stale` when the
@@ -12,14 +12,14 @@
 // address, and packets to a protected local subnet from outside, are inbound;
 // everything else is outbound.
 
-import * as L from '../assembly/layout.js';
-import { createGateway, type Gateway, type ReleasedPackets } from './gateway.js';
-import type { PacketInput } from './engine.js';
-import { ScriptedKeyManager } from './scripted-km.js';
-import { parseAddress, parsePrefix, prefixContains, type Family, type Prefix } from './addr.js';
-import { VERDICT_NAMES } from './codec.js';
-import type { Verdicts } from './batch.js';
-import type { PolicySpec, PresetName, SaSpec, VerdictName } from './types.js';
+import * as L from '../../assembly/layout.js';
+import { createGateway, type Gateway, type ReleasedPackets } from '../gateway/gateway.js';
+import type { PacketInput } from '../engine/engine.js';
+import { ScriptedKeyManager } from '../gateway/scripted-km.js';
+import { parseAddress, parsePrefix, prefixContains, type Family, type Prefix } from '../common/addr.js';
+import { VERDICT_NAMES } from '../engine/codec.js';
+import type { Verdicts } from '../engine/verdicts.js';
+import type { PolicySpec, PresetName, SaSpec, VerdictName } from '../engine/types.js';
 
 /** What replay needs of a capture reader's batch (src/io/batch.ts RecordBatch). */
 export interface CaptureBatch {

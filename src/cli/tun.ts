@@ -1,13 +1,13 @@
 // `larval tun`: a userspace IPsec gateway between a TUN device and a UDP peer
-// (src/tun-gateway.ts). Prints one JSON line when it is up, a JSON line of
+// (src/tun/gateway.ts). Prints one JSON line when it is up, a JSON line of
 // counters on SIGUSR1 (and every --stats-interval), rekeys on SIGUSR2, and stops
 // cleanly on SIGINT/SIGTERM (the final counters are its last line).
 
 import { parseArgs } from 'node:util';
-import { LarvalError } from './errors.js';
-import { loadSetkey, policySpec, saSpec } from './config.js';
-import { TunGateway } from './tun-gateway.js';
-import { parseDuration } from './cli-replay.js';
+import { LarvalError } from '../common/errors.js';
+import { loadSetkey, policySpec, saSpec } from '../config/setkey.js';
+import { TunGateway } from '../tun/gateway.js';
+import { parseDuration } from './replay.js';
 
 export const TUN_HELP = `larval tun --config FILE --dev NAME --listen ADDR:PORT --peer ADDR:PORT [options]
 

@@ -2,9 +2,9 @@
 // with the offsets of assembly/layout.ts, the one definition of the layout.
 // Every encoder has its decoder next to it.
 
-import * as L from '../assembly/layout.js';
-import { type Family, formatAddress, formatPrefix } from './addr.js';
-import { PROTO_AH } from './protocols.js';
+import * as L from '../../assembly/layout.js';
+import { type Family, formatAddress, formatPrefix } from '../common/addr.js';
+import { PROTO_AH } from '../common/protocols.js';
 import type { NormalizedFlow, NormalizedPolicy, NormalizedSa } from './validate.js';
 import type {
   AcquireCauseName, AcquireTemplate, EngineEvent, Direction, FlowKey, FlowResolution, LarvalOutcome, LarvalSa, OutcomeName,

@@ -61,7 +61,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { close as closeFd, closeSync, constants as fsConstants, openSync, readSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { invalid } from '../errors.js';
+import { invalid } from '../common/errors.js';
 
 export interface TunOptions {
   /**

@@ -8,9 +8,9 @@
 // but starts nothing new.
 
 import type { Gateway } from './gateway.js';
-import type { KeyManagerSession } from './km.js';
-import { LarvalError, invalid } from './errors.js';
-import type { AcquireEvent, AcquireTemplate, SaSpec } from './types.js';
+import type { KeyManagerSession } from './km-session.js';
+import { LarvalError, invalid } from '../common/errors.js';
+import type { AcquireEvent, AcquireTemplate, SaSpec } from '../engine/types.js';
 import { createHmac } from 'node:crypto';
 
 /**

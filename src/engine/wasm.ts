@@ -5,11 +5,11 @@
 import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { LarvalError } from './errors.js';
-import { findUp } from './paths.js';
+import { LarvalError } from '../common/errors.js';
+import { findUp } from '../common/paths.js';
 
-export type WasmExports = Awaited<ReturnType<typeof import('../build/larval.js').instantiate>>;
-type Bindings = typeof import('../build/larval.js');
+export type WasmExports = Awaited<ReturnType<typeof import('../../build/larval.js').instantiate>>;
+type Bindings = typeof import('../../build/larval.js');
 
 interface Loaded {
   module: WebAssembly.Module;

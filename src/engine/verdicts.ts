@@ -2,11 +2,10 @@
 // copied out of linear memory so they stay valid after the next engine call.
 // Accessors read the records in place; get()/iteration build objects on demand.
 
-import * as L from '../assembly/layout.js';
+import * as L from '../../assembly/layout.js';
 import { REASON_NAMES, VERDICT_NAMES } from './codec.js';
-import { invalid } from './errors.js';
+import { invalid } from '../common/errors.js';
 import type { ReasonName, VerdictName, VerdictRecord } from './types.js';
-import type { PacketBuffer, PacketInput } from './engine.js';
 
 const WORDS = L.VR_SIZE / 4;
 
@@ -86,32 +85,3 @@ export class Verdicts implements Iterable<VerdictRecord> {
   }
 }
 
-/**
- * Lay packets out one after another in one buffer, as a capture reader or a ring
- * would hold them, leaving `gap` bytes before each (a capture's record header).
- */
-export function packetBuffer(packets: readonly Uint8Array[], gap = 0): { data: Uint8Array; offsets: Uint32Array; lengths: Uint32Array } {
-  const offsets = new Uint32Array(packets.length);
-  const lengths = new Uint32Array(packets.length);
-  let size = 0;
-  packets.forEach((p, i) => {
-    size += gap;
-    offsets[i] = size;
-    lengths[i] = p.length;
-    size += p.length;
-  });
-  const data = new Uint8Array(size);
-  packets.forEach((p, i) => data.set(p, offsets[i]));
-  return { data, offsets, lengths };
-}
-
-/** Packet i of a batch, as a view (no copy). */
-export function packetAt(packets: readonly PacketInput[] | PacketBuffer, i: number): Uint8Array {
-  if (Array.isArray(packets)) {
-    const p = (packets as readonly PacketInput[])[i];
-    return p instanceof Uint8Array ? p : p.data;
-  }
-  const pb = packets as PacketBuffer;
-  const o = pb.offsets[i];
-  return pb.data.subarray(o, o + pb.lengths[i]);
-}

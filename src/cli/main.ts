@@ -12,7 +12,7 @@ import { loadClassBench } from '../config/classbench.js';
 import { generateTrace } from '../reference/trace.js';
 import { buildPacket } from '../wire/build.js';
 import { ReferenceSpd, toReferenceFlow } from '../reference/linear-spd.js';
-import { LarvalError } from '../common/errors.js';
+import { LarvalError, describeFailure } from '../common/errors.js';
 import { CaptureError } from '../io/capture-error.js';
 import { TunError } from '../tun/device.js';
 import { dataFile } from '../common/paths.js';
@@ -187,10 +187,7 @@ async function main(argv: string[]): Promise<void> {
 }
 
 main(process.argv.slice(2)).catch((err: unknown) => {
-  if (err instanceof LarvalError || err instanceof CaptureError || err instanceof TunError || (err instanceof Error && 'code' in err && typeof err.code === 'string' && err.code.startsWith('ERR_PARSE_ARGS'))) {
-    process.stderr.write(`larval: ${err.message}\n`);
-  } else {
-    process.stderr.write(`larval: ${err instanceof Error ? err.stack : String(err)}\n`);
-  }
-  process.exitCode = 1;
+  const { line, exitCode } = describeFailure(err);
+  process.stderr.write(`larval: ${line}\n`);
+  process.exitCode = exitCode;
 });

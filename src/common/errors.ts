@@ -10,13 +10,19 @@ export type ErrorCode =
   | 'EBUILD'        // the WebAssembly module is missing or could not be loaded
   | 'ESTALE';       // an install answers an ACQUIRE that is no longer pending or whose policy changed (R12)
 
-export class LarvalError extends Error {
-  readonly code: ErrorCode;
+/**
+ * The one error family of larval. Every error larval throws on purpose is a
+ * LarvalError or a subclass of it with its own code set: ConfigError (setkey and
+ * swanctl files), CaptureError (capture files), TunError (TUN devices), SocketError
+ * (socket calls). The message names what is wrong; `code` is for programs.
+ */
+export class LarvalError<Code extends string = ErrorCode> extends Error {
+  readonly code: Code;
   readonly field?: string;
   readonly value?: unknown;
   readonly line?: number;
 
-  constructor(code: ErrorCode, message: string, details: { field?: string; value?: unknown; line?: number } = {}) {
+  constructor(code: Code, message: string, details: { field?: string; value?: unknown; line?: number } = {}) {
     super(message);
     this.name = 'LarvalError';
     this.code = code;
@@ -43,4 +49,20 @@ export function show(value: unknown): string {
 
 export function invalid(field: string, value: unknown, why: string): LarvalError {
   return new LarvalError('EINVAL', `${field}: ${why} (got ${show(value)})`, { field, value });
+}
+
+/**
+ * How a command-line run ends on an error: the one line to print and the exit code.
+ * Errors of larval's family (and Node's argument-parsing errors) print their message
+ * alone: it already names the file, field or flag. Anything else is a bug in larval
+ * and keeps its stack. Exit codes: 2 for usage errors (bad flags or values), 1 for
+ * everything else (files, devices, the engine).
+ */
+export function describeFailure(err: unknown): { line: string; exitCode: number } {
+  if (err instanceof LarvalError) return { line: err.message, exitCode: err.code === 'EINVAL' && err.field?.startsWith('--') ? 2 : 1 };
+  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
+    return { line: (err as Error).message, exitCode: 2 };
+  }
+  return { line: err instanceof Error ? (err.stack ?? err.message) : String(err), exitCode: 1 };
 }

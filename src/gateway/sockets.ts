@@ -21,19 +21,17 @@
 import type { Engine } from '../engine/engine.js';
 import type { Verdicts } from '../engine/verdicts.js';
 import { buildPacket } from '../wire/build.js';
-import { invalid } from '../common/errors.js';
+import { LarvalError, invalid } from '../common/errors.js';
 import { normalizeFlow } from '../engine/validate.js';
 import type { Flow, FlowResolution, LarvalOutcome } from '../engine/types.js';
 
 export type SocketErrorCode = 'EAGAIN' | 'ETIMEDOUT' | 'EHOSTUNREACH' | 'EPERM' | 'ENOBUFS' | 'ABORT_ERR';
 
 /** A rejection of a socket call, with a POSIX-style code. */
-export class SocketError extends Error {
-  readonly code: SocketErrorCode;
+export class SocketError extends LarvalError<SocketErrorCode> {
   constructor(code: SocketErrorCode, message: string) {
-    super(message);
+    super(code, message);
     this.name = code === 'ABORT_ERR' ? 'AbortError' : 'SocketError';
-    this.code = code;
   }
 }
 

@@ -2,6 +2,8 @@
 // contents. Operating-system errors (ENOENT, EACCES, ...) are passed through
 // unchanged as Node's own errors; they already name the path.
 
+import { LarvalError } from '../common/errors.js';
+
 /**
  * What kind of problem:
  *  - 'truncated':   the file ends inside a header, record or block;
@@ -17,8 +19,7 @@ export type CaptureErrorCode = 'truncated' | 'malformed' | 'unsupported';
  * come next for a file header or a pcapng non-packet block) and OFFSET the byte
  * offset in the file of the header or block at fault.
  */
-export class CaptureError extends Error {
-  readonly code: CaptureErrorCode;
+export class CaptureError extends LarvalError<CaptureErrorCode> {
   /** The file name as given to the reader (or the name given for an in-memory capture). */
   readonly file: string;
   /** 0-based packet record number. */
@@ -29,9 +30,8 @@ export class CaptureError extends Error {
   readonly reason: string;
 
   constructor(code: CaptureErrorCode, file: string, record: number, offset: number, reason: string) {
-    super(`${file}: record ${record}, byte ${offset}: ${reason}`);
+    super(code, `${file}: record ${record}, byte ${offset}: ${reason}`);
     this.name = 'CaptureError';
-    this.code = code;
     this.file = file;
     this.record = record;
     this.offset = offset;

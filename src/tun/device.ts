@@ -61,7 +61,7 @@
 import { spawn, type ChildProcess } from 'node:child_process';
 import { close as closeFd, closeSync, constants as fsConstants, openSync, readSync, writeSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
-import { invalid } from '../common/errors.js';
+import { LarvalError, invalid } from '../common/errors.js';
 
 export interface TunOptions {
   /**
@@ -110,8 +110,7 @@ export type TunErrorCode =
   | 'EIO';      // any other system error (see `errno`)
 
 /** A TUN device could not be opened or failed while in use. */
-export class TunError extends Error {
-  readonly code: TunErrorCode;
+export class TunError extends LarvalError<TunErrorCode> {
   /** The system error name (EPERM, EBUSY, ...) behind it, if there is one. */
   readonly errno?: string;
   /** The step that failed: 'open', 'TUNSETIFF', 'SIOCSIFMTU', 'read', 'spawn', ... */
@@ -120,9 +119,8 @@ export class TunError extends Error {
   readonly device?: string;
 
   constructor(code: TunErrorCode, message: string, details: { errno?: string; syscall?: string; device?: string } = {}) {
-    super(message);
+    super(code, message);
     this.name = 'TunError';
-    this.code = code;
     this.errno = details.errno;
     this.syscall = details.syscall;
     this.device = details.device;

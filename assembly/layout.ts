@@ -90,9 +90,6 @@ export enum Reason {
 }
 export const REASON_COUNT = 40;
 
-// UDP encapsulation of ESP (RFC 3948): the IKE NAT-traversal port.
-export const NATT_PORT = 4500;
-
 // Status codes returned by control-plane exports (negative = error).
 export enum Status {
   Ok = 0,

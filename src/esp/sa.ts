@@ -10,7 +10,7 @@
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
 import { LarvalError, invalid } from '../common/errors.js';
-import { NATT_PORT } from '../../assembly/layout.js';
+import { NATT_PORT } from '../../assembly/wire-defs.js';
 import {
   ENCRYPTION, ENCRYPTION_ALGORITHMS, INTEGRITY, INTEGRITY_ALGORITHMS,
   type EncryptionAlgorithm, type EncryptionTransform, type IntegrityAlgorithm, type IntegrityTransform,

@@ -15,7 +15,8 @@ import {
 } from './layout';
 import { ESP_HEADER, PROTO_ESP, PROTO_UDP, UDP_HEADER } from './packet';
 import { NATT_PORT } from './wire-defs';
-import { arenaBase, decideFlow, descBase, parseDescriptor, verdictBase, wireLength, workBase, writeVerdict } from './outbound';
+import { arenaBase, descBase, parseDescriptor, verdictBase, wireLength, workBase, writeVerdict } from './batch';
+import { decideFlow } from './outbound';
 import { policyAction, policyIdOf, policyPtr } from './spd';
 import { saPtr, saSlotOf, specFitsKey, spiLookup, templateKey } from './sad';
 import { inferSeq, replayAccept, replayCheck } from './replay';

@@ -4,8 +4,9 @@
 //    design.md keeps its numbering (R1 … R31, no gaps, no duplicates);
 //  - the layout blocks of README.md and docs/architecture.md list exactly what is in
 //    the tree, so a new room or data-plane file without documentation fails here;
-//  - every size or limit the docs tie to a constant of assembly/layout.ts (a number
-//    followed by the constant's name in backquotes) has that constant's value;
+//  - every size or limit the docs tie to a constant of assembly/layout.ts or
+//    assembly/wire-defs.ts (a number followed by the constant's name in backquotes)
+//    has that constant's value, and every "N-byte" size in the docs is so tied;
 //  - src/ has no import cycle and no import up the room order;
 //  - repository paths the docs name exist, and their links into architecture.md land
 //    on a heading.
@@ -20,6 +21,7 @@ import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import * as layout from '../assembly/layout.js';
+import * as wireDefs from '../assembly/wire-defs.js';
 import { ROOM_ORDER, findCycles, importGraph, upwardImports } from '../scripts/import-graph.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..');
@@ -173,8 +175,10 @@ describe.each([
     for (const [dir, entries] of block.inside) {
       const listed = entries.map((e) => e.name);
       const actual = existsSync(path.join(root, dir)) ? entriesOf(dir) : [];
-      expect({ dir, notListed: actual.filter((n) => !listed.includes(n)), notInTree: listed.filter((n) => !actual.includes(n)) })
-        .toEqual({ dir, notListed: [], notInTree: [] });
+      const notListed = actual.filter((n) => !listed.includes(n));
+      const notInTree = listed.filter((n) => !actual.includes(n));
+      expect(`${file}, ${dir}: not listed [${notListed.join(', ')}], listed but not in the tree [${notInTree.join(', ')}]`)
+        .toBe(`${file}, ${dir}: not listed [], listed but not in the tree []`);
     }
   });
 
@@ -198,7 +202,8 @@ describe('docs/architecture.md describes every room of src/', () => {
 // ---------------------------------------------------------------------------
 // Numbers
 
-const constants = layout as unknown as Record<string, unknown>;
+/** The constants both compilers read: the memory layout and the wire definitions. */
+const constants = { ...layout, ...wireDefs } as unknown as Record<string, unknown>;
 const DOCS = ['README.md', DESIGN, ARCHITECTURE];
 
 /**
@@ -214,7 +219,7 @@ function statedConstants(file: string) {
     .map((m) => ({ file, at: m.index!, phrase: m[0], stated: Number(m[1]), name: m[3], actual: constants[m[3]] as number }));
 }
 
-describe('sizes and limits in the docs equal assembly/layout.ts', () => {
+describe('sizes and limits in the docs equal assembly/layout.ts and assembly/wire-defs.ts', () => {
   it('states the descriptor, verdict, event and lifetime record sizes with their constants', () => {
     const names = new Set(statedConstants(ARCHITECTURE).map((s) => s.name));
     for (const name of ['PD_SIZE', 'VR_SIZE', 'EV_SIZE', 'LT_SIZE']) expect(names, name).toContain(name);
@@ -222,7 +227,7 @@ describe('sizes and limits in the docs equal assembly/layout.ts', () => {
 
   it.each(DOCS)('%s: every number tied to a constant has its value', (file) => {
     const wrong = statedConstants(file).filter((s) => s.stated !== s.actual)
-      .map((s) => `${s.file}: "${s.phrase}" says ${s.stated}, assembly/layout.ts has ${s.name} = ${s.actual}`);
+      .map((s) => `${s.file}: "${s.phrase}" says ${s.stated}, assembly/ has ${s.name} = ${s.actual}`);
     expect(wrong).toEqual([]);
   });
 

@@ -1,4 +1,4 @@
-// The inbound packet path (DESIGN.md R17–R20), in two steps around decryption,
+// The inbound packet path (docs/design.md R17–R20), in two steps around decryption,
 // which the host does (RFC 4303 §3.4):
 //
 //   processInbound  outer packets: ESP → SA by SPI (R17, unknown: R18) → anti-replay

@@ -185,7 +185,7 @@ export interface EngineOptions {
   /** Action when no policy matches (R2). Default 'bypass' for every direction. */
   defaultAction?: Partial<Record<Direction, 'bypass' | 'discard'>>;
   /**
-   * Named combination of the resolution knobs (DESIGN.md §9): 'larval' (default),
+   * Named combination of the resolution knobs (docs/design.md §9): 'larval' (default),
    * 'linux' or 'bsd-2000'. Options given explicitly override the preset's.
    */
   preset?: PresetName;

@@ -6,7 +6,7 @@ import {
   Action, CF_ARENA, CF_BATCH, CF_CACHE_SLOTS, CF_DEFAULT_FWD, CF_DEFAULT_IN, CF_DEFAULT_OUT,
   CF_MAX_POLICIES, CF_MAX_SAS, CF_MAX_TABLES, CF_SA_SELECTION, CONTROL_SIZE, DIR_COUNT, Dir,
   FK_DIR, FK_FAMILY, FK_SRC, MAX_PACKET_BYTES, Mode, PO_ACTION, PO_GROUP, PO_ID, PO_T_MODE, RG_ARENA, RG_CONTROL,
-  RG_COUNTERS, RG_DESCRIPTORS, RG_POLICIES, RG_SAS, RG_TOTAL, RG_VERDICTS, SaSelection, Status, SA_ID,
+  RG_COUNTERS, RG_DESCRIPTORS, RG_STAGE, RG_POLICIES, RG_SAS, RG_TOTAL, RG_VERDICTS, SaSelection, Status, SA_ID,
   PW_HASH, CF_MAX_LARVAL, CF_MAX_BINDINGS, CF_EVENT_RING, CF_UNRESOLVED, CF_RESEND_EVERY, CF_ACQUIRE_TIMEOUT,
   MAX_EVENT_RING, Unresolved, PO_T_LEVEL, Level, RG_LARVAL, RG_EVENTS, RG_OUTCOMES, GR_BEST, GR_BEST_ID, GR_KEY,
   CN_REASONS, REASON_COUNT, RF_OFFSET, CF_REPLAY_WINDOW, MAX_REPLAY_WINDOW, SA_FLAGS, SAF_ESN, CF_INVALID_SPI_RATE,
@@ -37,7 +37,7 @@ import {
   saPtr, saSlotOf,
 } from './sad';
 import {
-  arenaBase, batchCapacity, decideFlow, descBase, hashFlowKey, initBatch, processBatch, resolveFlowKey, verdictBase,
+  arenaBase, batchCapacity, decideFlow, descBase, hashFlowKey, initBatch, processBatch, resolveFlowKey, verdictBase, describeStaged, stageBase, stagedBytes,
 } from './outbound';
 
 let initialised = false;
@@ -122,6 +122,7 @@ export function init(): i32 {
   store<u32>(r + RG_EVENTS, <u32>ringBase);
   store<u32>(r + RG_OUTCOMES, <u32>outcomeBase);
   store<u32>(r + RG_LIFETIMES, <u32>ltPtr(0));
+  store<u32>(r + RG_STAGE, <u32>stageBase);
   store<u32>(r + RG_TOTAL, <u32>min<u64>(heapEnd(), 0xffffffff));
   initialised = true;
   return Status.Ok;
@@ -264,6 +265,19 @@ export function outbound(n: u32, now: f64, release: u32): i32 {
   begin(now);
   processBatch(n, Dir.Out, clock, release != 0);
   return <i32>n;
+}
+
+// Descriptors for `n` packets of a capture-like buffer staged at RG_STAGE (offsets,
+// lengths and, with `wires` != 0, wire lengths): the host's per-packet work done
+// here. Returns how many fit in the arena; stagedByteCount() is the byte range to copy.
+export function describeBuffer(n: u32, wires: u32): i32 {
+  if (!initialised) return Status.NotInitialised;
+  if (n == 0 || n > batchCapacity) return Status.Invalid;
+  return <i32>describeStaged(n, wires != 0);
+}
+
+export function stagedByteCount(): u32 {
+  return stagedBytes;
 }
 
 // Process `n` inbound packets (outer headers) at engine time `now` (R17–R20).

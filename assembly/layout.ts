@@ -385,6 +385,7 @@ export const RG_LARVAL = 32;        // larval SA records
 export const RG_EVENTS = 36;        // event ring (EVR_* header, then EV_SIZE records)
 export const RG_OUTCOMES = 40;      // larval outcomes of the last call (OC_* header, then records)
 export const RG_LIFETIMES = 44;     // lifetime records (LT_SIZE per SA slot)
+export const RG_STAGE = 48;         // capture-buffer staging: offsets, lengths, wire lengths (u32 x batch each)
 export const RG_SIZE = 64;
 export const CONTROL_SIZE = 256;
 

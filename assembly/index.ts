@@ -37,7 +37,7 @@ import {
   saPtr, saSlotOf,
 } from './sad';
 import {
-  arenaBase, batchCapacity, decideFlow, descBase, hashFlowKey, initBatch, processBatch, resolveFlowKey, verdictBase, describeStaged, stageBase, stagedBytes,
+  arenaBase, batchCapacity, decideFlow, descBase, hashFlowKey, initBatch, processBatch, resolveFlowKey, verdictBase, describeStaged, stageBase, stagedBytes, lookupBatch, setHashMask,
 } from './outbound';
 
 let initialised = false;
@@ -274,6 +274,21 @@ export function describeBuffer(n: u32, wires: u32): i32 {
   if (!initialised) return Status.NotInitialised;
   if (n == 0 || n > batchCapacity) return Status.Invalid;
   return <i32>describeStaged(n, wires != 0);
+}
+
+// Lookup only: the policy decision of `n` packets in direction `dir` (Engine.classify),
+// through the flow cache unless `cache` is 0.
+export function lookup(n: u32, dir: u32, cache: u32): i32 {
+  if (!initialised) return Status.NotInitialised;
+  if (n > batchCapacity || dir >= <u32>DIR_COUNT) return Status.Invalid;
+  lookupBatch(n, dir, cache != 0);
+  return <i32>n;
+}
+
+// Tests only: AND every flow hash with `mask` (0xffffffff restores it), to force
+// flow-cache tag collisions between distinct flows.
+export function setHashMaskForTesting(mask: u32): void {
+  setHashMask(mask);
 }
 
 export function stagedByteCount(): u32 {

@@ -62,9 +62,16 @@ export function initBatch(batch: u32, arena: u32, mode: u32): bool {
 }
 
 // Hash of the flow key at the start of work record `w`.
+// Tests narrow it (setHashMaskForTesting) so that distinct flows share hashes, and
+// so tags: the flow cache must then still tell them apart by the full key.
+let hashMask: u32 = 0xffffffff;
+export function setHashMask(mask: u32): void {
+  hashMask = mask;
+}
+
 @inline
 export function hashFlowKey(w: usize): u32 {
-  return hashWords(w, KEY_WORDS);
+  return hashWords(w, KEY_WORDS) & hashMask;
 }
 
 // The flow-cache slot that the last decideFlow() hit or filled.
@@ -352,5 +359,39 @@ export function processBatch(n: u32, dir: u32, now: f64, release: bool): void {
       continue;
     }
     applyDecision(w, v, dir, now, wireLength(i));
+  }
+}
+
+// Lookup only (the host's Engine.classify): the policy decision of each packet of
+// the batch in direction `dir`, through the flow cache (`useCache`) or straight from
+// the classifier, with none of the rest of the packet path: no SA selection, no
+// accounting, no larval SAs, no verdict counters. A record gets the action as its
+// verdict (bypass, protect, discard; malformed with its reason) and the policy id.
+export function lookupBatch(n: u32, dir: u32, useCache: bool): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const w = workBase + <usize>i * PW_SIZE;
+    const a: usize = parseDescriptor(i, dir) == 0 ? homeSlot(load<u32>(w + PW_HASH)) : w;
+    store<u32>(touchBase + (<usize>i << 2), <u32>a);
+  }
+  let t: u32 = 0;
+  if (useCache) {
+    for (let i: u32 = 0; i < n; i++) t ^= load<u32>(<usize>load<u32>(touchBase + (<usize>i << 2)));
+  }
+  touchSink ^= t;
+  for (let i: u32 = 0; i < n; i++) {
+    const w = workBase + <usize>i * PW_SIZE;
+    const v = verdictBase + <usize>i * VR_SIZE;
+    store<u8>(v + VR_FAMILY, load<u8>(w + FK_FAMILY));
+    store<u8>(v + VR_PROTO, load<u8>(w + FK_PROTO));
+    store<u32>(v + VR_L4OFF, load<u32>(w + PW_L4OFF));
+    const status = load<u32>(w + PW_STATUS);
+    if (status != 0) {
+      writeVerdict(v, Verdict.Malformed, status, 0, 0, 0);
+      continue;
+    }
+    const slot1 = useCache ? decideFlow(w, dir) : classify(w, dir);
+    const action = policyAction(slot1, dir);
+    const verdict: u32 = action == Action.Protect ? Verdict.Protect : action == Action.Discard ? Verdict.Discard : Verdict.Bypass;
+    writeVerdict(v, verdict, slot1 == 0 ? Reason.DefaultPolicy : Reason.Policy, policyIdOf(slot1), 0, load<u32>(w + PW_SPI));
   }
 }

@@ -200,7 +200,7 @@ function replayWindowOption(v: unknown): number {
 }
 
 // Which engine call a batch goes to.
-const enum Pass { Outbound, Release, Inbound, Inner }
+const enum Pass { Outbound, Release, Inbound, Inner, Lookup }
 
 /** Create an engine with its own WebAssembly instance and tables. */
 export async function createEngine(options?: EngineOptions): Promise<Engine> {
@@ -547,7 +547,7 @@ export class Engine {
       if (p.wireLength !== undefined) integer(p.wireLength, `packets[${i}].wireLength`, p.data.length, 0xffffffff);
     }
     this.views();
-    const out = new Uint8Array(list.length * L.VR_SIZE);
+    const out = this.outRecords(list.length);
     const batch = this.options.batchSize;
     const arenaBytes = this.options.arenaBytes;
     const arena = this.arena;
@@ -591,11 +591,47 @@ export class Engine {
 
   private pass = Pass.Outbound;
 
+  // Where a call's verdict records go: a new array (they stay valid after later
+  // calls), or, for classify(), the engine's reused lookup buffer.
+  private outRecords(count: number): Uint8Array {
+    const bytes = count * L.VR_SIZE;
+    if (this.pass !== Pass.Lookup) return new Uint8Array(bytes);
+    if (this.lookupOut.length < bytes) this.lookupOut = new Uint8Array(Math.max(bytes, this.lookupOut.length * 2));
+    return this.lookupOut.subarray(0, bytes);
+  }
+
+  private lookupOut = new Uint8Array(0);
+  private lookupDir = 0;
+  private lookupCache = 1;
+
+  /**
+   * Lookup only, for benchmarking lookups: the policy decision of each packet
+   * (R1–R5) — through the flow cache (default; a miss is classified and cached) or,
+   * with `cache: false`, straight from the classifier — and nothing else: no SA
+   * selection, no lifetime accounting, no larval SAs or events, no verdict counters.
+   * Record i has the policy's action as its verdict (`bypass`, `protect`, `discard`;
+   * `malformed` with its reason) and `policyId(i)` (null: the direction's default).
+   * It agrees with outbound()'s policy answer for every packet.
+   *
+   * The result is a view, not a copy: it reads the engine's own memory (one batch)
+   * or a buffer the engine reuses, and is valid only until the next classify() call
+   * (or, for one batch, the next packet call of any kind). Copy what you keep
+   * (`toArray()`). Give packets as a PacketBuffer of Uint32Arrays for the cheapest
+   * path: no per-packet work in JavaScript.
+   */
+  classify(packets: Iterable<PacketInput> | PacketBuffer, options: { dir?: Direction; cache?: boolean } = {}): Verdicts {
+    const d = direction(options.dir ?? 'out');
+    if (options.cache !== undefined && typeof options.cache !== 'boolean') throw invalid('options.cache', options.cache, 'expected a boolean');
+    this.lookupDir = DIR_CODE[d];
+    this.lookupCache = options.cache === false ? 0 : 1;
+    return this.decide(packets, undefined, Pass.Lookup);
+  }
+
   private runBatch(n: number, t: number, out: Uint8Array, at: number): void {
     const p = this.pass;
-    const r = p === Pass.Inbound ? this.x.inbound(n, t) : p === Pass.Inner ? this.x.inboundInner(n, t) : this.x.outbound(n, t, p === Pass.Release ? 1 : 0);
+    const r = p === Pass.Lookup ? this.x.lookup(n, this.lookupDir, this.lookupCache) : p === Pass.Inbound ? this.x.inbound(n, t) : p === Pass.Inner ? this.x.inboundInner(n, t) : this.x.outbound(n, t, p === Pass.Release ? 1 : 0);
     if (r !== n) throw new LarvalError('EINVAL', `outbound: engine refused a batch of ${n} (status ${r})`);
-    this.collect();
+    if (p !== Pass.Lookup) this.collect(); // a lookup ends no larval SA
     out.set(this.u8.subarray(this.verdicts, this.verdicts + n * L.VR_SIZE), at * L.VR_SIZE);
   }
 
@@ -619,7 +655,7 @@ export class Engine {
       prev = o;
     }
     this.views();
-    const out = new Uint8Array(count * L.VR_SIZE);
+    const out = this.outRecords(count);
     const batch = this.options.batchSize;
     const arenaBytes = this.options.arenaBytes;
     const arena = this.arena;
@@ -654,7 +690,7 @@ export class Engine {
     this.views();
     const batch = this.options.batchSize;
     const one = count <= batch;
-    const out = one ? null : new Uint8Array(count * L.VR_SIZE);
+    const out = one ? null : this.outRecords(count);
     const u8 = this.u8;
     const u32 = this.u32;
     const st = this.stage >>> 2;
@@ -676,14 +712,16 @@ export class Engine {
       i += m;
     }
     // One batch: its verdict records are copied out once, with no zeroed array first.
-    return new Verdicts(out ?? u8.slice(this.verdicts, this.verdicts + last * L.VR_SIZE));
+    if (out !== null) return new Verdicts(out);
+    const records = this.verdicts + last * L.VR_SIZE;
+    return new Verdicts(this.pass === Pass.Lookup ? u8.subarray(this.verdicts, records) : u8.slice(this.verdicts, records));
   }
 
   private runOnly(n: number, t: number): void {
     const p = this.pass;
-    const r = p === Pass.Inbound ? this.x.inbound(n, t) : p === Pass.Inner ? this.x.inboundInner(n, t) : this.x.outbound(n, t, p === Pass.Release ? 1 : 0);
+    const r = p === Pass.Lookup ? this.x.lookup(n, this.lookupDir, this.lookupCache) : p === Pass.Inbound ? this.x.inbound(n, t) : p === Pass.Inner ? this.x.inboundInner(n, t) : this.x.outbound(n, t, p === Pass.Release ? 1 : 0);
     if (r !== n) throw new LarvalError('EINVAL', `outbound: engine refused a batch of ${n} (status ${r})`);
-    this.collect();
+    if (p !== Pass.Lookup) this.collect(); // a lookup ends no larval SA
   }
 
   // -------------------------------------------------------------------------

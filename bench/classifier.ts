@@ -14,11 +14,11 @@
 
 import { parseArgs } from 'node:util';
 import { createEngine, packetBuffer, type Engine } from '../src/index.js';
-import { loadClassBench } from '../src/classbench.js';
-import { generateTrace } from '../src/trace.js';
+import { loadClassBench } from '../src/config/classbench.js';
+import { generateTrace } from '../src/reference/trace.js';
 import { buildPacket } from '../src/wire/build.js';
-import { dataFile } from '../src/paths.js';
-import type { Flow, PolicySpec, SaSpec } from '../src/types.js';
+import { dataFile } from '../src/common/paths.js';
+import type { Flow, PolicySpec, SaSpec } from '../src/engine/types.js';
 
 const BATCH = 256;
 

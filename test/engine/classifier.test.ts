@@ -5,12 +5,12 @@
 // protocol any and fragments come from the random policy sets and their traces.
 import { describe, expect, it } from 'vitest';
 import { createEngine, type Engine } from '../../src/index.js';
-import { loadClassBench } from '../../src/classbench.js';
-import { ReferenceSpd, toReferenceFlow } from '../../src/reference.js';
-import { generateTrace, randomPolicySet, Rng } from '../../src/trace.js';
+import { loadClassBench } from '../../src/config/classbench.js';
+import { ReferenceSpd, toReferenceFlow } from '../../src/reference/linear-spd.js';
+import { generateTrace, randomPolicySet, Rng } from '../../src/reference/trace.js';
 import { buildPacket } from '../../src/wire/build.js';
-import { dataFile } from '../../src/paths.js';
-import type { PolicySpec } from '../../src/types.js';
+import { dataFile } from '../../src/common/paths.js';
+import type { PolicySpec } from '../../src/engine/types.js';
 
 interface Raw { classifierRebuilds(): number; classifierTrees(on: number): number; rebuildClassifier(): number }
 const raw = (e: Engine): Raw => (e as unknown as { x: Raw }).x;

@@ -30,15 +30,15 @@ import { counterBase, initCounters } from './counters';
 import { initFlowCache, flowCacheUsed } from './flowcache';
 import {
   initSpd, policyBase, policyPtr, policySlotOf, setDefaultAction, spdAdd, spdCount, spdGeneration, spdRemove,
-  policyIdOf, defaultAction,
+  policyIdOf, defaultAction, spdRebuild, spdUseTrees, rebuilds,
 } from './spd';
+import { cutsMemoryUsed, treeRules, tuneCuts } from './cuts';
 import {
   groupPtr, holdTemplateGroup, initSad, releaseTemplateGroup, saBase, sadAdd, sadCount, sadRemove, saGroupAny, saGroupExact,
   saPtr, saSlotOf,
 } from './sad';
-import {
-  arenaBase, batchCapacity, decideFlow, descBase, hashFlowKey, initBatch, processBatch, resolveFlowKey, verdictBase, describeStaged, stageBase, stagedBytes, lookupBatch, setHashMask,
-} from './outbound';
+import { arenaBase, batchCapacity, descBase, describeStaged, hashFlowKey, setHashMask, stageBase, stagedBytes, verdictBase } from './batch';
+import { decideFlow, initBatch, lookupBatch, processBatch, resolveFlowKey } from './outbound';
 
 let initialised = false;
 let controlBase: usize = 0;
@@ -181,6 +181,34 @@ export function defaultOf(dir: u32): i32 {
 
 export function policySlot(id: u32): i32 {
   return initialised ? policySlotOf(id) : Status.NotInitialised;
+}
+
+// Rebuild the classifier's trees now (they are otherwise rebuilt lazily, see
+// spd.ts). Returns the number of policies in them.
+export function rebuildClassifier(): u32 {
+  if (!initialised) return 0;
+  spdRebuild();
+  return treeRules;
+}
+
+// Benchmarks: tuple space search alone (0) or trees with it (1); only while the
+// SPD is empty. Returns 1 when the switch took.
+export function classifierTrees(on: u32): u32 {
+  return initialised && spdUseTrees(on != 0) ? 1 : 0;
+}
+
+// Benchmarks: the trees' space factor and leaf size (0 keeps a value).
+export function classifierTune(spaceFactor: u32, leafRules: u32): void {
+  tuneCuts(spaceFactor, leafRules);
+}
+
+export function classifierRebuilds(): u32 {
+  return rebuilds;
+}
+
+// Bytes of tree nodes and leaves in use after the last rebuild.
+export function classifierTreeBytes(): u32 {
+  return cutsMemoryUsed();
 }
 
 export function policyCount(): u32 {

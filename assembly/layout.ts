@@ -202,6 +202,12 @@ export const PO_T_DST = 104;   // 4 x u32 tunnel destination
 export const PO_GROUP = 120;   // u32 SA group slot + 1 resolved for tunnel templates
 export const PO_SIZE = 128;
 
+// Policy hot records: what a flow-cache hit reads of its policy, one per policy slot.
+export const PH_GEN = 0;       // u32 the policy's generation (0 = slot free)
+export const PH_ID = 4;        // u32 policy id
+export const PH_ACTION = 8;    // u32 Action
+export const PH_SIZE = 16;
+
 export const POF_PROTO_ANY = 1;
 export const POF_PORTS = 2;    // the port ranges constrain (R3): only TCP/UDP/SCTP match
 export const POF_ICMP = 4;     // the ICMP type/code ranges constrain (R3): only ICMP matches

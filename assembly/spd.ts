@@ -16,7 +16,7 @@ import {
   FK_KIND, FK_PROTO, FK_SPORT, FK_SRC, IX_KEY, L4Kind, PO_ACTION, PO_DIR, PO_DP_HI, PO_DP_LO, PO_DST,
   PO_DSTLEN, PO_FAMILY, PO_FLAGS, PO_GEN, PO_ID, PO_NEXT, PO_PROTO, PO_RANK, PO_SEQ,
   PO_SIZE, PO_SP_HI, PO_SP_LO, PO_SRC, PO_SRCLEN, PO_TABLE, PO_TNEXT, PO_TPREV, POF_ICMP, POF_PORTS,
-  MAX_ID, POF_PROTO_ANY, RECENT_ADDS, Status,
+  MAX_ID, POF_PROTO_ANY, RECENT_ADDS, Status, PH_ACTION, PH_GEN, PH_ID, PH_SIZE,
 } from './layout';
 import { createIndex, idInsert, idLookup, idTake, ixFind, ixInsert, ixRemove, ixValue, ixSetValue } from './flat-index';
 import { fillPool, poolFree, poolGive, poolPeek, poolTake, reservePool } from './pool';
@@ -67,16 +67,13 @@ let addEpoch: usize = 0;     // DIR_COUNT u32
 // 128-byte records (1.25 MiB) did not, so a hit's policy check and verdict cost no
 // extra cache miss (issue 15).
 let policyHot: usize = 0;
-const HOT_GEN = 0;
-const HOT_ID = 4;
-const HOT_ACTION = 8;
 let addLog: usize = 0;       // DIR_COUNT * RECENT_ADDS * (u32 slot + 1, u32 gen)
 
 export function initSpd(policies: u32, tables: u32, defOut: u32, defIn: u32, defFwd: u32): bool {
   maxPolicies = policies;
   maxTables = tables;
   policyBase = reserve(<u64>policies * PO_SIZE, 64);
-  policyHot = reserve(<u64>policies * 16, 64);
+  policyHot = reserve(<u64>policies * PH_SIZE, 64);
   pool = reservePool(policies);
   idIndex = createIndex(policies, 8, 0);
   bucketIndex = createIndex(policies, BK_SIZE, 8);
@@ -110,7 +107,7 @@ export function liveDirFam(slot: u32): i32 {
 }
 @inline function policyRank(p: usize): u64 { return load<u64>(p + PO_RANK); }
 @inline function policyGen(p: usize): u32 { return load<u32>(p + PO_GEN); }
-@inline function hotPtr(slot: u32): usize { return policyHot + (<usize>slot << 4); }
+@inline function hotPtr(slot: u32): usize { return policyHot + <usize>slot * PH_SIZE; }
 @inline export function defaultAction(dir: u32): u32 { return load<u32>(defaults + (<usize>dir << 2)); }
 @inline function defaultGeneration(dir: u32): u32 { return load<u32>(defaultGen + (<usize>dir << 2)); }
 @inline export function currentAddEpoch(dir: u32): u32 { return load<u32>(addEpoch + (<usize>dir << 2)); }
@@ -572,9 +569,9 @@ export function spdAdd(spec: usize): i32 {
   generation++;
   poolTake(pool);
   const hot = hotPtr(slot);
-  store<u32>(hot + HOT_GEN, generation);
-  store<u32>(hot + HOT_ID, id);
-  store<u32>(hot + HOT_ACTION, <u32>load<u8>(p + PO_ACTION));
+  store<u32>(hot + PH_GEN, generation);
+  store<u32>(hot + PH_ID, id);
+  store<u32>(hot + PH_ACTION, <u32>load<u8>(p + PO_ACTION));
   store<u32>(treeRef + (<usize>slot << 2), 0);
   deltaCount++;
   checkRebuild();
@@ -605,7 +602,7 @@ export function spdRemove(id: u32): i32 {
   checkRebuild();
   // Generation 0 marks the slot free: cached flows that point at it go stale.
   zeroWords(policyPtr(slot), PO_SIZE >> 3);
-  zeroWords(hotPtr(slot), 2);
+  zeroWords(hotPtr(slot), PH_SIZE >> 3);
   poolGive(pool, slot);
   generation++;
   return <i32>slot;
@@ -658,7 +655,7 @@ export function spdUseTrees(on: bool): bool {
 // and when too many were added since, the entry is simply not trusted.
 export function cachedDecisionValid(k: usize, dir: u32, slot1: u32, gen: u32, epoch: u32): bool {
   if (slot1 != 0) {
-    if (load<u32>(hotPtr(slot1 - 1) + HOT_GEN) != gen) return false;
+    if (load<u32>(hotPtr(slot1 - 1) + PH_GEN) != gen) return false;
   } else if (defaultGeneration(dir) != gen) {
     return false;
   }
@@ -677,13 +674,13 @@ export function cachedDecisionValid(k: usize, dir: u32, slot1: u32, gen: u32, ep
 }
 
 export function policyAction(slot1: u32, dir: u32): u32 {
-  return slot1 == 0 ? defaultAction(dir) : load<u32>(hotPtr(slot1 - 1) + HOT_ACTION);
+  return slot1 == 0 ? defaultAction(dir) : load<u32>(hotPtr(slot1 - 1) + PH_ACTION);
 }
 
 export function policyIdOf(slot1: u32): u32 {
-  return slot1 == 0 ? 0 : load<u32>(hotPtr(slot1 - 1) + HOT_ID);
+  return slot1 == 0 ? 0 : load<u32>(hotPtr(slot1 - 1) + PH_ID);
 }
 
 export function policyGenerationOf(slot1: u32, dir: u32): u32 {
-  return slot1 == 0 ? defaultGeneration(dir) : load<u32>(hotPtr(slot1 - 1) + HOT_GEN);
+  return slot1 == 0 ? defaultGeneration(dir) : load<u32>(hotPtr(slot1 - 1) + PH_GEN);
 }

@@ -4,7 +4,7 @@
 // checked and parsed into a flow key, hashed, and one verdict record written.
 
 import {
-  Dir, Family, FK_DIR, FK_FAMILY, FK_SIZE, PD_CAPLEN, PD_OFFSET, PD_SIZE, PD_WIRELEN, PW_HASH, PW_SIZE, PW_STATUS, Reason,
+  Dir, Family, MAX_PACKET_BYTES, FK_DIR, FK_FAMILY, FK_SIZE, PD_CAPLEN, PD_OFFSET, PD_SIZE, PD_WIRELEN, PW_HASH, PW_SIZE, PW_STATUS, Reason,
   VR_LARVAL, VR_POLICY, VR_REASON, VR_SA, VR_SEQ, VR_SIZE, VR_SPI, VR_VERDICT,
 } from './layout';
 import { hashWords } from './hash';
@@ -16,6 +16,10 @@ const KEY_WORDS: u32 = FK_SIZE >> 3;
 export let descBase: usize = 0;
 export let workBase: usize = 0;
 export let arenaBase: usize = 0;
+export let stageBase: usize = 0;
+// The flow-cache line each packet of the batch touches first (u32 addresses), so that
+// the touch loop is a bare run of independent loads and more of them are in flight.
+export let touchBase: usize = 0;
 export let verdictBase: usize = 0;
 export let batchCapacity: u32 = 0;
 export let arenaBytes: u32 = 0;
@@ -26,14 +30,23 @@ export function initBatchRegions(batch: u32, arena: u32): bool {
   descBase = reserve(<u64>batch * PD_SIZE, 64);
   workBase = reserve(<u64>batch * PW_SIZE, 64);
   verdictBase = reserve(<u64>batch * VR_SIZE, 64);
+  stageBase = reserve(<u64>batch * 12, 64);
+  touchBase = reserve(<u64>batch * 4, 64);
   arenaBase = reserve(arena, 64);
   return arenaBase != 0;
+}
+
+// Tests narrow it (setHashMaskForTesting) so that distinct flows share hashes, and
+// so tags: the flow cache must then still tell them apart by the full key.
+let hashMask: u32 = 0xffffffff;
+export function setHashMask(mask: u32): void {
+  hashMask = mask;
 }
 
 // Hash of the flow key at the start of work record `w`.
 @inline
 export function hashFlowKey(w: usize): u32 {
-  return hashWords(w, KEY_WORDS);
+  return hashWords(w, KEY_WORDS) & hashMask;
 }
 
 // One verdict record (both directions' batch paths write them here). `seq`: the
@@ -71,6 +84,36 @@ export function parseDescriptor(i: u32, dir: u32): u32 {
   store<u32>(w + PW_STATUS, status);
   if (status == 0) store<u32>(w + PW_HASH, hashFlowKey(w));
   return status;
+}
+
+// Descriptors for up to `n` packets of a capture-like buffer (one byte range holding
+// packets one after another, as a capture reader or a ring holds them), so that the
+// host does no per-packet work: it stages the packets' offsets into its buffer at
+// stageBase, their lengths after `batchCapacity` u32s and, with `wires`, their wire
+// lengths after as many again (offsets checked non-decreasing by the host). The
+// first packet's offset is the range's start. Returns how many packets fit in the
+// arena (at least one: a packet's head is at most MAX_PACKET_BYTES, R24), and leaves
+// the bytes of the range to copy into the arena in `stagedBytes`.
+export let stagedBytes: u32 = 0;
+export function describeStaged(n: u32, wires: bool): u32 {
+  const lens = stageBase + (<usize>batchCapacity << 2);
+  const wls = lens + (<usize>batchCapacity << 2);
+  const base = load<u32>(stageBase);
+  let end: u32 = 0;
+  let m: u32 = 0;
+  for (; m < n; m++) {
+    const o = load<u32>(stageBase + (<usize>m << 2)) - base;
+    const len = load<u32>(lens + (<usize>m << 2));
+    const cap = len < <u32>MAX_PACKET_BYTES ? len : <u32>MAX_PACKET_BYTES;
+    if (<u64>o + cap > <u64>arenaBytes) break;
+    const d = descBase + <usize>m * PD_SIZE;
+    store<u32>(d + PD_OFFSET, o);
+    store<u32>(d + PD_CAPLEN, cap);
+    store<u32>(d + PD_WIRELEN, wires ? load<u32>(wls + (<usize>m << 2)) : len);
+    if (o + cap > end) end = o + cap;
+  }
+  stagedBytes = end;
+  return m;
 }
 
 // The bytes the packet had on the wire (descriptor i), for lifetime accounting.

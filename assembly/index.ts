@@ -6,7 +6,7 @@ import {
   Action, CF_ARENA, CF_BATCH, CF_CACHE_SLOTS, CF_DEFAULT_FWD, CF_DEFAULT_IN, CF_DEFAULT_OUT,
   CF_MAX_POLICIES, CF_MAX_SAS, CF_MAX_TABLES, CF_SA_SELECTION, CONTROL_SIZE, DIR_COUNT, Dir,
   FK_DIR, FK_FAMILY, FK_SRC, MAX_PACKET_BYTES, Mode, PO_ACTION, PO_GROUP, PO_ID, PO_T_MODE, RG_ARENA, RG_CONTROL,
-  RG_COUNTERS, RG_DESCRIPTORS, RG_POLICIES, RG_SAS, RG_TOTAL, RG_VERDICTS, SaSelection, Status, SA_ID,
+  RG_COUNTERS, RG_DESCRIPTORS, RG_STAGE, RG_POLICIES, RG_SAS, RG_TOTAL, RG_VERDICTS, SaSelection, Status, SA_ID,
   PW_HASH, CF_MAX_LARVAL, CF_MAX_BINDINGS, CF_EVENT_RING, CF_UNRESOLVED, CF_RESEND_EVERY, CF_ACQUIRE_TIMEOUT,
   MAX_EVENT_RING, Unresolved, PO_T_LEVEL, Level, RG_LARVAL, RG_EVENTS, RG_OUTCOMES, GR_BEST, GR_BEST_ID, GR_KEY,
   CN_REASONS, REASON_COUNT, RF_OFFSET, CF_REPLAY_WINDOW, MAX_REPLAY_WINDOW, SA_FLAGS, SAF_ESN, CF_INVALID_SPI_RATE,
@@ -30,14 +30,15 @@ import { counterBase, initCounters } from './counters';
 import { initFlowCache, flowCacheUsed } from './flowcache';
 import {
   initSpd, policyBase, policyPtr, policySlotOf, setDefaultAction, spdAdd, spdCount, spdGeneration, spdRemove,
-  policyIdOf, defaultAction,
+  policyIdOf, defaultAction, spdRebuild, spdUseTrees, rebuilds,
 } from './spd';
+import { cutsMemoryUsed, treeRules, tuneCuts } from './cuts';
 import {
   groupPtr, holdTemplateGroup, initSad, releaseTemplateGroup, saBase, sadAdd, sadCount, sadRemove, saGroupAny, saGroupExact,
   saPtr, saSlotOf,
 } from './sad';
-import { arenaBase, batchCapacity, descBase, hashFlowKey, verdictBase } from './batch';
-import { decideFlow, initBatch, processBatch, resolveFlowKey } from './outbound';
+import { arenaBase, batchCapacity, descBase, describeStaged, hashFlowKey, setHashMask, stageBase, stagedBytes, verdictBase } from './batch';
+import { decideFlow, initBatch, lookupBatch, processBatch, resolveFlowKey } from './outbound';
 
 let initialised = false;
 let controlBase: usize = 0;
@@ -121,6 +122,7 @@ export function init(): i32 {
   store<u32>(r + RG_EVENTS, <u32>ringBase);
   store<u32>(r + RG_OUTCOMES, <u32>outcomeBase);
   store<u32>(r + RG_LIFETIMES, <u32>ltPtr(0));
+  store<u32>(r + RG_STAGE, <u32>stageBase);
   store<u32>(r + RG_TOTAL, <u32>min<u64>(heapEnd(), 0xffffffff));
   initialised = true;
   return Status.Ok;
@@ -179,6 +181,34 @@ export function defaultOf(dir: u32): i32 {
 
 export function policySlot(id: u32): i32 {
   return initialised ? policySlotOf(id) : Status.NotInitialised;
+}
+
+// Rebuild the classifier's trees now (they are otherwise rebuilt lazily, see
+// spd.ts). Returns the number of policies in them.
+export function rebuildClassifier(): u32 {
+  if (!initialised) return 0;
+  spdRebuild();
+  return treeRules;
+}
+
+// Benchmarks: tuple space search alone (0) or trees with it (1); only while the
+// SPD is empty. Returns 1 when the switch took.
+export function classifierTrees(on: u32): u32 {
+  return initialised && spdUseTrees(on != 0) ? 1 : 0;
+}
+
+// Benchmarks: the trees' space factor and leaf size (0 keeps a value).
+export function classifierTune(spaceFactor: u32, leafRules: u32): void {
+  tuneCuts(spaceFactor, leafRules);
+}
+
+export function classifierRebuilds(): u32 {
+  return rebuilds;
+}
+
+// Bytes of tree nodes and leaves in use after the last rebuild.
+export function classifierTreeBytes(): u32 {
+  return cutsMemoryUsed();
 }
 
 export function policyCount(): u32 {
@@ -263,6 +293,34 @@ export function outbound(n: u32, now: f64, release: u32): i32 {
   begin(now);
   processBatch(n, Dir.Out, clock, release != 0);
   return <i32>n;
+}
+
+// Descriptors for `n` packets of a capture-like buffer staged at RG_STAGE (offsets,
+// lengths and, with `wires` != 0, wire lengths): the host's per-packet work done
+// here. Returns how many fit in the arena; stagedByteCount() is the byte range to copy.
+export function describeBuffer(n: u32, wires: u32): i32 {
+  if (!initialised) return Status.NotInitialised;
+  if (n == 0 || n > batchCapacity) return Status.Invalid;
+  return <i32>describeStaged(n, wires != 0);
+}
+
+// Lookup only: the policy decision of `n` packets in direction `dir` (Engine.classify),
+// through the flow cache unless `cache` is 0.
+export function lookup(n: u32, dir: u32, cache: u32): i32 {
+  if (!initialised) return Status.NotInitialised;
+  if (n > batchCapacity || dir >= <u32>DIR_COUNT) return Status.Invalid;
+  lookupBatch(n, dir, cache != 0);
+  return <i32>n;
+}
+
+// Tests only: AND every flow hash with `mask` (0xffffffff restores it), to force
+// flow-cache tag collisions between distinct flows.
+export function setHashMaskForTesting(mask: u32): void {
+  setHashMask(mask);
+}
+
+export function stagedByteCount(): u32 {
+  return stagedBytes;
 }
 
 // Process `n` inbound packets (outer headers) at engine time `now` (R17–R20).

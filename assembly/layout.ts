@@ -202,6 +202,12 @@ export const PO_T_DST = 104;   // 4 x u32 tunnel destination
 export const PO_GROUP = 120;   // u32 SA group slot + 1 resolved for tunnel templates
 export const PO_SIZE = 128;
 
+// Policy hot records: what a flow-cache hit reads of its policy, one per policy slot.
+export const PH_GEN = 0;       // u32 the policy's generation (0 = slot free)
+export const PH_ID = 4;        // u32 policy id
+export const PH_ACTION = 8;    // u32 Action
+export const PH_SIZE = 16;
+
 export const POF_PROTO_ANY = 1;
 export const POF_PORTS = 2;    // the port ranges constrain (R3): only TCP/UDP/SCTP match
 export const POF_ICMP = 4;     // the ICMP type/code ranges constrain (R3): only ICMP matches
@@ -382,6 +388,7 @@ export const RG_LARVAL = 32;        // u32 address of the larval SA records
 export const RG_EVENTS = 36;        // u32 address of the event ring (EVR_* header, then EV_SIZE records)
 export const RG_OUTCOMES = 40;      // u32 address of the larval outcomes of the last call (OC_* header, then records)
 export const RG_LIFETIMES = 44;     // u32 address of the lifetime records (LT_SIZE per SA slot)
+export const RG_STAGE = 48;         // u32 address of the capture-buffer staging: offsets, lengths, wire lengths (u32 x batch each)
 export const RG_SIZE = 64;
 export const CONTROL_SIZE = 256;
 

@@ -10,12 +10,12 @@ import {
   Action, Dir, Family, FC_EPOCH, FC_GEN, FC_GROUP, FC_GROUP_GEN, FC_POLICY, FC_TAG, FK_DIR, FK_FAMILY,
   FK_PROTO, FK_SIZE, GR_BEST, GR_BEST_ID, GR_BEST_SPI, Level, PD_CAPLEN, PD_OFFSET, PD_SIZE,
   FlowState, RF_LARVAL, RF_POLICY, RF_REASON, RF_SA, RF_STATE, RF_VERDICT, Unresolved, CN_RELEASED,
-  PD_WIRELEN, PO_GROUP, PO_T_LEVEL, PW_GROUP, PW_HASH, PW_L4OFF, PW_POLICY, PW_SIZE, PW_SPI,
+  PD_WIRELEN, MAX_PACKET_BYTES, PO_GROUP, PO_T_LEVEL, PW_GROUP, PW_HASH, PW_L4OFF, PW_POLICY, PW_SIZE, PW_SPI,
   PW_STATUS, Reason, Verdict, VR_FAMILY, VR_L4OFF, VR_LARVAL, VR_POLICY, VR_PROTO, VR_REASON, VR_SA,
   VR_SIZE, VR_SPI, VR_VERDICT, VR_SEQ, LT_FLAGS,
 } from './layout';
 import {
-  arenaBase, descBase, hashFlowKey, initBatchRegions, parseDescriptor, verdictBase, wireLength, workBase, writeVerdict,
+  arenaBase, descBase, hashFlowKey, initBatchRegions, parseDescriptor, touchBase, verdictBase, wireLength, workBase, writeVerdict,
 } from './batch';
 import { cacheLookup, cacheStore, homeSlot } from './flowcache';
 import {
@@ -207,13 +207,14 @@ export function resolveFlowKey(w: usize, dir: u32, now: f64, out: usize): void {
 export function processBatch(n: u32, dir: u32, now: f64, release: bool): void {
   releasing = release;
   // 1. parse and hash
-  for (let i: u32 = 0; i < n; i++) parseDescriptor(i, dir);
-  // 2. touch the flow cache's home slots
-  let t: u32 = 0;
   for (let i: u32 = 0; i < n; i++) {
     const w = workBase + <usize>i * PW_SIZE;
-    if (load<u32>(w + PW_STATUS) == 0) t ^= load<u32>(homeSlot(load<u32>(w + PW_HASH)) + FC_TAG);
+    const a: usize = parseDescriptor(i, dir) == 0 ? homeSlot(load<u32>(w + PW_HASH)) : w;
+    store<u32>(touchBase + (<usize>i << 2), <u32>a);
   }
+  // 2. touch the flow cache's home slots
+  let t: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) t ^= load<u32>(<usize>load<u32>(touchBase + (<usize>i << 2)));
   // 3. decide the policy (cache, classifier on a miss) and the SA group; touch it
   for (let i: u32 = 0; i < n; i++) {
     const w = workBase + <usize>i * PW_SIZE;
@@ -250,5 +251,39 @@ export function processBatch(n: u32, dir: u32, now: f64, release: bool): void {
       continue;
     }
     applyDecision(w, v, dir, now, wireLength(i));
+  }
+}
+
+// Lookup only (the host's Engine.classify): the policy decision of each packet of
+// the batch in direction `dir`, through the flow cache (`useCache`) or straight from
+// the classifier, with none of the rest of the packet path: no SA selection, no
+// accounting, no larval SAs, no verdict counters. A record gets the action as its
+// verdict (bypass, protect, discard; malformed with its reason) and the policy id.
+export function lookupBatch(n: u32, dir: u32, useCache: bool): void {
+  for (let i: u32 = 0; i < n; i++) {
+    const w = workBase + <usize>i * PW_SIZE;
+    const a: usize = parseDescriptor(i, dir) == 0 ? homeSlot(load<u32>(w + PW_HASH)) : w;
+    store<u32>(touchBase + (<usize>i << 2), <u32>a);
+  }
+  let t: u32 = 0;
+  if (useCache) {
+    for (let i: u32 = 0; i < n; i++) t ^= load<u32>(<usize>load<u32>(touchBase + (<usize>i << 2)));
+  }
+  touchSink ^= t;
+  for (let i: u32 = 0; i < n; i++) {
+    const w = workBase + <usize>i * PW_SIZE;
+    const v = verdictBase + <usize>i * VR_SIZE;
+    store<u8>(v + VR_FAMILY, load<u8>(w + FK_FAMILY));
+    store<u8>(v + VR_PROTO, load<u8>(w + FK_PROTO));
+    store<u32>(v + VR_L4OFF, load<u32>(w + PW_L4OFF));
+    const status = load<u32>(w + PW_STATUS);
+    if (status != 0) {
+      writeVerdict(v, Verdict.Malformed, status, 0, 0, 0);
+      continue;
+    }
+    const slot1 = useCache ? decideFlow(w, dir) : classify(w, dir);
+    const action = policyAction(slot1, dir);
+    const verdict: u32 = action == Action.Protect ? Verdict.Protect : action == Action.Discard ? Verdict.Discard : Verdict.Bypass;
+    writeVerdict(v, verdict, slot1 == 0 ? Reason.DefaultPolicy : Reason.Policy, policyIdOf(slot1), 0, load<u32>(w + PW_SPI));
   }
 }

@@ -16,13 +16,14 @@ import {
   FK_KIND, FK_PROTO, FK_SPORT, FK_SRC, IX_KEY, L4Kind, PO_ACTION, PO_DIR, PO_DP_HI, PO_DP_LO, PO_DST,
   PO_DSTLEN, PO_FAMILY, PO_FLAGS, PO_GEN, PO_ID, PO_NEXT, PO_PROTO, PO_RANK, PO_SEQ,
   PO_SIZE, PO_SP_HI, PO_SP_LO, PO_SRC, PO_SRCLEN, PO_TABLE, PO_TNEXT, PO_TPREV, POF_ICMP, POF_PORTS,
-  MAX_ID, POF_PROTO_ANY, RECENT_ADDS, Status,
+  MAX_ID, POF_PROTO_ANY, RECENT_ADDS, Status, PH_ACTION, PH_GEN, PH_ID, PH_SIZE,
 } from './layout';
 import { createIndex, idInsert, idLookup, idTake, ixFind, ixInsert, ixRemove, ixValue, ixSetValue } from './flat-index';
 import { fillPool, poolFree, poolGive, poolPeek, poolTake, reservePool } from './pool';
 import { hashBucketV4, hashWords } from './hash';
 import { nextPow2, outOfMemory, reserve, zeroWords } from './memory';
 import { countClassify } from './counters';
+import { buildAll, comparedRules, initCuts, killRecord, NO_RULE, recordSlot, treeLookup, treeRef, treeRules, visited } from './cuts';
 
 const BUCKET_WORDS: u32 = BK_SIZE >> 3;
 const BUCKET_COUNT: u32 = IX_KEY + BK_SIZE; // u32 policies in the bucket, after the key
@@ -44,6 +45,15 @@ let bucketKey: usize = 0;    // scratch BK_SIZE
 // bucket index, whose random accesses are cache misses once it outgrows the caches.
 let filter: usize = 0;
 let filterMask: u32 = 0;
+// The decision trees (cuts.ts) hold the policies of the last rebuild; the tables
+// above hold only those added since ("delta"). Removed tree policies stay as dead
+// records until the next rebuild, which runs lazily (at the next lookup) once the
+// delta or the dead records pass a fraction of the trees.
+let deltaCount: u32 = 0;
+let deadCount: u32 = 0;
+let rebuildDue = false;
+let treesEnabled = true;     // off: tuple space search alone (benchmarks compare the two)
+export let rebuilds: u32 = 0;
 let policySeq: u32 = 0;      // ids and insertion sequence
 let generation: u32 = 0;     // R12 generations; never 0 for a live policy
 
@@ -52,12 +62,18 @@ let generation: u32 = 0;     // R12 generations; never 0 for a live policy
 let defaults: usize = 0;     // DIR_COUNT u32 Action
 let defaultGen: usize = 0;   // DIR_COUNT u32
 let addEpoch: usize = 0;     // DIR_COUNT u32
+// What a flow-cache hit reads of its policy, 16 bytes per slot (u32 generation, id,
+// action; generation 0 = free): 160 KiB for 10k policies stays in L2, where the
+// 128-byte records (1.25 MiB) did not, so a hit's policy check and verdict cost no
+// extra cache miss (issue 15).
+let policyHot: usize = 0;
 let addLog: usize = 0;       // DIR_COUNT * RECENT_ADDS * (u32 slot + 1, u32 gen)
 
 export function initSpd(policies: u32, tables: u32, defOut: u32, defIn: u32, defFwd: u32): bool {
   maxPolicies = policies;
   maxTables = tables;
   policyBase = reserve(<u64>policies * PO_SIZE, 64);
+  policyHot = reserve(<u64>policies * PH_SIZE, 64);
   pool = reservePool(policies);
   idIndex = createIndex(policies, 8, 0);
   bucketIndex = createIndex(policies, BK_SIZE, 8);
@@ -72,7 +88,7 @@ export function initSpd(policies: u32, tables: u32, defOut: u32, defIn: u32, def
   defaultGen = reserve(DIR_COUNT * 4, 8);
   addEpoch = reserve(DIR_COUNT * 4, 8);
   addLog = reserve(<u64>DIR_COUNT * RECENT_ADDS * 8, 8);
-  if (outOfMemory()) return false;
+  if (!initCuts(policies) || outOfMemory()) return false;
   fillPool(pool, policies);
   store<u32>(defaults, defOut);
   store<u32>(defaults + 4, defIn);
@@ -82,8 +98,16 @@ export function initSpd(policies: u32, tables: u32, defOut: u32, defIn: u32, def
 }
 
 @inline export function policyPtr(slot: u32): usize { return policyBase + <usize>slot * PO_SIZE; }
+export function policyRankOf(slot: u32): u64 { return load<u64>(policyPtr(slot) + PO_RANK); }
+// The dirfam of the live policy in `slot`, or -1 for a free slot.
+export function liveDirFam(slot: u32): i32 {
+  const p = policyPtr(slot);
+  if (load<u32>(p + PO_GEN) == 0) return -1;
+  return <i32>dirFam(<u32>load<u8>(p + PO_DIR), <u32>load<u8>(p + PO_FAMILY));
+}
 @inline function policyRank(p: usize): u64 { return load<u64>(p + PO_RANK); }
 @inline function policyGen(p: usize): u32 { return load<u32>(p + PO_GEN); }
+@inline function hotPtr(slot: u32): usize { return policyHot + <usize>slot * PH_SIZE; }
 @inline export function defaultAction(dir: u32): u32 { return load<u32>(defaults + (<usize>dir << 2)); }
 @inline function defaultGeneration(dir: u32): u32 { return load<u32>(defaultGen + (<usize>dir << 2)); }
 @inline export function currentAddEpoch(dir: u32): u32 { return load<u32>(addEpoch + (<usize>dir << 2)); }
@@ -125,7 +149,7 @@ function prefixMatches(addr: usize, prefix: usize, len: u32, family: u32): bool 
 }
 
 // R3/R5: does policy `p` select the flow key `k`?
-function policyMatches(p: usize, k: usize): bool {
+export function policyMatches(p: usize, k: usize): bool {
   const family = <u32>load<u8>(p + PO_FAMILY);
   if (family != <u32>load<u8>(k + FK_FAMILY)) return false;
   if (!prefixMatches(k + FK_SRC, p + PO_SRC, load<u8>(p + PO_SRCLEN), family)) return false;
@@ -428,14 +452,22 @@ let compared: u32 = 0;
 
 // Best policy for flow key `k` in direction `dir`: slot + 1, or 0 for the default.
 export function classify(k: usize, dir: u32): u32 {
+  if (rebuildDue) spdRebuild();
   const family = <u32>load<u8>(k + FK_FAMILY);
   const df = dirFam(dir, family);
   const list = listPtr(df);
   const n = listLength(df);
   let bestRank = RANK_NONE;
   let best: u32 = 0;
-  let probes: u32 = 0;
-  compared = 0;
+  visited = 0;
+  comparedRules = 0;
+  const rec = treeLookup(k, df);
+  if (rec != NO_RULE) {
+    best = recordSlot(rec) + 1;
+    bestRank = policyRank(policyPtr(best - 1));
+  }
+  let probes: u32 = visited;
+  compared = comparedRules;
   if (family == Family.V4) {
     // IPv4 keys: one address word each; hash from registers, build the key for the
     // index only when the filter says a bucket may exist.
@@ -536,6 +568,13 @@ export function spdAdd(spec: usize): i32 {
   policySeq = id;
   generation++;
   poolTake(pool);
+  const hot = hotPtr(slot);
+  store<u32>(hot + PH_GEN, generation);
+  store<u32>(hot + PH_ID, id);
+  store<u32>(hot + PH_ACTION, <u32>load<u8>(p + PO_ACTION));
+  store<u32>(treeRef + (<usize>slot << 2), 0);
+  deltaCount++;
+  checkRebuild();
   // Remember the addition so cached flows it does not select stay valid.
   const dir = <u32>load<u8>(p + PO_DIR);
   const epoch = currentAddEpoch(dir) + 1;
@@ -551,12 +590,63 @@ export function spdRemove(id: u32): i32 {
   const taken = idTake(idIndex, id);
   if (taken < 0) return Status.NotFound;
   const slot = <u32>taken;
-  classifierRemove(slot);
+  const ref = load<u32>(treeRef + (<usize>slot << 2));
+  if (ref != 0) {
+    killRecord(ref - 1);
+    store<u32>(treeRef + (<usize>slot << 2), 0);
+    deadCount++;
+  } else {
+    classifierRemove(slot);
+    deltaCount--;
+  }
+  checkRebuild();
   // Generation 0 marks the slot free: cached flows that point at it go stale.
   zeroWords(policyPtr(slot), PO_SIZE >> 3);
+  zeroWords(hotPtr(slot), PH_SIZE >> 3);
   poolGive(pool, slot);
   generation++;
   return <i32>slot;
+}
+
+// ---------------------------------------------------------------------------
+// Rebuild of the trees
+
+const DELTA_MIN: u32 = 32;
+
+// Rebuild once the tables hold more than 1/16 of the trees' policies (at least
+// DELTA_MIN), or dead records pass 1/4: lookups stay within a bounded factor of a
+// fresh build, and a rebuild's cost is spread over that many changes.
+function checkRebuild(): void {
+  if (!treesEnabled) return;
+  const live = treeRules - deadCount;
+  const deltaLimit = max<u32>(DELTA_MIN, live >> 4);
+  const deadLimit = max<u32>(DELTA_MIN, live >> 2);
+  rebuildDue = deltaCount > deltaLimit || deadCount > deadLimit;
+}
+
+// Build the trees from every live policy and empty the tables. Answers do not
+// change (R4): both structures give the first match by rank (R1, R2).
+export function spdRebuild(): void {
+  if (!treesEnabled) return;
+  buildAll(maxPolicies);
+  for (let df: u32 = 0; df < DIRFAMS; df++) {
+    while (listLength(df) != 0) {
+      const tp = tablePtr(load<u32>(listPtr(df)));
+      while (load<u8>(tp + CT_USED) != 0 && load<u32>(tp + CT_HEAD) != 0) classifierRemove(load<u32>(tp + CT_HEAD) - 1);
+    }
+  }
+  deltaCount = 0;
+  deadCount = 0;
+  rebuildDue = false;
+  rebuilds++;
+}
+
+// Switch the trees off (only while the SPD is empty): every policy stays in the
+// tables. For benchmarks that compare the two classifiers in one process.
+export function spdUseTrees(on: bool): bool {
+  if (spdCount() != 0) return false;
+  treesEnabled = on;
+  return true;
 }
 
 // Is the cached decision (policy slot + 1 or 0, with its generation, validated at
@@ -564,16 +654,14 @@ export function spdRemove(id: u32): i32 {
 // Removal is caught by the generation; additions by the log of recent additions,
 // and when too many were added since, the entry is simply not trusted.
 export function cachedDecisionValid(k: usize, dir: u32, slot1: u32, gen: u32, epoch: u32): bool {
-  let rank = RANK_NONE;
   if (slot1 != 0) {
-    const p = policyPtr(slot1 - 1);
-    if (policyGen(p) != gen) return false;
-    rank = policyRank(p);
+    if (load<u32>(hotPtr(slot1 - 1) + PH_GEN) != gen) return false;
   } else if (defaultGeneration(dir) != gen) {
     return false;
   }
   const now = currentAddEpoch(dir);
   if (epoch == now) return true;
+  const rank = slot1 != 0 ? policyRank(policyPtr(slot1 - 1)) : RANK_NONE;
   if (now - epoch > <u32>RECENT_ADDS) return false;
   for (let e = epoch + 1; e != now + 1; e++) {
     const entry = addLog + (<usize>(dir * RECENT_ADDS + (e % RECENT_ADDS)) << 3);
@@ -586,13 +674,13 @@ export function cachedDecisionValid(k: usize, dir: u32, slot1: u32, gen: u32, ep
 }
 
 export function policyAction(slot1: u32, dir: u32): u32 {
-  return slot1 == 0 ? defaultAction(dir) : <u32>load<u8>(policyPtr(slot1 - 1) + PO_ACTION);
+  return slot1 == 0 ? defaultAction(dir) : load<u32>(hotPtr(slot1 - 1) + PH_ACTION);
 }
 
 export function policyIdOf(slot1: u32): u32 {
-  return slot1 == 0 ? 0 : load<u32>(policyPtr(slot1 - 1) + PO_ID);
+  return slot1 == 0 ? 0 : load<u32>(hotPtr(slot1 - 1) + PH_ID);
 }
 
 export function policyGenerationOf(slot1: u32, dir: u32): u32 {
-  return slot1 == 0 ? defaultGeneration(dir) : policyGen(policyPtr(slot1 - 1));
+  return slot1 == 0 ? defaultGeneration(dir) : load<u32>(hotPtr(slot1 - 1) + PH_GEN);
 }

@@ -26,7 +26,7 @@ import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { createEngine, packetBuffer, type Engine } from '../src/index.js';
 import { loadClassBench } from '../src/config/classbench.js';
-import { generateTrace, Rng } from '../src/reference/trace.js';
+import { Rng } from '../src/reference/trace.js';
 import { buildPacket } from '../src/wire/build.js';
 import { dataFile } from '../src/common/paths.js';
 import type { Flow, PolicySpec, SaSpec } from '../src/engine/types.js';
@@ -34,6 +34,7 @@ import { TsOutboundPath } from './ts-outbound.js';
 import { tickBench } from './tick.js';
 import { measure } from './measure.js';
 import { espBench, gbps, type EspResult } from './esp.js';
+import { distinctFlows } from './flows.js';
 
 const BATCH = 256;
 
@@ -78,27 +79,6 @@ function median(xs: number[]): number {
 
 function progress(msg: string): void {
   if (process.stderr.isTTY) process.stderr.write(`\r\x1b[K${msg}`);
-}
-
-function flowKey(f: Flow): string {
-  return `${f.src}|${f.dst}|${f.proto}|${f.srcPort ?? f.icmpType ?? ''}|${f.dstPort ?? f.icmpCode ?? ''}|${f.fragment ? 1 : 0}`;
-}
-
-// `count` distinct flows from the rules: trace points, deduplicated.
-function distinctFlows(policies: PolicySpec[], count: number, seed: number): Flow[] {
-  const seen = new Set<string>();
-  const out: Flow[] = [];
-  for (let round = 0; out.length < count; round++) {
-    for (const f of generateTrace(policies, Math.max(4096, Math.ceil((count - out.length) * 1.3)), { seed: seed + round, fragmentRate: 0 })) {
-      const k = flowKey(f);
-      if (seen.has(k)) continue;
-      seen.add(k);
-      out.push(f);
-      if (out.length === count) break;
-    }
-    progress(`generating flows: ${out.length}/${count}`);
-  }
-  return out;
 }
 
 const TUNNELS = [

@@ -9,7 +9,7 @@ export * from './engine/types.js';
 export { buildPacket } from './wire/build.js';
 export type { BuildOptions } from './wire/build.js';
 export { loadClassBench, parseClassBench } from './config/classbench.js';
-export type { ClassBenchOptions } from './config/classbench.js';
+export type { ClassBenchOptions, ClassBenchReport } from './config/classbench.js';
 export { generateTrace, randomPolicySet, Rng } from './reference/trace.js';
 export { PRESETS } from './engine/engine.js';
 export { createGateway, Gateway } from './gateway/gateway.js';

@@ -18,6 +18,7 @@ import { TunError } from '../tun/device.js';
 import { dataFile } from '../common/paths.js';
 import { REPLAY_HELP, replayCommand } from './replay.js';
 import { TUN_HELP, tunCommand } from './tun.js';
+import { BENCH_HELP, benchCommand } from './bench.js';
 import type { PolicySpec, SaSpec } from '../engine/types.js';
 
 const HELP = `larval — IPsec packet-path engine (WebAssembly data plane)
@@ -27,6 +28,7 @@ Usage:
                 [--msl 30s] [--rekey TIME] [--out OUT.pcap] [--json] [--chart OUT.svg]
   larval tun --config FILE --dev NAME --listen ADDR:PORT --peer ADDR:PORT [--km-delay T] [--rekey T]
   larval demo [--rules FILE] [--packets N] [--seed N] [--json]
+  larval bench --config FILE [--capture FILE] [--packets N] [--seconds S] [--json]
   larval help [COMMAND]     (or: larval COMMAND --help)
 
 Commands:
@@ -37,6 +39,8 @@ Commands:
          resulting packets (ESP where protected) and an SVG timeline.
   tun    Run as an IPsec gateway between a TUN device and a peer: ESP in UDP out,
          checked and decrypted packets in (root, /dev/net/tun, python3).
+  bench  Lookup rates on your own SPD and traffic: Mpps per stage (flow-cache hit,
+         classifier miss, SA selection) with the linear-scan reference beside it.
   demo   Load an SPD from a ClassBench rule file (default: bundled acl1_1k), protect
          every tenth rule through one of four IPsec tunnels (three with SAs, one
          without), generate a packet trace from the rules, run it through the
@@ -174,11 +178,13 @@ async function main(argv: string[]): Promise<void> {
       return replayCommand(rest);
     case 'tun':
       return tunCommand(rest);
+    case 'bench':
+      return benchCommand(rest);
     case undefined:
     case 'help':
     case '--help':
     case '-h':
-      process.stdout.write(rest[0] === 'demo' ? DEMO_HELP : rest[0] === 'replay' ? REPLAY_HELP : rest[0] === 'tun' ? TUN_HELP : HELP);
+      process.stdout.write(rest[0] === 'demo' ? DEMO_HELP : rest[0] === 'replay' ? REPLAY_HELP : rest[0] === 'tun' ? TUN_HELP : rest[0] === 'bench' ? BENCH_HELP : HELP);
       return;
     default:
       process.stderr.write(`larval: unknown command '${command}'\n\n${HELP}`);

@@ -23,6 +23,32 @@ export interface ClassBenchOptions {
   action?: PolicySpec['action'] | ((index: number) => Pick<PolicySpec, 'action' | 'template'>);
   /** Stop after this many rules; the rest of the text is not read. */
   limit?: number;
+  /**
+   * What to do with a rule that gives a port range to a protocol that carries no
+   * ports (ICMP, IGMP (2), protocol 7, GRE …; the published fw2/fw4 sets have them).
+   * ClassBench matches such ports against the header it generates; R3 gives them no
+   * meaning, so no selector expresses the rule exactly:
+   * - 'drop-ports' (default): keep the rule without its port ranges — it then selects
+   *   every packet of that protocol between its prefixes (wider than the rule);
+   * - 'skip': leave the rule out (its index, and so every later rule's priority, is kept);
+   * - 'refuse': an error naming the line (the behaviour before issue 15).
+   * Either way `report` says how many rules were changed or skipped, and which lines.
+   */
+  portless?: 'drop-ports' | 'skip' | 'refuse';
+  /** Called once with what the conversion did. */
+  report?: (report: ClassBenchReport) => void;
+}
+
+/** What loading a ClassBench file changed (see ClassBenchOptions.portless). */
+export interface ClassBenchReport {
+  /** Rules read (including skipped ones). */
+  rules: number;
+  /** Rules kept with their port ranges dropped. */
+  portsDropped: number;
+  /** Rules left out. */
+  skipped: number;
+  /** 1-based line numbers of the rules changed or skipped (the first 100). */
+  lines: number[];
 }
 
 const DIRECTIONS: readonly Direction[] = ['out', 'in', 'fwd'];
@@ -45,6 +71,11 @@ export function parseClassBench(text: string, options: ClassBenchOptions & { sou
     throw new LarvalError('EINVAL', `${source}: options.limit: expected an integer >= 0 (got ${show(limit)})`, { field: 'limit', value: limit });
   }
   const actionFor = actionSource(options.action, source);
+  const portless = options.portless ?? 'drop-ports';
+  if (!['drop-ports', 'skip', 'refuse'].includes(portless)) {
+    throw new LarvalError('EINVAL', `${source}: options.portless: expected 'drop-ports', 'skip' or 'refuse' (got ${show(portless)})`, { field: 'portless', value: portless });
+  }
+  const report: ClassBenchReport = { rules: 0, portsDropped: 0, skipped: 0, lines: [] };
 
   const policies: PolicySpec[] = [];
   const lines = text.split('\n');
@@ -57,8 +88,18 @@ export function parseClassBench(text: string, options: ClassBenchOptions & { sou
       if (lines.slice(i + 1).every((rest) => rest.trim() === '')) break;
       throw lineError(source, i + 1, 1, 'rule', line, 'blank line between rules (priority is the rule index, so every line must be a rule)');
     }
-    const rule = parseRule(line, source, i + 1);
-    const index = policies.length;
+    const rule = parseRule(line, source, i + 1, portless === 'refuse');
+    const index = report.rules++;
+    if (rule.portless) {
+      if (report.lines.length < 100) report.lines.push(i + 1);
+      if (portless === 'skip') {
+        report.skipped++;
+        continue;
+      }
+      report.portsDropped++;
+      rule.srcPort = null;
+      rule.dstPort = null;
+    }
     const policy: PolicySpec = { dir, src: rule.src, dst: rule.dst, priority: index, action: 'bypass' };
     if (rule.proto !== null) policy.proto = rule.proto;
     if (rule.srcPort !== null) policy.srcPort = rule.srcPort;
@@ -68,6 +109,7 @@ export function parseClassBench(text: string, options: ClassBenchOptions & { sou
     if (chosen.template !== undefined) policy.template = chosen.template;
     policies.push(policy);
   }
+  options.report?.(report);
   return policies;
 }
 
@@ -77,6 +119,8 @@ interface ParsedRule {
   proto: number | null;
   srcPort: [number, number] | null;
   dstPort: [number, number] | null;
+  /** A port range on a protocol that carries no ports (R3). */
+  portless: boolean;
 }
 
 interface Column {
@@ -85,7 +129,7 @@ interface Column {
   column: number;
 }
 
-function parseRule(line: string, source: string, lineNo: number): ParsedRule {
+function parseRule(line: string, source: string, lineNo: number, refusePortless: boolean): ParsedRule {
   if (!line.startsWith('@')) throw lineError(source, lineNo, 1, 'rule', line, "a ClassBench rule starts with '@'");
   const columns: Column[] = [];
   let start = 1;
@@ -118,16 +162,19 @@ function parseRule(line: string, source: string, lineNo: number): ParsedRule {
   // R3: ports select only TCP, UDP and SCTP; ICMP is selected by type/code and
   // never through the port fields. ClassBench has no type/code columns, so an
   // ICMP (or any other port-less protocol) rule with specific ports has no
-  // faithful translation: refuse it rather than silently widen or narrow it.
-  // Proto "any" with ports is expressible (it matches TCP/UDP/SCTP only).
+  // faithful translation: the caller chooses (options.portless) to widen it, skip
+  // it or refuse it, and the report counts it. Proto "any" with ports is
+  // expressible (it matches TCP/UDP/SCTP only).
+  let portless = false;
   if (proto !== null && !carriesPorts(proto)) {
     const offending = srcPort !== null ? sportCol : dstPort !== null ? dportCol : null;
-    if (offending !== null) {
+    portless = offending !== null;
+    if (offending !== null && refusePortless) {
       throw lineError(source, lineNo, offending.column, offending === sportCol ? 'source port range' : 'destination port range', offending.text,
         `protocol ${proto} carries no ports; only tcp, udp and sctp are selected by port (R3)`);
     }
   }
-  return { src: srcCol.text.trim(), dst: dstCol.text.trim(), proto, srcPort, dstPort };
+  return { src: srcCol.text.trim(), dst: dstCol.text.trim(), proto, srcPort, dstPort, portless };
 }
 
 function prefix(col: Column, field: string, source: string, lineNo: number): Prefix {

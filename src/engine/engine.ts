@@ -31,8 +31,26 @@ import type { EngineDump, EngineStats } from './introspection.js';
 export { PRESETS, type ResolvedOptions } from './options.js';
 export type { EngineDump, EngineStats } from './introspection.js';
 
+/**
+ * True when packets 0..count-1 of a typed-array PacketBuffer are well formed
+ * (offsets non-decreasing, every packet inside `dataLength`, wire lengths not
+ * shorter): the staged path's check, one tight loop. False sends the buffer to the
+ * general path, which names the first bad entry in its error.
+ */
+function staged(dataLength: number, offsets: Uint32Array, lengths: Uint32Array, wires: Uint32Array | undefined, count: number): boolean {
+  let prev = 0;
+  for (let i = 0; i < count; i++) {
+    const o = offsets[i];
+    const len = lengths[i];
+    if (o < prev || o + len > dataLength) return false;
+    if (wires !== undefined && wires[i] < len) return false;
+    prev = o;
+  }
+  return true;
+}
+
 // Which engine call a batch goes to.
-const enum Pass { Outbound, Release, Inbound, Inner }
+const enum Pass { Outbound, Release, Inbound, Inner, Lookup }
 
 /** Create an engine with its own WebAssembly instance and tables. */
 export async function createEngine(options?: EngineOptions): Promise<Engine> {
@@ -60,6 +78,7 @@ export class Engine {
   private readonly ring: number;
   private readonly outcomeBase: number;
   private readonly lifetimeBase: number;
+  private readonly stage: number;
   /** Larval outcomes of the calls since the last takeOutcomes(). */
   private outcomes: LarvalOutcome[] = [];
   // Key material by SA id: the host's half of each ESP SA (docs/design.md §7). SA ids are
@@ -114,6 +133,7 @@ export class Engine {
     this.ring = reg(L.RG_EVENTS);
     this.outcomeBase = reg(L.RG_OUTCOMES);
     this.lifetimeBase = reg(L.RG_LIFETIMES);
+    this.stage = reg(L.RG_STAGE);
   }
 
   // Every call that can end larval SAs leaves their outcomes in the outcome buffer,
@@ -381,7 +401,7 @@ export class Engine {
       if (p.wireLength !== undefined) integer(p.wireLength, `packets[${i}].wireLength`, p.data.length, 0xffffffff);
     }
     this.views();
-    const out = new Uint8Array(list.length * L.VR_SIZE);
+    const out = this.outRecords(list.length);
     const batch = this.options.batchSize;
     const arenaBytes = this.options.arenaBytes;
     const arena = this.arena;
@@ -425,11 +445,47 @@ export class Engine {
 
   private pass = Pass.Outbound;
 
+  // Where a call's verdict records go: a new array (they stay valid after later
+  // calls), or, for classify(), the engine's reused lookup buffer.
+  private outRecords(count: number): Uint8Array {
+    const bytes = count * L.VR_SIZE;
+    if (this.pass !== Pass.Lookup) return new Uint8Array(bytes);
+    if (this.lookupOut.length < bytes) this.lookupOut = new Uint8Array(Math.max(bytes, this.lookupOut.length * 2));
+    return this.lookupOut.subarray(0, bytes);
+  }
+
+  private lookupOut = new Uint8Array(0);
+  private lookupDir = 0;
+  private lookupCache = 1;
+
+  /**
+   * Lookup only, for benchmarking lookups: the policy decision of each packet
+   * (R1–R5) — through the flow cache (default; a miss is classified and cached) or,
+   * with `cache: false`, straight from the classifier — and nothing else: no SA
+   * selection, no lifetime accounting, no larval SAs or events, no verdict counters.
+   * Record i has the policy's action as its verdict (`bypass`, `protect`, `discard`;
+   * `malformed` with its reason) and `policyId(i)` (null: the direction's default).
+   * It agrees with outbound()'s policy answer for every packet.
+   *
+   * The result is a view, not a copy: it reads the engine's own memory (one batch)
+   * or a buffer the engine reuses, and is valid only until the next classify() call
+   * (or, for one batch, the next packet call of any kind). Copy what you keep
+   * (`toArray()`). Give packets as a PacketBuffer of Uint32Arrays for the cheapest
+   * path: no per-packet work in JavaScript.
+   */
+  classify(packets: Iterable<PacketInput> | PacketBuffer, options: { dir?: Direction; cache?: boolean } = {}): Verdicts {
+    const d = direction(options.dir ?? 'out');
+    if (options.cache !== undefined && typeof options.cache !== 'boolean') throw invalid('options.cache', options.cache, 'expected a boolean');
+    this.lookupDir = DIR_CODE[d];
+    this.lookupCache = options.cache === false ? 0 : 1;
+    return this.decide(packets, undefined, Pass.Lookup);
+  }
+
   private runBatch(n: number, t: number, out: Uint8Array, at: number): void {
     const p = this.pass;
-    const r = p === Pass.Inbound ? this.x.inbound(n, t) : p === Pass.Inner ? this.x.inboundInner(n, t) : this.x.outbound(n, t, p === Pass.Release ? 1 : 0);
+    const r = p === Pass.Lookup ? this.x.lookup(n, this.lookupDir, this.lookupCache) : p === Pass.Inbound ? this.x.inbound(n, t) : p === Pass.Inner ? this.x.inboundInner(n, t) : this.x.outbound(n, t, p === Pass.Release ? 1 : 0);
     if (r !== n) throw new LarvalError('EINVAL', `outbound: engine refused a batch of ${n} (status ${r})`);
-    this.collect();
+    if (p !== Pass.Lookup) this.collect(); // a lookup ends no larval SA
     out.set(this.u8.subarray(this.verdicts, this.verdicts + n * L.VR_SIZE), at * L.VR_SIZE);
   }
 
@@ -439,6 +495,10 @@ export class Engine {
     const count = pb.count ?? offsets.length;
     integer(count, 'packets.count', 0, Math.min(offsets.length, lengths.length));
     if (wires !== undefined && wires.length < count) throw invalid('packets.wireLengths', wires.length, `needs ${count} entries`);
+    if (offsets instanceof Uint32Array && lengths instanceof Uint32Array && (wires === undefined || wires instanceof Uint32Array) &&
+      this.tags === null && staged(data.length, offsets, lengths, wires, count)) {
+      return this.runStaged(data, offsets, lengths, wires, count, t);
+    }
     let prev = 0;
     for (let i = 0; i < count; i++) {
       const o = offsets[i];
@@ -449,7 +509,7 @@ export class Engine {
       prev = o;
     }
     this.views();
-    const out = new Uint8Array(count * L.VR_SIZE);
+    const out = this.outRecords(count);
     const batch = this.options.batchSize;
     const arenaBytes = this.options.arenaBytes;
     const arena = this.arena;
@@ -474,6 +534,48 @@ export class Engine {
       i += n;
     }
     return new Verdicts(out);
+  }
+
+  // A PacketBuffer of Uint32Arrays whose offsets and lengths are known good: each
+  // batch's offsets and lengths are staged into linear memory with one copy each,
+  // the engine writes the descriptors itself (describeBuffer), and the batch's byte
+  // range is copied with one more. No per-packet work in JS.
+  private runStaged(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, wires: Uint32Array | undefined, count: number, t: number): Verdicts {
+    this.views();
+    const batch = this.options.batchSize;
+    const one = count <= batch;
+    const out = one ? null : this.outRecords(count);
+    const u8 = this.u8;
+    const u32 = this.u32;
+    const st = this.stage >>> 2;
+    const arena = this.arena;
+    let i = 0;
+    let last = 0;
+    while (i < count) {
+      const n = Math.min(batch, count - i);
+      u32.set(offsets.subarray(i, i + n), st);
+      u32.set(lengths.subarray(i, i + n), st + batch);
+      if (wires !== undefined) u32.set(wires.subarray(i, i + n), st + 2 * batch);
+      const m = this.x.describeBuffer(n, wires === undefined ? 0 : 1);
+      if (m <= 0) throw new LarvalError('EINVAL', `outbound: engine refused to describe a batch of ${n} (status ${m})`);
+      const base = offsets[i];
+      u8.set(data.subarray(base, base + this.x.stagedByteCount()), arena);
+      last = m;
+      if (out !== null) this.runBatch(m, t, out, i);
+      else this.runOnly(m, t);
+      i += m;
+    }
+    // One batch: its verdict records are copied out once, with no zeroed array first.
+    if (out !== null) return new Verdicts(out);
+    const records = this.verdicts + last * L.VR_SIZE;
+    return new Verdicts(this.pass === Pass.Lookup ? u8.subarray(this.verdicts, records) : u8.slice(this.verdicts, records));
+  }
+
+  private runOnly(n: number, t: number): void {
+    const p = this.pass;
+    const r = p === Pass.Lookup ? this.x.lookup(n, this.lookupDir, this.lookupCache) : p === Pass.Inbound ? this.x.inbound(n, t) : p === Pass.Inner ? this.x.inboundInner(n, t) : this.x.outbound(n, t, p === Pass.Release ? 1 : 0);
+    if (r !== n) throw new LarvalError('EINVAL', `outbound: engine refused a batch of ${n} (status ${r})`);
+    if (p !== Pass.Lookup) this.collect(); // a lookup ends no larval SA
   }
 
   // -------------------------------------------------------------------------

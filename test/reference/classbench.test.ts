@@ -104,7 +104,7 @@ describe('malformed input names source, line, column and field', () => {
   const good = '@10.0.0.0/8\t20.0.0.0/8\t0 : 65535\t80 : 80\t0x06/0xFF\t0x0000/0x0000\t';
   function errorOf(badLine: string): LarvalError {
     try {
-      parseClassBench(`${good}\n${good}\n${badLine}\n${good}\n`, { source: 'rules.txt' });
+      parseClassBench(`${good}\n${good}\n${badLine}\n${good}\n`, { source: 'rules.txt', portless: 'refuse' });
     } catch (err) {
       expect(err).toBeInstanceOf(LarvalError);
       return err as LarvalError;
@@ -142,13 +142,59 @@ describe('malformed input names source, line, column and field', () => {
     it('in the message and in .line', () => {
       const path = join(dir, 'broken_1k');
       writeFileSync(path, `${good}\n${good.replace('0x06/0xFF', '0x01/0xFF')}\n`);
-      expect(() => loadClassBench(path)).toThrow(`${path}:2:34: destination port range`);
+      expect(() => loadClassBench(path, { portless: 'refuse' })).toThrow(`${path}:2:34: destination port range`);
       try {
-        loadClassBench(path);
+        loadClassBench(path, { portless: 'refuse' });
       } catch (err) {
         expect((err as LarvalError).line).toBe(2);
         expect((err as LarvalError).field).toBe('destination port range');
       }
     });
+  });
+});
+
+// Issue 15: the published fw2/fw4 families give port ranges to protocols that carry
+// none (2, 7, ICMP); R3 gives such ports no meaning. Synthetic rules of that shape
+// (the published files are not in the repository).
+describe('rules with ports on port-less protocols load, converted and counted (R3)', () => {
+  const rule = (proto: string, sport = '0 : 65535', dport = '0 : 65535', src = '10.0.0.0/8') => `@${src}\t20.0.0.0/8\t${sport}\t${dport}\t${proto}\t0x0000/0x0000\t`;
+  const text = [
+    rule('0x06/0xFF', '0 : 65535', '80 : 80'),          // tcp with ports: unchanged
+    rule('0x02/0xFF', '1024 : 65535', '0 : 65535'),     // IGMP with a source range
+    rule('0x07/0xFF', '0 : 65535', '53 : 53', '10.1.0.0/16'), // protocol 7 with a port
+    rule('0x01/0xFF', '0 : 65535', '0 : 65535'),        // ICMP without ports: unchanged
+    rule('0x01/0xFF', '0 : 0', '8 : 8', '10.2.0.0/16'), // ICMP with "ports"
+    rule('0x00/0x00', '0 : 65535', '443 : 443'),        // any protocol with a port: expressible
+  ].join('\n');
+
+  it("default 'drop-ports': every rule loads, three lose their port ranges, priorities stay the rule index", () => {
+    let report: unknown;
+    const policies = parseClassBench(text, { report: (r) => { report = r; } });
+    expect(report).toEqual({ rules: 6, portsDropped: 3, skipped: 0, lines: [2, 3, 5] });
+    expect(policies.map((p) => p.priority)).toEqual([0, 1, 2, 3, 4, 5]);
+    expect(policies[0].dstPort).toEqual([80, 80]);
+    for (const i of [1, 2, 4]) {
+      expect(policies[i].srcPort).toBeUndefined();
+      expect(policies[i].dstPort).toBeUndefined();
+    }
+    expect(policies[1].proto).toBe(2);
+    expect(policies[2].proto).toBe(7);
+    expect(policies[5].dstPort).toEqual([443, 443]);
+    // they are valid policies: the reference (and so the engine) accepts them
+    const ref = new ReferenceSpd();
+    policies.forEach((p, i) => ref.add(p, i + 1));
+    expect(ref.size).toBe(6);
+  });
+
+  it("'skip': the three are left out, the others keep their rule index as priority", () => {
+    let report: unknown;
+    const policies = parseClassBench(text, { portless: 'skip', report: (r) => { report = r; } });
+    expect(report).toEqual({ rules: 6, portsDropped: 0, skipped: 3, lines: [2, 3, 5] });
+    expect(policies.map((p) => p.priority)).toEqual([0, 3, 5]);
+  });
+
+  it("'refuse' keeps the old error, and a bad option value is an error", () => {
+    expect(() => parseClassBench(text, { portless: 'refuse', source: 'fw2' })).toThrow(/^fw2:2:\d+: source port range: protocol 2 carries no ports/);
+    expect(() => parseClassBench(text, { portless: 'widen' as never })).toThrow(/options\.portless/);
   });
 });

@@ -1,0 +1,157 @@
+// Issue 15: the lookup-only call, the staged capture-buffer path and the flow
+// cache's tags. R4: whatever path a packet takes (cache hit, classifier, lookup
+// only), its policy is the linear scan's (R1, R2).
+import { describe, expect, it } from 'vitest';
+import { createEngine, packetBuffer, type Engine } from '../../src/index.js';
+import { loadClassBench } from '../../src/config/classbench.js';
+import { ReferenceSpd, toReferenceFlow } from '../../src/reference/linear-spd.js';
+import { generateTrace, randomPolicySet, Rng } from '../../src/reference/trace.js';
+import { buildPacket } from '../../src/wire/build.js';
+import { dataFile } from '../../src/common/paths.js';
+import type { Flow, PolicySpec } from '../../src/engine/types.js';
+
+async function world(policies: PolicySpec[], flowCacheSize = 1 << 14): Promise<{ engine: Engine; ref: ReferenceSpd }> {
+  const engine = await createEngine({ maxPolicies: policies.length + 64, flowCacheSize });
+  const ids = engine.addPolicies(policies);
+  const ref = new ReferenceSpd();
+  policies.forEach((p, i) => ref.add(p, ids[i]));
+  return { engine, ref };
+}
+
+function mixedActions(i: number): Pick<PolicySpec, 'action' | 'template'> {
+  if (i % 9 === 0) return { action: 'protect', template: { mode: 'tunnel', src: '192.0.2.1', dst: '198.51.100.1' } };
+  return { action: i % 4 === 0 ? 'discard' : 'bypass' };
+}
+
+const VERDICT_OF = { bypass: 'bypass', discard: 'discard', protect: 'protect' } as const;
+
+describe('engine.classify(): lookup only (issue 15, R1–R5)', () => {
+  it('agrees with outbound() and with the linear scan on acl1_1k, through the cache and without it', async () => {
+    const policies = loadClassBench(dataFile('classbench/acl1_1k'), { action: mixedActions });
+    const { engine, ref } = await world(policies);
+    const flows = generateTrace(policies, 20_000, { seed: 15 });
+    const pb = packetBuffer(flows.map((f) => buildPacket(f)), 16);
+    for (const cache of [true, false, true]) {
+      const v = engine.classify(pb, { cache });
+      expect(v.length).toBe(flows.length);
+      const got = v.toArray();
+      const out = engine.outbound(pb, 1);
+      for (let i = 0; i < flows.length; i++) {
+        const want = ref.decide('out', toReferenceFlow(flows[i]));
+        expect(got[i].policyId, `flow ${i} ${JSON.stringify(flows[i])}`).toBe(want.policyId);
+        expect(got[i].verdict).toBe(VERDICT_OF[want.action]);
+        expect(out.policyId(i)).toBe(want.policyId);
+      }
+    }
+  });
+
+  it('agrees on random overlapping IPv4/IPv6 sets, given as arrays and in batches of any size', async () => {
+    for (const family of [4, 6] as const) {
+      const policies = randomPolicySet({ family, count: 300, seed: 40 + family });
+      const { engine, ref } = await world(policies, 256);
+      const flows = generateTrace(policies, 3000, { seed: 7 + family });
+      const packets = flows.map((f) => buildPacket(f));
+      for (const size of [1, 100, 256, 257, 3000]) {
+        for (let at = 0; at < packets.length; at += size) {
+          const slice = packets.slice(at, at + size);
+          const v = engine.classify(slice);
+          for (let j = 0; j < slice.length; j++) {
+            expect(v.policyId(j), `family ${family} size ${size} flow ${at + j}`).toBe(ref.match('out', toReferenceFlow(flows[at + j])));
+          }
+        }
+      }
+    }
+  });
+
+  it('counts no verdicts, touches no SA and starts no negotiation (R7 stays with outbound)', async () => {
+    const { engine } = await world([{ dir: 'out', src: '10.0.0.0/8', dst: '10.0.0.0/8', action: 'protect', template: { mode: 'transport' } }]);
+    const v = engine.classify([buildPacket({ src: '10.0.0.1', dst: '10.0.0.2', proto: 'udp', srcPort: 1, dstPort: 2 })]);
+    expect(v.verdict(0)).toBe('protect');
+    expect(v.saId(0)).toBeNull();
+    expect(engine.stats().resolution.acquires).toBe(0);
+    expect(engine.pendingEvents()).toBe(0);
+    expect(engine.stats().verdicts.out.protect).toBe(0);
+  });
+
+  it('reports malformed packets with their reason (R5, R24)', async () => {
+    const { engine } = await world([]);
+    const v = engine.classify([new Uint8Array([0x45, 0, 0])]);
+    expect(v.verdict(0)).toBe('malformed');
+  });
+
+  it('refuses a bad option with a clear error', async () => {
+    const { engine } = await world([]);
+    expect(() => engine.classify([], { dir: 'sideways' as never })).toThrow(/dir/);
+    expect(() => engine.classify([], { cache: 'no' as never })).toThrow(/cache/);
+  });
+});
+
+describe('verdicts of the staged capture-buffer path (issue 15)', () => {
+  it('outbound() verdicts stay correct after later calls, one batch or many', async () => {
+    const policies = randomPolicySet({ family: 4, count: 200, seed: 3 });
+    const { engine, ref } = await world(policies);
+    const flowsA = generateTrace(policies, 600, { seed: 1 });
+    const flowsB = generateTrace(policies, 600, { seed: 2 });
+    const a = packetBuffer(flowsA.map((f) => buildPacket(f)), 16);
+    const b = packetBuffer(flowsB.map((f) => buildPacket(f)), 16);
+    const one = engine.outbound({ ...a, count: 200 }, 1);
+    const many = engine.outbound(a, 1);
+    const first = many.toArray();
+    engine.outbound(b, 2);
+    engine.classify(b);
+    engine.outbound({ ...b, count: 100 }, 3);
+    for (let i = 0; i < 200; i++) expect(one.policyId(i)).toBe(ref.match('out', toReferenceFlow(flowsA[i])));
+    expect(many.toArray()).toEqual(first);
+    for (let i = 0; i < flowsA.length; i++) expect(many.policyId(i)).toBe(ref.match('out', toReferenceFlow(flowsA[i])));
+  });
+
+  it('a classify() view is reused by the next classify(); its toArray() copy is not', async () => {
+    const { engine } = await world([{ dir: 'out', dst: '10.0.0.0/8', action: 'discard' }]);
+    const hit = buildPacket({ src: '1.1.1.1', dst: '10.0.0.1', proto: 'udp', srcPort: 1, dstPort: 2 });
+    const miss = buildPacket({ src: '1.1.1.1', dst: '11.0.0.1', proto: 'udp', srcPort: 1, dstPort: 2 });
+    const first = engine.classify(packetBuffer([hit]));
+    const kept = first.toArray();
+    engine.classify(packetBuffer([miss]));
+    expect(kept[0].verdict).toBe('discard');
+    expect(first.verdict(0)).toBe('bypass'); // documented: a view, valid until the next call
+  });
+
+  it('bad offsets in a typed-array buffer are still refused before anything is decided, naming the entry (R25)', async () => {
+    const { engine } = await world([]);
+    const data = new Uint8Array(200);
+    const bad = { data, offsets: Uint32Array.of(0, 100, 50), lengths: Uint32Array.of(20, 20, 20) };
+    expect(() => engine.outbound(bad, 1)).toThrow(/offsets\[2\]/);
+    expect(() => engine.outbound({ data, offsets: Uint32Array.of(0, 190), lengths: Uint32Array.of(20, 20) }, 1)).toThrow(/lengths\[1\]/);
+    expect(engine.stats().verdicts.out.malformed).toBe(0);
+  });
+});
+
+describe('flow-cache tags (issue 15, R4)', () => {
+  it('flows whose hashes and tags collide are still told apart by the full key', async () => {
+    const policies = randomPolicySet({ family: 4, count: 150, seed: 77 });
+    const { engine, ref } = await world(policies, 64);
+    // Every flow hash becomes one of four values: all flows share a handful of homes
+    // and tags, the 8-slot windows overflow, and only the key compare can decide.
+    (engine as unknown as { x: { setHashMaskForTesting(m: number): void } }).x.setHashMaskForTesting(3);
+    try {
+      const flows: Flow[] = generateTrace(policies, 2000, { seed: 5 });
+      const packets = flows.map((f) => buildPacket(f));
+      const rng = new Rng(9);
+      for (let round = 0; round < 4; round++) {
+        const order = packets.map((_, i) => i).sort(() => rng.next() - 0.5);
+        const v = engine.outbound(order.map((i) => packets[i]), round + 1);
+        const c = engine.classify(order.map((i) => packets[i]));
+        order.forEach((fi, j) => {
+          const want = ref.match('out', toReferenceFlow(flows[fi]));
+          expect(v.policyId(j), `round ${round} flow ${fi}`).toBe(want);
+          expect(c.policyId(j)).toBe(want);
+        });
+      }
+      const st = engine.stats().flowCache;
+      expect(st.hits).toBeGreaterThan(0);
+      expect(st.evictions).toBeGreaterThan(0);
+    } finally {
+      (engine as unknown as { x: { setHashMaskForTesting(m: number): void } }).x.setHashMaskForTesting(0xffffffff);
+    }
+  });
+});

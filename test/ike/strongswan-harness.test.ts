@@ -138,7 +138,8 @@ describe.skipIf(skipWithoutStrongswan(title))(title, () => {
     const old = (await pair.a.listSas())[0];
     await pair.a.rekeyIke('net');
     const sas = await pair.a.waitForSas((s) => s.length === 1 && s[0].state === 'ESTABLISHED' && s[0].initiatorSpi !== old.initiatorSpi, 10_000, 'the rekeyed IKE SA');
-    expect(sas[0].children[0]?.state).toBe('INSTALLED');
+    // The CHILD_SA moves to the new IKE SA (with the rekeyed-away one, if charon still lists it).
+    expect(sas[0].children.filter((c) => c.state === 'INSTALLED')).toHaveLength(1);
   });
 
   it('reads the log: both daemons logged the exchange', async () => {

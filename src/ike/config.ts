@@ -50,10 +50,10 @@
 // an error saying so, distinct from a typo's "unknown key".
 
 import { readFile } from 'node:fs/promises';
-import { parsePrefix } from '../addr.js';
-import { ConfigError, type ConfigPosition } from '../config.js';
-import { LarvalError } from '../errors.js';
-import { PROTOCOLS, carriesPorts } from '../protocols.js';
+import { parsePrefix } from '../common/addr.js';
+import { ConfigError, type ConfigPosition } from '../config/setkey.js';
+import { LarvalError } from '../common/errors.js';
+import { PROTOCOLS, carriesPorts } from '../common/protocols.js';
 import type {
   ChildConfig,
   DhGroup,

@@ -8,7 +8,7 @@ import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { ConfigError, defaultEspProposals, defaultIkeProposals, loadSwanctl, parseSwanctl } from '../../src/ike/config.js';
 import { Secret } from '../../src/ike/secret.js';
-import { LarvalError } from '../../src/errors.js';
+import { LarvalError } from '../../src/common/errors.js';
 
 // The configuration from the strongSwan peer note, as the peer's side writes it.
 const NOTE_CONF = `connections { net { version = 2

@@ -8,7 +8,7 @@
 // LARVAL_CAPTURE_KEYMAT=1 regenerates the fixture first (root and strongSwan needed):
 //   LARVAL_CAPTURE_KEYMAT=1 npx vitest run test/ike/keymat-fixture.test.ts
 import { spawnSync } from 'node:child_process';
-import { createHmac } from 'node:crypto';
+import { createDecipheriv, createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
@@ -193,6 +193,27 @@ describe('strongSwan key-schedule fixture (RFC 7296 §2.13–2.18, recomputed wi
     });
   }
 
+  it("the recorded IKE_AUTH messages decrypt with the first case's SK_ei / SK_er (AES-GCM, RFC 5282) and carry IDi/IDr and AUTH", () => {
+    const first = fixture.cases.find((x) => x.pcap)!;
+    const ikes = pcapIkeMessages(readFileSync(join(FIXTURE_DIR, first.pcap!)));
+    expect(ikes.map((m) => m.marker)).toEqual([false, false, true, true]);
+    expect(ikes[0].ike.toString('hex')).toBe(first.ikeSaInit.request);
+    expect(ikes[1].ike.toString('hex')).toBe(first.ikeSaInit.response);
+    for (const [msg, key, auth] of [[ikes[2].ike, first.ikeSaInit.SK_ei, first.ikeAuth.initiator.AUTH], [ikes[3].ike, first.ikeSaInit.SK_er, first.ikeAuth.responder.AUTH]] as const) {
+      expect(msg[16]).toBe(46); // first payload: SK (Encrypted and Authenticated)
+      const skLen = msg.readUInt16BE(28 + 2);
+      const k = B(key);
+      const iv = msg.subarray(32, 40);
+      const icv = msg.subarray(28 + skLen - 16, 28 + skLen);
+      const d = createDecipheriv('aes-256-gcm', k.subarray(0, 32), Buffer.concat([k.subarray(32), iv]));
+      d.setAAD(msg.subarray(0, 32)); // IKE header and the SK payload header (RFC 5282 §5.1)
+      d.setAuthTag(icv);
+      const plain = Buffer.concat([d.update(msg.subarray(40, 28 + skLen - 16)), d.final()]);
+      // The AUTH value the log recorded is inside (PSK method 2).
+      expect(plain.toString('hex')).toContain('02000000' + auth);
+    }
+  });
+
   const tshark = spawnSync('sh', ['-c', 'command -v tshark']).status === 0;
   it.skipIf(!tshark)('the recorded exchange: IKE_SA_INIT on 500, IKE_AUTH on 4500 (non-ESP marker), SPIs of the first case', () => {
     const first = fixture.cases.find((x) => x.pcap)!;
@@ -207,3 +228,25 @@ describe('strongSwan key-schedule fixture (RFC 7296 §2.13–2.18, recomputed wi
     for (const row of rows) expect(row[1]).toBe(first.ikeSaInit.spiI);
   });
 });
+
+/** IKE messages of a little-endian pcap of Ethernet/IPv4/UDP frames; on 4500 the non-ESP marker is removed. */
+function pcapIkeMessages(file: Buffer): { marker: boolean; ike: Buffer }[] {
+  expect(file.readUInt32LE(0)).toBe(0xa1b2c3d4);
+  expect(file.readUInt32LE(20)).toBe(1); // LINKTYPE_ETHERNET
+  const out: { marker: boolean; ike: Buffer }[] = [];
+  for (let at = 24; at + 16 <= file.length; ) {
+    const caplen = file.readUInt32LE(at + 8);
+    const frame = file.subarray(at + 16, at + 16 + caplen);
+    at += 16 + caplen;
+    const ihl = (frame[14] & 0x0f) * 4;
+    const udp = frame.subarray(14 + ihl);
+    let payload = udp.subarray(8, udp.readUInt16BE(4));
+    const marker = udp.readUInt16BE(2) === 4500 || udp.readUInt16BE(0) === 4500;
+    if (marker) {
+      expect(payload.readUInt32BE(0)).toBe(0);
+      payload = payload.subarray(4);
+    }
+    out.push({ marker, ike: Buffer.from(payload) });
+  }
+  return out;
+}

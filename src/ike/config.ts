@@ -39,6 +39,8 @@
 //                              %any, %any4, %any6; `dynamic` (the default) = the single
 //                              local/remote address as a host prefix
 //       esp_proposals  default: aes128/192/256gcm16-noesn, aes128/192/256-sha256/384/512/sha1-noesn
+//                      (the keyword `default` gives the same two in the other order, as
+//                      charon 5.9.8 does; test/ike/config-strongswan.test.ts checks both)
 //       mode           tunnel (the default; nothing else)
 //       start_action   none | trap | start; default none
 //       rekey_time     duration; default 1h          life_time  default rekey_time + 10%
@@ -533,7 +535,8 @@ function parseProposals(r: Reader, s: Setting, path: string, kind: 'ike' | 'esp'
   const out: (IkeProposal | EspProposal)[] = [];
   for (const it of items) {
     if (it.text === 'default') {
-      out.push(...(kind === 'ike' ? defaultIkeProposals() : defaultEspProposals()));
+      // charon 5.9.8 lists the keyword's ESP proposals classic first, unlike an absent esp_proposals (AEAD first).
+      out.push(...(kind === 'ike' ? defaultIkeProposals() : defaultEspProposals().reverse()));
       continue;
     }
     out.push(parseProposal(r, it, `${path}.${s.key}`, kind));

@@ -309,6 +309,12 @@ describe('proposals', () => {
     expect(p.slice(1)).toEqual(defaultIkeProposals());
   });
 
+  it("orders the ESP keyword 'default' classic first, as charon does (an absent esp_proposals is AEAD first)", () => {
+    expect(esp('default')).toEqual(defaultEspProposals().reverse());
+    expect(esp('default')[0].encr[0].alg).toBe('aes-cbc');
+    expect(defaultEspProposals()[0].encr[0].alg).toBe('aes-gcm-16');
+  });
+
   it('reads ESP proposals with PFS groups and esn', () => {
     expect(esp('aes256gcm16-curve25519-esn, aes128-sha256-modp2048-noesn, aes256-sha512')).toEqual([
       { encr: [{ alg: 'aes-gcm-16', keyBits: 256 }], integ: [], dh: ['curve25519'], esn: true },

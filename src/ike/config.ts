@@ -11,7 +11,8 @@
 // Syntax (strongswan.conf(5)):
 //   section  := NAME '{' (section | setting)* '}'
 //   setting  := KEY '=' VALUE   (the value ends at a newline, '#', '{' or '}')
-//   `#` starts a comment outside quoted strings; quoted strings take \" \\ \n \t \r.
+//   `#` starts a comment outside quoted strings; quoted strings take \" \\ \n \t \r
+//   and end on the line they start (larval's rule: see the lexer).
 //   A value is a list of comma-separated items; words in one item are joined by
 //   one space, as strongSwan joins them. `include` is refused with its own error.
 // Unlike strongSwan, which merges a repeated section and lets a repeated key win,
@@ -188,6 +189,18 @@ interface Token extends ConfigPosition {
   text: string;
   /** Part of a secret: never shown in a message. */
   sensitive: boolean;
+  /** Inside the top-level `secrets` section: shown only if it is a known name (SAFE_SECRETS_NAME). */
+  inSecrets: boolean;
+}
+
+/** Names inside `secrets` that a message may show; any other word there could be a misplaced secret. */
+const SAFE_SECRETS_NAME = /^(secret|id|id[-_]?[0-9a-z]{1,8}|(ike|eap|xauth|ntlm|private|rsa|ecdsa|pkcs8|pkcs12|token|ppk)([-_][0-9a-z]{1,16}|[0-9]{0,4}))$/i;
+
+/** A key or section name as a message may show it. */
+function nameOf(t: { text: string; sensitive: boolean; inSecrets: boolean }): string {
+  if (t.sensitive) return 'text after a secret (not shown)';
+  if (t.inSecrets && !SAFE_SECRETS_NAME.test(t.text)) return 'a word inside secrets (not shown)';
+  return `'${t.text}'`;
 }
 
 function lex(text: string, file: string | undefined): Token[] {
@@ -199,7 +212,10 @@ function lex(text: string, file: string | undefined): Token[] {
   let inValue = false;
   // Set by `secret =`: everything up to the end of the line is secret.
   let secretLine = false;
-  const push = (type: TokenType, t: string, pos: ConfigPosition) => out.push({ type, text: t, ...pos, sensitive: secretLine });
+  // Brace depth, and the depth inside which the top-level `secrets` section lies (0: not in it).
+  let depth = 0;
+  let secretsDepth = 0;
+  const push = (type: TokenType, t: string, pos: ConfigPosition) => out.push({ type, text: t, ...pos, sensitive: secretLine, inSecrets: secretsDepth > 0 && depth >= secretsDepth });
   while (i < n) {
     const ch = text[i];
     if (ch === '\n') {
@@ -222,6 +238,14 @@ function lex(text: string, file: string | undefined): Token[] {
     }
     const pos = { line, column: col };
     if (ch === '{' || ch === '}') {
+      if (ch === '{') {
+        const name = out[out.length - 1];
+        if (depth === 0 && name && name.type === 'word' && name.text === 'secrets') secretsDepth = 1;
+        depth++;
+      } else {
+        depth = Math.max(0, depth - 1);
+        if (depth < secretsDepth) secretsDepth = 0;
+      }
       push(ch, ch, pos);
       inValue = false;
       i++;
@@ -245,32 +269,28 @@ function lex(text: string, file: string | undefined): Token[] {
     }
     if (ch === '"') {
       let j = i + 1;
-      let l = line;
       let c = col + 1;
       let s = '';
       for (;;) {
-        if (j >= n) throw new ConfigError('unterminated quoted string: expected a closing \'"\' (contents not shown)', pos, file);
+        // A quoted string ends on its own line: a stray quote then cannot pull the lines
+        // below it (a secret, say) into some other value and its error message.
+        if (j >= n || text[j] === '\n' || (text[j] === '\\' && text[j + 1] === '\n')) {
+          throw new ConfigError('unterminated quoted string: expected a closing \'"\' on the same line (contents not shown)', pos, file);
+        }
         const d = text[j];
         if (d === '"') break;
         if (d === '\\' && j + 1 < n) {
           const e = text[j + 1];
           s += e === 'n' ? '\n' : e === 't' ? '\t' : e === 'r' ? '\r' : e === '"' || e === '\\' ? e : '\\' + e;
-          if (e === '\n') {
-            l++;
-            c = 1;
-          } else c += 2;
+          c += 2;
           j += 2;
           continue;
         }
         s += d;
-        if (d === '\n') {
-          l++;
-          c = 1;
-        } else c++;
+        c++;
         j++;
       }
       push('string', s, pos);
-      line = l;
       col = c + 1;
       i = j + 1;
       continue;
@@ -287,7 +307,7 @@ function lex(text: string, file: string | undefined): Token[] {
     col += j - i;
     i = j;
   }
-  out.push({ type: 'eof', text: '', line, column: col, sensitive: false });
+  out.push({ type: 'eof', text: '', line, column: col, sensitive: false, inSecrets: false });
   return out;
 }
 
@@ -351,6 +371,9 @@ class TreeParser {
         throw this.err(`unexpected ${describe(t)}; expected a key or a section name`, t);
       }
       if (t.sensitive) throw this.err("unexpected text after a secret's value (not shown); one setting per line", t);
+      if (t.inSecrets && !SAFE_SECRETS_NAME.test(t.text) && this.tokens[this.i].type !== '{' && this.tokens[this.i].type !== '=') {
+        throw this.err("unexpected word inside secrets (not shown); expected id = ..., secret = ... or ike-NAME { ... }", t);
+      }
       const after = this.tokens[this.i];
       if (t.text === 'include' && after.type !== '=' && after.type !== '{') {
         throw this.err("'include' is not supported: larval reads one swanctl.conf; put everything in this file", t);
@@ -370,16 +393,16 @@ class TreeParser {
         continue;
       }
       if (after.type === 'word') {
-        throw this.err(`expected '=' or '{' after '${t.text}' (keys and section names contain no spaces)`, after);
+        throw this.err(`expected '=' or '{' after ${nameOf(t)} (keys and section names contain no spaces)`, after);
       }
-      throw this.err(`expected '=' or '{' after '${t.text}'`, after);
+      throw this.err(`expected '=' or '{' after ${nameOf(t)}`, after);
     }
   }
 
   private checkName(t: Token, section: Section, seen: Map<string, ConfigPosition>): void {
     const first = seen.get(t.text);
     if (first) {
-      throw this.err(`duplicate '${t.text}' in ${section.path || 'the file'} (first at ${first.line}:${first.column}); larval does not merge repeated keys or sections`, t);
+      throw this.err(`duplicate ${nameOf(t)} in ${section.path || 'the file'} (first at ${first.line}:${first.column}); larval does not merge repeated keys or sections`, t);
     }
     seen.set(t.text, { line: t.line, column: t.column });
   }
@@ -389,7 +412,7 @@ class TreeParser {
     let words: Token[] = [];
     const flush = (at: Token) => {
       if (words.length === 0) {
-        throw this.err(`empty item in the list of '${key.text}'`, at);
+        throw this.err(`empty item in the list of ${nameOf(key)}`, at);
       }
       items.push({
         text: words.map((w) => w.text).join(' '),
@@ -415,7 +438,7 @@ class TreeParser {
         continue;
       }
       if (t.type === '{') {
-        throw this.err(`unexpected '{' in the value of '${key.text}'; a section is written NAME { ... } without '='`, t);
+        throw this.err(`unexpected '{' in the value of ${nameOf(key)}; a section is written NAME { ... } without '='`, t);
       }
       // newline, '}' or eof end the value ('}' is left for the section).
       if (words.length > 0 || sawComma) flush(t);
@@ -817,22 +840,22 @@ function parseSecretValue(r: Reader, s: Setting, path: string): Secret {
 function parseSecrets(r: Reader, sec: Section): IkeSecret[] {
   const out: IkeSecret[] = [];
   for (const e of sec.entries) {
-    if (e.kind === 'setting') throw r.err(`'${e.key}' in secrets is a setting; expected a section such as ike-1 { id = ..., secret = ... }`, e);
+    if (e.kind === 'setting') throw r.err(`${e.key === 'secret' || /^id/.test(e.key) ? `'${e.key}'` : 'a setting (name not shown)'} directly in secrets; expected a section such as ike-1 { id = ..., secret = ... }`, e);
     if (!/^ike/.test(e.name)) {
       const type = STRONGSWAN_SECRET_TYPES.find((t) => e.name.startsWith(t));
       if (type) throw r.err(`secrets.${e.name}: '${type}' secrets are not supported; larval uses IKE pre-shared keys only (sections named ike or ike-X)`, e);
-      throw r.err(`secrets.${e.name}: expected a section named ike or ike<suffix> (e.g. ike-1) holding id and secret`, e);
+      throw r.err(`secrets: a section named ${SAFE_SECRETS_NAME.test(e.name) ? `'${e.name}'` : '(not shown)'}; expected a section named ike or ike<suffix> (e.g. ike-1) holding id and secret`, e);
     }
     const ids: string[] = [];
     let secret: Secret | undefined;
     for (const s of e.entries) {
-      if (s.kind === 'section') throw r.err(`'${s.name}' in ${e.path} is a section; expected id, id-N or secret settings`, s);
+      if (s.kind === 'section') throw r.err(`a section in ${e.path}; expected id, id-N or secret settings`, s);
       if (s.key === 'secret') {
         secret = parseSecretValue(r, s, e.path);
       } else if (/^id/.test(s.key)) {
         ids.push(r.one(s, e.path, 'an identity').text);
       } else {
-        throw r.err(`unknown key '${s.key}' in ${e.path}; expected one of ${SECRET_KEYS.join(', ')}`, s);
+        throw r.err(`unknown key (not shown: inside secrets) in ${e.path}; expected one of ${SECRET_KEYS.join(', ')}`, s);
       }
     }
     if (!secret) throw r.err(`${e.path}: missing 'secret = ...'`, e);

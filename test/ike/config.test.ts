@@ -173,6 +173,11 @@ connections {   # trailing comment
     expect(e.message).not.toContain('192.0.2.1');
   });
 
+  it('ends a quoted string at its line: a stray quote cannot swallow the lines below (a secret)', () => {
+    const e = expectError(`connections {\n net {\n proposals = aes256"gcm16\n }\n}\nsecrets {\n ike { secret = "Qx7vLm2pZr9t" }\n}\n`, 3, 20, 'unterminated quoted string', 'on the same line');
+    expect(e.message).not.toContain('Qx7vLm');
+  });
+
   it('refuses a key without = or {', () => {
     expectError('connections {\n  net version 2\n}\n', 2, 7, "expected '=' or '{' after 'net'");
     expectError('connections {\n  net\n}\n', 2, 6, "expected '=' or '{' after 'net'");
@@ -439,6 +444,10 @@ describe('secrets', () => {
     ['text after }', `secrets { ike { secret = ${SECRET.slice(0, 8)}}${SECRET.slice(8)} }`, 1, 35, 'unexpected text after a secret'],
     ['brace in value', `secrets { ike { secret = ${SECRET.slice(0, 8)}{${SECRET.slice(8)} } }`, 1, 34, "unexpected '{' in the value of 'secret'"],
     ['key-like text after }', `secrets { ike { secret = abc } ${SECRET} = 1 }`, 1, 32, 'unexpected text after a secret'],
+    ['the secret on the next line', `secrets {\n ike {\n secret =\n ${SECRET}\n }\n}\n`, 4, 2, 'unexpected word inside secrets (not shown)'],
+    ['the secret as a key', `secrets {\n ike {\n ${SECRET} = x\n }\n}\n`, 3, 2, 'unknown key (not shown: inside secrets)'],
+    ['the secret as a section', `secrets {\n ${SECRET} { secret = x }\n}\n`, 2, 2, 'a section named (not shown)'],
+    ['the secret twice', `secrets {\n ike {\n ${SECRET} = x\n ${SECRET} = y\n }\n}\n`, 4, 2, 'duplicate a word inside secrets (not shown)'],
   ];
   for (const [name, text, line, column, words] of leaks) {
     it(`never shows a secret in an error: ${name} (R31)`, () => {
@@ -451,11 +460,13 @@ describe('secrets', () => {
   it('refuses a missing secret, other secret types and unknown keys', () => {
     expectError('secrets {\n  ike-1 { id = a }\n}\n', 2, 3, "secrets.ike-1: missing 'secret = ...'");
     expectError('secrets {\n  eap-1 { secret = x }\n}\n', 2, 3, "'eap' secrets are not supported");
-    expectError('secrets {\n  psk { secret = x }\n}\n', 2, 3, 'expected a section named ike or ike<suffix>');
-    expectError('secrets {\n  ike { secret = x\n    sekret = y }\n}\n', 3, 5, "unknown key 'sekret' in secrets.ike; expected one of id, id-N (any suffix), secret");
+    expectError('secrets {\n  psk { secret = x }\n}\n', 2, 3, "secrets: a section named (not shown); expected a section named ike or ike<suffix>");
+    // Any other word inside secrets could be a misplaced secret: never echoed.
+    expectError('secrets {\n  ike { secret = x\n    sekret = y }\n}\n', 3, 5, 'unknown key (not shown: inside secrets) in secrets.ike; expected one of id, id-N (any suffix), secret');
     expectError('secrets {\n  ike { secret = "" }\n}\n', 2, 18, 'the secret is empty');
     expectError('secrets {\n  ike { secret = }\n}\n', 2, 17, 'expected a value');
-    expectError('secrets {\n  x = 1\n}\n', 2, 3, "'x' in secrets is a setting");
+    expectError('secrets {\n  x = 1\n}\n', 2, 3, 'a setting (name not shown) directly in secrets');
+    expectError('secrets {\n  secret = 1\n}\n', 2, 3, "'secret' directly in secrets");
   });
 });
 
@@ -479,5 +490,61 @@ describe('loadSwanctl', () => {
     const e = failure('connections {\n  x = 1\n}\n', null);
     expect(e.message).toMatch(/^2:3: /);
     expect(e.file).toBeUndefined();
+  });
+});
+
+describe('hostile input (GUIDE: a clear error, never a crash or a hang; R31)', () => {
+  // A small deterministic generator (xorshift32): the same mutations every run.
+  function rng(seed: number) {
+    let x = seed >>> 0 || 1;
+    return (n: number) => {
+      x ^= x << 13;
+      x >>>= 0;
+      x ^= x >>> 17;
+      x ^= x << 5;
+      x >>>= 0;
+      return x % n;
+    };
+  }
+  // A PSK no message text could contain by chance; any 6 consecutive characters of it count as shown.
+  const PSK = 'Qx7vLm2pZr9tWk4s';
+  const BASE = NOTE_CONF.replace('a-long-pre-shared-key', PSK);
+  const pieces = Array.from({ length: PSK.length - 5 }, (_, i) => PSK.slice(i, i + 6));
+
+  function check(text: string): void {
+    try {
+      parseSwanctl(text, 'fuzz.conf');
+    } catch (err) {
+      if (!(err instanceof ConfigError)) throw new Error(`not a ConfigError for ${JSON.stringify(text)}: ${String(err)}`);
+      expect(err.message).toMatch(/^fuzz\.conf:\d+:\d+: /);
+      for (const p of pieces) if (err.message.includes(p)) throw new Error(`secret shown: ${err.message}\nfor ${JSON.stringify(text)}`);
+    }
+  }
+
+  it('every truncation of a valid file: parsed or a ConfigError, the PSK never shown', () => {
+    expect(BASE).toContain(PSK);
+    for (let n = 0; n <= BASE.length; n++) check(BASE.slice(0, n));
+  });
+
+  it('3000 random byte edits (delete, insert, replace with syntax characters): parsed or a ConfigError, the PSK never shown', () => {
+    const next = rng(0x13);
+    const alphabet = '{}=,"#\n \\[]/-:0x%abc';
+    for (let k = 0; k < 3000; k++) {
+      let t = BASE;
+      for (let e = 1 + next(3); e > 0; e--) {
+        const at = next(t.length);
+        const ch = alphabet[next(alphabet.length)];
+        const op = next(3);
+        t = op === 0 ? t.slice(0, at) + t.slice(at + 1) : op === 1 ? t.slice(0, at) + ch + t.slice(at) : t.slice(0, at) + ch + t.slice(at + 1);
+      }
+      check(t);
+    }
+  });
+
+  it('deep nesting and long inputs stay linear (no recursion limit for reasonable files, no quadratic blowup)', () => {
+    check('a {'.repeat(2000) + '}'.repeat(2000));
+    check(`connections { ${'x'.repeat(200_000)} = 1 }`);
+    check(`secrets { ike { secret = "${'s'.repeat(100_000)}" } }`);
+    check('\u0000\u00ff\ud800 { = } "');
   });
 });

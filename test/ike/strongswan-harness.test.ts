@@ -5,7 +5,7 @@
 // namespace. Skips (printing why) without root/strongSwan, fails in CI
 // (LARVAL_REQUIRE_STRONGSWAN=1).
 import { spawnSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, readFileSync } from 'node:fs';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
   assertStrongswan, parseViciPretty, ikeSasFromVici, type SitePair, skipWithoutStrongswan, startSitePair, StrongswanLab,
@@ -158,7 +158,7 @@ describe.skipIf(skipWithoutStrongswan(title))(title, () => {
     try {
       const p = await startSitePair({ psk: 'right-psk-0123456789' }, lab);
       // Replace b's secret only.
-      const conf = (await import('node:fs')).readFileSync(p.b.swanctlPath, 'utf8').replace('right-psk-0123456789', 'wrong-psk-0123456789');
+      const conf = readFileSync(p.b.swanctlPath, 'utf8').replace('right-psk-0123456789', 'wrong-psk-0123456789');
       await p.b.loadAll(conf);
       const r = await p.a.tryInitiate('net', { timeoutS: 5 });
       expect(r.code).not.toBe(0);

@@ -53,6 +53,7 @@
 // an error saying so, distinct from a typo's "unknown key".
 
 import { readFile } from 'node:fs/promises';
+import { IKE_PORT } from '../../assembly/wire-defs.js';
 import { parsePrefix } from '../common/addr.js';
 import { ConfigError, type ConfigPosition } from '../config/setkey.js';
 import { LarvalError } from '../common/errors.js';
@@ -77,7 +78,6 @@ export { ConfigError };
 // ---------------------------------------------------------------------------
 // Defaults (strongSwan 5.9.8)
 
-const IKE_PORT = 500;
 const DEFAULT_IKE_REKEY_MS = 4 * 3600_000;
 const DEFAULT_CHILD_REKEY_MS = 3600_000;
 /** life_time defaults to rekey_time + 10 %. */

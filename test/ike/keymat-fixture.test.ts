@@ -12,7 +12,7 @@ import { createDecipheriv, createHmac } from 'node:crypto';
 import { existsSync, readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { beforeAll, describe, expect, it } from 'vitest';
-import { FIXTURE_DIR, IKE_PCAP, KEYMAT_CASES, KEYMAT_FIXTURE, writeKeymatFixture } from '../support/capture-keymat.js';
+import { FIXTURE_DIR, IKE_PCAP, KEYMAT_CASES, KEYMAT_FIXTURE, nonceEvents, parseDumps, writeKeymatFixture } from '../support/capture-keymat.js';
 import { assertStrongswan } from '../support/strongswan.js';
 
 const capture = process.env.LARVAL_CAPTURE_KEYMAT === '1';
@@ -120,6 +120,38 @@ beforeAll(async () => {
   }
   fixture = JSON.parse(readFileSync(KEYMAT_FIXTURE, 'utf8')) as Fixture;
 }, 180_000);
+
+describe("reading charon's log dumps", () => {
+  const LOG = [
+    '02:24:56 08[IKE] SKEYSEED => 20 bytes @ 0x7fad080110e0',
+    '02:24:56 08[IKE]    0: 9F 70 80 7E 68 B1 C8 F0 3F EC DB 76 9C EB A5 AD  AB CD EF 01 23 45 67',
+    '02:24:56 08[IKE]   16: 46 CA 2D E8                                      F.-.',
+    '02:24:56 09[ENC] generating payload of type NONCE',
+    '02:24:56 09[ENC]   generating rule 10 CHUNK_DATA',
+    '02:24:56 09[ENC]    => 4 bytes @ 0x7fbfec001530',
+    '02:24:56 09[ENC]    0: 1E D9 2E 57                                      ...W',
+    '02:24:56 09[ENC] generating NONCE payload finished',
+    '02:24:56 04[ENC] parsing NONCE payload, 300 bytes left',
+    '02:24:56 04[ENC]   parsing rule 10 CHUNK_DATA',
+    '02:24:56 04[ENC]    => 2 bytes @ 0x7fc010002570',
+    '02:24:56 04[ENC]    0: 37 23                                            7#',
+    '02:24:56 04[ENC] parsing NONCE payload finished',
+  ].join('\n');
+
+  it('reads the announced number of octets from the hex column, never from the ASCII rendering', () => {
+    const d = parseDumps(LOG);
+    expect(d.map((x) => [x.label, x.group, x.bytes.toString('hex')])).toEqual([
+      ['SKEYSEED', 'IKE', '9f70807e68b1c8f03fecdb769ceba5ad46ca2de8'],
+      ['', 'ENC', '1ed92e57'],
+      ['', 'ENC', '3723'],
+    ]);
+    expect(nonceEvents(LOG, d).map((e) => [e.dir, e.nonce.toString('hex')])).toEqual([['generated', '1ed92e57'], ['parsed', '3723']]);
+  });
+
+  it('refuses a dump shorter than announced', () => {
+    expect(() => parseDumps(LOG.split('\n').filter((l) => !l.includes(' 16: ')).join('\n'))).toThrow(/announced 20 bytes, read 16/);
+  });
+});
 
 describe('strongSwan key-schedule fixture (RFC 7296 §2.13–2.18, recomputed with node:crypto)', () => {
   it('has the agreed cases and says how it was produced', () => {

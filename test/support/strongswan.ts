@@ -726,7 +726,19 @@ secrets {
  * 10.2.0.1 on lo, a charon in each with a `net` connection loaded. Call
  * pair.a.initiate('net') to bring the CHILD_SA up; pair.lab.destroy() when done.
  */
-export async function startSitePair(opts: SitePairOptions = {}, lab = new StrongswanLab()): Promise<SitePair> {
+export async function startSitePair(opts: SitePairOptions = {}, lab?: StrongswanLab): Promise<SitePair> {
+  if (lab) return buildSitePair(opts, lab);
+  // A lab of our own: the caller never sees it if setting up fails, so clean it up here.
+  const own = new StrongswanLab();
+  try {
+    return await buildSitePair(opts, own);
+  } catch (err) {
+    await own.destroy().catch(() => undefined);
+    throw err;
+  }
+}
+
+async function buildSitePair(opts: SitePairOptions, lab: StrongswanLab): Promise<SitePair> {
   const [na, nb] = lab.namespaces(2);
   const outer = { a: '192.0.2.1', b: '192.0.2.2' };
   const inner = { a: '10.1.0.1', b: '10.2.0.1' };

@@ -1,6 +1,6 @@
 // A real IKEv2 peer for tests: strongSwan 5.9.8's charon with userspace ESP
-// (kernel-libipsec), one daemon per network namespace (see
-// /work/shared/notes/strongswan-peer.md for why each step is needed here).
+// (kernel-libipsec), one daemon per network namespace (docs/strongswan-peer.md says
+// why each step is needed here).
 //
 //   const lab = new StrongswanLab();            // owns everything it creates
 //   const [a, b] = lab.namespaces(2);           // unique names, lo up

@@ -1,0 +1,85 @@
+// IKEv2 exchanges between two larval daemons in one process (RFC 7296; DESIGN.md
+// R27–R30): on-demand initiation with one ACQUIRE and one IKE_SA_INIT, the queued
+// first packet released through the new SA, proposal mismatch, wrong PSK, rekeys.
+import { describe, expect, it } from 'vitest';
+import { buildPacket } from '../../src/wire/build.js';
+import { A, B, conn, pair, swanctl, until } from './support.js';
+
+const ping = () => buildPacket({ src: '10.1.0.5', dst: '10.2.0.5', proto: 'icmp', icmpType: 8, icmpCode: 0 });
+
+describe('IKEv2 larval ↔ larval', () => {
+  it('R27: a packet with no SA starts exactly one IKE_SA_INIT; the packet waits and leaves through the new CHILD SA (R9)', async () => {
+    const { a, b, wire, close } = await pair(swanctl(conn(A, B, '10.1.0.0/24', '10.2.0.0/24')), swanctl(conn(B, A, '10.2.0.0/24', '10.1.0.0/24')));
+    const out = a.gw.output([ping(), ping(), ping()], 0);
+    expect(out.verdicts.verdict(0)).toBe('queued');
+    await until(() => a.released.length === 3);
+    expect(a.ike.stats().counters.acquires).toBe(1);
+    expect(a.ike.stats().counters['ike-init-sent']).toBe(1);
+    expect(wire.filter((w) => w[4 + 18] === 34 || w[18] === 34).length).toBe(2);
+    const la = a.ike.list(), lb = b.ike.list();
+    expect(la).toHaveLength(1);
+    expect(la[0].state).toBe('established');
+    expect(lb[0].children[0].spiIn).toBe(la[0].children[0].spiOut);
+    expect(lb[0].children[0].spiOut).toBe(la[0].children[0].spiIn);
+    // The released packet decrypts on B into the original.
+    const res = b.gw.input([Buffer.from(a.released[0])], 0);
+    expect(res.verdicts.verdict(0)).toBe('protect');
+    expect(Buffer.from(res.packets[0]!).equals(Buffer.from(ping()))).toBe(true);
+    expect(a.ike.stats().drops).toEqual({});
+    expect(b.ike.stats().drops).toEqual({});
+    await close();
+  });
+
+  it('NO_PROPOSAL_CHOSEN: no overlap, no SA, the ACQUIRE fails', async () => {
+    const cb = conn(B, A, '10.2.0.0/24', '10.1.0.0/24', { proposals: [{ encr: [{ alg: 'aes-cbc', keyBits: 128 }], integ: ['hmac-sha2-256-128'], prf: ['hmac-sha2-384'], dh: ['ecp256'] }] });
+    const { a, b, close } = await pair(swanctl(conn(A, B, '10.1.0.0/24', '10.2.0.0/24')), swanctl(cb));
+    a.gw.output([ping()], 0);
+    await until(() => (a.ike.stats().counters['failed-NO_PROPOSAL_CHOSEN'] ?? 0) === 1);
+    expect(b.ike.stats().drops['init-no-proposal-chosen']).toBe(1);
+    expect(a.ike.list()).toEqual([]);
+    expect(b.ike.list()).toEqual([]);
+    await close();
+  });
+
+  it('AUTHENTICATION_FAILED with a wrong PSK: no SA on either side', async () => {
+    const { a, b, close } = await pair(swanctl(conn(A, B, '10.1.0.0/24', '10.2.0.0/24')), swanctl(conn(B, A, '10.2.0.0/24', '10.1.0.0/24'), 'another-pre-shared-key'));
+    a.gw.output([ping()], 0);
+    await until(() => (a.ike.stats().counters['failed-AUTHENTICATION_FAILED'] ?? 0) === 1);
+    expect(b.ike.stats().drops['auth-failed']).toBe(1);
+    expect(a.gw.engine.dump().sas).toHaveLength(0);
+    expect(b.gw.engine.dump().sas).toHaveLength(0);
+    await close();
+  });
+
+  for (const [name, ike, esp] of [
+    ['aes-cbc-256/sha256/modp2048, ESP aes-cbc-128/sha256 with PFS ecp256', { encr: [{ alg: 'aes-cbc', keyBits: 256 }], integ: ['hmac-sha2-256-128'], prf: ['hmac-sha2-384'], dh: ['modp2048'] }, { encr: [{ alg: 'aes-cbc', keyBits: 128 }], integ: ['hmac-sha2-256-128'], dh: ['ecp256'], esn: false }],
+    ['aes-gcm-128/prf sha512/ecp256, ESP aes-gcm-256 no PFS', { encr: [{ alg: 'aes-gcm-16', keyBits: 128 }], integ: [], prf: ['hmac-sha2-512'], dh: ['ecp256'] }, { encr: [{ alg: 'aes-gcm-16', keyBits: 256 }], integ: [], dh: [], esn: false }],
+  ] as const) {
+    it(`${name}: CHILD rekey from EXPIRE(soft) (R28), IKE rekey, traffic on the new SAs`, async () => {
+      const over = { proposals: [ike as never] };
+      const ch = { espProposals: [esp as never] };
+      const { a, b, close } = await pair(swanctl(conn(A, B, '10.1.0.0/24', '10.2.0.0/24', over, { ...ch, rekeyTimeMs: 1000, lifeTimeMs: 5000 })), swanctl(conn(B, A, '10.2.0.0/24', '10.1.0.0/24', over, ch)));
+      a.gw.output([ping()], 0);
+      await until(() => a.released.length === 1);
+      const first = a.ike.list()[0].children[0].spiOut;
+      a.t.now = 1500;
+      b.t.now = 1500;
+      a.gw.tick(1500);
+      await until(() => (a.ike.stats().counters['child-rekeyed'] ?? 0) === 1 && (a.ike.stats().counters['child-deleted'] ?? 0) === 1);
+      const now = a.ike.list()[0].children.filter((c) => c.state === 'installed');
+      expect(now).toHaveLength(1);
+      expect(now[0].spiOut).not.toBe(first);
+      expect(a.ike.rekeyIke('net')).toBe(true);
+      await until(() => (b.ike.stats().counters['ike-deleted-by-peer'] ?? 0) === 1);
+      expect(a.ike.list()).toHaveLength(1);
+      expect(b.ike.list()).toHaveLength(1);
+      expect(a.ike.list()[0].children).toHaveLength(1);
+      const out = a.gw.output([ping()], 1600);
+      const res = b.gw.input([Buffer.from(out.packets[0]!)], 1600);
+      expect(res.verdicts.verdict(0)).toBe('protect');
+      expect(a.ike.stats().drops).toEqual({});
+      expect(b.ike.stats().drops).toEqual({});
+      await close();
+    });
+  }
+});

@@ -245,6 +245,19 @@ export class IkeDaemon {
     return true;
   }
 
+  /** Rekey every installed CHILD SA now (larval tun's SIGUSR2), as a soft expiry would. */
+  rekeyChildren(): number {
+    let n = 0;
+    for (const sa of new Set(this.sas.values())) {
+      if (sa.state !== 'established') continue;
+      for (const c of [...sa.children]) if (c.state === 'installed') {
+        this.rekeyChild(sa, c);
+        n++;
+      }
+    }
+    return n;
+  }
+
   /** Delete a connection's IKE SA (and its CHILD SAs) with the peer. */
   terminate(connection: string): boolean {
     const sa = this.established(connection);

@@ -137,8 +137,8 @@ export class IkeDaemon {
     this.logLine = options.log ?? (() => {});
     this.bind = options.bind ?? true;
     for (const c of this.config.connections) {
-      if (!c.localAddrs.length || !c.remoteAddrs.length) throw new LarvalError('EINVAL', `ike: connection ${c.name}: local_addrs and remote_addrs must name addresses (larval installs tunnel policies between them)`);
-      for (const a of [...c.localAddrs, ...c.remoteAddrs]) if (parseAddress(a, `connection ${c.name}`).family !== 4) throw new LarvalError('EINVAL', `ike: connection ${c.name}: ${a} is not IPv4 (IPv4 underlay only)`);
+      if (!c.localAddrs.length || !c.remoteAddrs.length || c.remoteAddrs[0] === '%any') throw new LarvalError('EINVAL', `ike: connection ${c.name}: local_addrs and remote_addrs must name addresses, the first remote one concrete (larval installs tunnel policies between them); %any may follow`);
+      for (const a of [...c.localAddrs, ...c.remoteAddrs]) if (a !== '%any' && parseAddress(a, `connection ${c.name}`).family !== 4) throw new LarvalError('EINVAL', `ike: connection ${c.name}: ${a} is not IPv4 (IPv4 underlay only)`);
     }
     this.km = this.gw.registerKeyManager({ name: options.name ?? 'ike' });
   }
@@ -600,8 +600,9 @@ export class IkeDaemon {
   }
 
   private sendInit(sa: IkeSa, group: DhGroup): void {
-    sa.dh = new DhExchange(group);
-    sa.ni = randomBytes(32);
+    // A retry after COOKIE or INVALID_KE_PAYLOAD keeps Ni (the cookie covers it, §2.6).
+    if (!sa.dh || sa.dh.group !== group) sa.dh = new DhExchange(group);
+    if (!sa.ni) sa.ni = randomBytes(32);
     const offer = ikeOffer(sa.conn.proposals, Buffer.alloc(0), group);
     const payloads: PayloadRepr[] = [
       ...(sa.cookie ? [{ type: Payload.NOTIFY, protocol: 0, spi: Buffer.alloc(0), notify: Notify.COOKIE, data: sa.cookie } as PayloadRepr] : []),

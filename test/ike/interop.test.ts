@@ -169,21 +169,23 @@ describe.skipIf(skip)('larval tun --swanctl against strongSwan 5.9.8 (issue 13)'
     expect(s.ike.drops).toEqual({});
   }, 60_000);
 
-  it('3. proposal matrix: every IKE × PRF × group, every ESP suite negotiates and passes traffic; no overlap → NO_PROPOSAL_CHOSEN; wrong PSK → AUTHENTICATION_FAILED, no SA', async () => {
+  it('3. proposal matrix: every IKE × PRF × group × ESP suite (72 pairs) negotiates and passes traffic; no overlap → NO_PROPOSAL_CHOSEN; wrong PSK → AUTHENTICATION_FAILED, no SA', async () => {
     await charon.terminateIke('net').catch(() => {});
     const o = { outer: OUTER, inner: INNER };
     const esps = ['aes128gcm16', 'aes256gcm16', 'aes128-sha256', 'aes256-sha256'];
     let k = 0;
     const results: string[] = [];
-    for (const encr of ['aes128gcm16', 'aes256gcm16', 'aes256-sha256']) for (const prf of ['prfsha256', 'prfsha384']) for (const dh of ['curve25519', 'ecp256', 'modp2048']) {
-      const esp = esps[k++ % esps.length];
+    for (const encr of ['aes128gcm16', 'aes256gcm16', 'aes256-sha256']) for (const prf of ['prfsha256', 'prfsha384']) for (const dh of ['curve25519', 'ecp256', 'modp2048']) for (const esp of esps) {
+      k++;
       await charon.loadAll(siteSwanctlConf('b', o, { psk: PSK, proposals: `${encr}-${prf}-${dh}`, espProposals: esp }));
       await charon.initiate('net');
-      const r = await ping(ns.b, INNER.b, INNER.a, 2);
-      results.push(`${encr}-${prf}-${dh} / ${esp}: ${/2 received/.test(r.stdout) ? 'ok' : 'FAIL'}`);
+      const r = await ping(ns.b, INNER.b, INNER.a, 1);
+      const sa = (await charon.listSas())[0];
+      const agreed = sa ? `${sa.encrAlg}-${sa.encrKeysize}/${sa.prfAlg}/${sa.dhGroup} ${sa.children[0]?.encrAlg}-${sa.children[0]?.encrKeysize}/${sa.children[0]?.integAlg ?? ''}` : 'none';
+      results.push(`${encr}-${prf}-${dh} / ${esp} (${agreed}): ${/1 received/.test(r.stdout) ? 'ok' : 'FAIL'}`);
       await charon.terminateIke('net');
     }
-    // The four ESP suites each once more with the default IKE proposal, larval initiating.
+    expect(k).toBe(72);
     expect(results.filter((x) => !x.endsWith('ok'))).toEqual([]);
     // No overlap: charon only offers what larval does not accept.
     await charon.loadAll(siteSwanctlConf('b', o, { psk: PSK, proposals: 'aes128-sha1-modp3072' }));
@@ -271,6 +273,66 @@ describe.skipIf(skip)('larval tun --swanctl against strongSwan 5.9.8 (issue 13)'
     await charon.waitForSas((sas) => sas.length === 1 && sas[0].state === 'ESTABLISHED', 10_000, 'one IKE SA after larval restarted');
     s = await larval.stats();
     expect(s.acquires).toBe(1);
+  }, 120_000);
+
+  it('6. two peers behind one larval tun: independent IKE and CHILD SAs, independent rekeys', async () => {
+    await charon.terminateIke('net').catch(() => {});
+    await larval?.stop();
+    const [nc] = lab.namespaces(1);
+    lab.link(ns.a, nc, '192.0.3.1/24', '192.0.3.2/24');
+    await lab.execOk(nc, ['ip', 'addr', 'add', '10.3.0.1/32', 'dev', 'lo']);
+    await lab.execOk(ns.a, ['ip', 'route', 'add', '10.3.0.1/32', 'dev', 'lt0']);
+    const second = await lab.startCharon(nc, { swanctlConf: siteSwanctlConf('b', { outer: { a: '192.0.3.1', b: '192.0.3.2' }, inner: { a: INNER.a, b: '10.3.0.1' } }, { psk: PSK }).replace(/b\.example/g, 'c.example').replace('id-2 = c.example', 'id-2 = c.example') });
+    await second.loadAll();
+    const conf = larvalConf().replace('connections {', `connections {
+  net2 {
+    version = 2
+    local_addrs = 192.0.3.1
+    remote_addrs = 192.0.3.2
+    proposals = ${ALL_IKE}
+    encap = yes
+    local {
+      auth = psk
+      id = a.example
+    }
+    remote {
+      auth = psk
+      id = c.example
+    }
+    children {
+      net2 {
+        local_ts = ${INNER.a}/32
+        remote_ts = 10.3.0.1/32
+        esp_proposals = ${ALL_ESP}
+      }
+    }
+  }`).replace('secrets {', `secrets {
+  ike-net2 {
+    id-1 = a.example
+    id-2 = c.example
+    secret = "${PSK}"
+  }`);
+    larval = await startLarval(conf);
+    const [p1, p2] = await Promise.all([ping(ns.a, INNER.a, INNER.b, 3), ping(ns.a, INNER.a, '10.3.0.1', 3)]);
+    expect(p1.stdout).toMatch(/icmp_seq=1 .*\n(.*\n)*3 packets transmitted, 3 received/);
+    expect(p2.stdout).toMatch(/icmp_seq=1 .*\n(.*\n)*3 packets transmitted, 3 received/);
+    let s = await larval.stats();
+    expect(s.acquires).toBe(2);
+    expect(s.ike.ikeSas).toBe(2);
+    expect(new Set(s.sas.map((x: any) => x.remote))).toEqual(new Set([OUTER.b, '192.0.3.2']));
+    // A rekey with one peer leaves the other's SAs alone.
+    const otherBefore = s.sas.find((x: any) => x.remote === OUTER.b).children.map((c: any) => c.spiIn);
+    await second.rekeyChild('net');
+    for (let i = 0; i < 50 && !(s.ike.counters['child-rekeys-answered'] >= 1); i++) {
+      await new Promise((res) => setTimeout(res, 100));
+      s = await larval.stats();
+    }
+    expect(s.ike.counters['child-rekeys-answered']).toBe(1);
+    expect(s.sas.find((x: any) => x.remote === OUTER.b).children.map((c: any) => c.spiIn)).toEqual(otherBefore);
+    const [q1, q2] = await Promise.all([ping(ns.a, INNER.a, INNER.b, 2), ping(ns.a, INNER.a, '10.3.0.1', 2)]);
+    expect(q1.stdout).toMatch(/2 received/);
+    expect(q2.stdout).toMatch(/2 received/);
+    await second.kill();
   }, 120_000);
 });
 

@@ -62,7 +62,7 @@ interface Larval { proc: ChildProcess; lines: Record<string, any>[]; waitFor: (p
 
 describe.skipIf(skip)('larval tun --swanctl against strongSwan 5.9.8 (issue 13)', () => {
   let lab: StrongswanLab;
-  let ns: { a: string; b: string };
+  let ns: { a: string; b: string; c: string };
   let charon: Charon;
   let larval: Larval | null = null;
 
@@ -111,8 +111,9 @@ describe.skipIf(skip)('larval tun --swanctl against strongSwan 5.9.8 (issue 13)'
 
   beforeAll(async () => {
     lab = new StrongswanLab('ike');
-    const [na, nb] = lab.namespaces(2);
-    ns = { a: na, b: nb };
+    // All namespaces at once: the lab numbers them per call.
+    const [na, nb, nc] = lab.namespaces(3);
+    ns = { a: na, b: nb, c: nc };
     lab.link(na, nb, `${OUTER.a}/24`, `${OUTER.b}/24`);
     await lab.execOk(nb, ['ip', 'addr', 'add', `${INNER.b}/32`, 'dev', 'lo']);
     // A persistent TUN device: larval attaches to it; restarts keep the address and route.
@@ -278,7 +279,7 @@ describe.skipIf(skip)('larval tun --swanctl against strongSwan 5.9.8 (issue 13)'
   it('6. two peers behind one larval tun: independent IKE and CHILD SAs, independent rekeys', async () => {
     await charon.terminateIke('net').catch(() => {});
     await larval?.stop();
-    const [nc] = lab.namespaces(1);
+    const nc = ns.c;
     lab.link(ns.a, nc, '192.0.3.1/24', '192.0.3.2/24');
     await lab.execOk(nc, ['ip', 'addr', 'add', '10.3.0.1/32', 'dev', 'lo']);
     await lab.execOk(ns.a, ['ip', 'route', 'add', '10.3.0.1/32', 'dev', 'lt0']);

@@ -1283,6 +1283,8 @@ export class IkeDaemon {
     for (const c of sa.children) this.removeChildSas(c, false);
     for (const a of sa.acquires) if (a.seq !== null) this.acquireError(a.seq, true);
     this.forget(sa);
+    // We hold nothing with it any more: the next IKE SA says so (INITIAL_CONTACT).
+    if (![...this.sas.values()].some((o) => o.remoteAddr === sa.remoteAddr && o.state === 'established')) this.contacted.delete(sa.remoteAddr);
   }
 
   private tick(): void {

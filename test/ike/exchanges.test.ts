@@ -83,3 +83,23 @@ describe('IKEv2 larval ↔ larval', () => {
     });
   }
 });
+
+describe('liveness (R29)', () => {
+  it('a peer that stops answering loses its IKE and CHILD SAs; the next packet negotiates afresh (queued, not lost)', async () => {
+    let silent = false;
+    const { a, b, close } = await pair(swanctl(conn(A, B, '10.1.0.0/24', '10.2.0.0/24', { dpdDelayMs: 1000 })), swanctl(conn(B, A, '10.2.0.0/24', '10.1.0.0/24')), (bytes, from) => (silent && from === B ? null : bytes));
+    a.gw.output([ping()], 0);
+    await until(() => a.released.length === 1);
+    silent = true;
+    a.t.now = 5000; // engine time passes: no message from B for longer than dpd_delay
+    await until(() => (a.ike.stats().counters['peer-dead'] ?? 0) === 1, 10_000);
+    expect(a.ike.stats().counters['dpd-sent']).toBe(1);
+    expect(a.gw.engine.dump().sas).toHaveLength(0);
+    silent = false;
+    const out = a.gw.output([ping()], 5000);
+    expect(out.verdicts.verdict(0)).toBe('queued');
+    await until(() => a.released.length === 2);
+    expect(a.ike.stats().counters.acquires).toBe(2);
+    await close();
+  });
+});

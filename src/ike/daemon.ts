@@ -998,6 +998,7 @@ export class IkeDaemon {
         if (!(err instanceof LarvalError && (err.code === 'ESTALE' || err.code === 'EINVAL')) || seq === null) throw err;
         c.outSaId = this.km.installSA(out, now); // the ACQUIRE timed out meanwhile: the SA is still wanted
       }
+      c.outSpec = out;
     } catch (err) {
       this.drop('child-install-failed', (err as Error).message);
       if (c.inSaId !== null) this.km.removeSA(c.inSaId);
@@ -1086,8 +1087,9 @@ export class IkeDaemon {
         const ours = min(fresh.nonces), theirs = min(collision.nonces);
         this.count('rekey-collisions');
         if (Buffer.compare(ours, theirs) < 0) {
-          fresh.state = 'rekeyed';
-          return this.deleteChild(sa, fresh);
+          // Ours is redundant: its outbound SA goes at once, so the engine sends on
+          // the peer's new SA (the newest left), never on one the peer deletes.
+          return this.deleteChild(sa, fresh, false);
         }
       }
       this.deleteChild(sa, old);
@@ -1211,7 +1213,8 @@ export class IkeDaemon {
   // ------------------------------------------------------------------------------
   // child-delete / ike-delete / ike-dpd (§1.4)
 
-  private removeChildSas(c: ChildSa, keepDraining: boolean): void {
+  private removeChildSas(c: ChildSa, keepDraining: boolean, sa?: IkeSa): void {
+    const outGone = !keepDraining && c.outSaId !== null;
     for (const id of [c.inSaId, keepDraining ? null : c.outSaId]) {
       if (id === null) continue;
       try {
@@ -1222,16 +1225,32 @@ export class IkeDaemon {
     }
     c.inSaId = null;
     if (!keepDraining) c.outSaId = null;
+    if (outGone && sa) for (const o of sa.children) if (o !== c && o.config === c.config && o.state === 'installed') this.reviveOutbound(o);
   }
 
-  private deleteChild(sa: IkeSa, c: ChildSa): void {
-    const wasRekeyed = c.state === 'rekeyed';
+  /**
+   * §2.8.1 collisions leave two new CHILD SAs; the engine drains the older one's
+   * outbound SA as soon as the newer is installed (R15). When the newer one is the
+   * redundant SA and goes, the survivor's outbound SA is installed again (same SPI,
+   * keys and sequence number) so that it is the newest, not draining.
+   */
+  private reviveOutbound(c: ChildSa): void {
+    if (c.outSaId === null || !c.outSpec) return;
+    const cur = this.km.dump().sas.find((x) => x.id === c.outSaId);
+    if (!cur || cur.state !== 'draining') return;
+    this.km.removeSA(c.outSaId);
+    c.outSaId = this.km.installSA({ ...c.outSpec, lastSeq: cur.usage.lastSeq }, this.now());
+    this.count('outbound-revived');
+  }
+
+  private deleteChild(sa: IkeSa, c: ChildSa, drain = c.state === 'rekeyed'): void {
+    const wasRekeyed = drain;
     c.state = 'deleting';
     const spi = Buffer.alloc(4);
     spi.writeUInt32BE(c.spiIn);
     this.request(sa, Exchange.INFORMATIONAL, [{ type: Payload.DELETE, protocol: Protocol.ESP, spiSize: 4, spis: [spi] }], () => {
       // The outbound SA of a rekeyed child drains in the engine (R15); the inbound one goes now.
-      this.removeChildSas(c, wasRekeyed);
+      this.removeChildSas(c, wasRekeyed, sa);
       const i = sa.children.indexOf(c);
       if (i >= 0) sa.children.splice(i, 1);
       this.count('child-deleted');
@@ -1267,7 +1286,8 @@ export class IkeDaemon {
         const spi = Buffer.alloc(4);
         spi.writeUInt32BE(c.spiIn);
         if (c.state !== 'deleting') mine.push(spi);
-        this.removeChildSas(c, c.state === 'rekeyed' || sa.children.some((o) => o !== c && o.config === c.config && o.state === 'installed'));
+        // A rekeyed SA's outbound half drains (R15: a newer one took over); any other goes now.
+        this.removeChildSas(c, c.state === 'rekeyed', sa);
         sa.children.splice(sa.children.indexOf(c), 1);
         this.count('child-deleted-by-peer');
       }

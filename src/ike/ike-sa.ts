@@ -9,6 +9,7 @@ import { Exchange, Flag, IKE_HEADER_LENGTH } from './constants.js';
 import { openSk, sealSk, type DhExchange, type IkeKeys, type IkeSuite } from './crypto.js';
 import { emitHeader, emitPayloads, parsePayloads, type HeaderRepr, type PayloadRepr, type Parsed } from './message.js';
 import type { EspSuite } from './proposal.js';
+import type { SaSpec } from '../engine/types.js';
 import type { TsRange } from './ts.js';
 
 export type IkeSaState = 'connecting' | 'authenticating' | 'established' | 'rekeying' | 'deleting' | 'dead';
@@ -21,6 +22,8 @@ export interface ChildSa {
   spiOut: number;
   inSaId: number | null;
   outSaId: number | null;
+  /** How the outbound SA was installed (to install it again, see IkeDaemon.reviveOutbound). Never printed. */
+  outSpec?: SaSpec;
   suite: EspSuite;
   localTs: TsRange[];
   remoteTs: TsRange[];

@@ -15,7 +15,8 @@ describe('IKEv2 larval ↔ larval', () => {
     await until(() => a.released.length === 3);
     expect(a.ike.stats().counters.acquires).toBe(1);
     expect(a.ike.stats().counters['ike-init-sent']).toBe(1);
-    expect(wire.filter((w) => w[4 + 18] === 34 || w[18] === 34).length).toBe(2);
+    const exchangeOf = (w: Buffer) => (w.length > 4 && w.readUInt32BE(0) === 0 ? w[4 + 18] : w[18]);
+    expect(wire.filter((w) => exchangeOf(w) === 34).length).toBe(2);
     const la = a.ike.list(), lb = b.ike.list();
     expect(la).toHaveLength(1);
     expect(la[0].state).toBe('established');
@@ -70,7 +71,7 @@ describe('IKEv2 larval ↔ larval', () => {
       expect(now).toHaveLength(1);
       expect(now[0].spiOut).not.toBe(first);
       expect(a.ike.rekeyIke('net')).toBe(true);
-      await until(() => (b.ike.stats().counters['ike-deleted-by-peer'] ?? 0) === 1);
+      await until(() => (b.ike.stats().counters['ike-deleted-by-peer'] ?? 0) === 1 && a.ike.list().length === 1);
       expect(a.ike.list()).toHaveLength(1);
       expect(b.ike.list()).toHaveLength(1);
       expect(a.ike.list()[0].children).toHaveLength(1);
@@ -100,6 +101,90 @@ describe('liveness (R29)', () => {
     expect(out.verdicts.verdict(0)).toBe('queued');
     await until(() => a.released.length === 2);
     expect(a.ike.stats().counters.acquires).toBe(2);
+    await close();
+  });
+});
+
+describe('negotiation details', () => {
+  it('INVALID_KE_PAYLOAD (§1.2): the initiator retries once with the group the responder asks for', async () => {
+    const ca = conn(A, B, '10.1.0.0/24', '10.2.0.0/24', { proposals: [{ encr: [{ alg: 'aes-gcm-16', keyBits: 256 }], integ: [], prf: ['hmac-sha2-256'], dh: ['curve25519', 'modp2048'] }] });
+    const cb = conn(B, A, '10.2.0.0/24', '10.1.0.0/24', { proposals: [{ encr: [{ alg: 'aes-gcm-16', keyBits: 256 }], integ: [], prf: ['hmac-sha2-256'], dh: ['modp2048'] }] });
+    const { a, b, close } = await pair(swanctl(ca), swanctl(cb));
+    a.gw.output([ping()], 0);
+    await until(() => a.released.length === 1);
+    expect(a.ike.stats().counters['invalid-ke-retries']).toBe(1);
+    expect(b.ike.stats().counters['invalid-ke-sent']).toBe(1);
+    expect(a.ike.list()[0].suite).toContain('modp2048');
+    await close();
+  });
+
+  it('retransmission (§2.1): a lost IKE_AUTH response is recovered; the retransmitted request is answered from the stored response', async () => {
+    let dropped = 0;
+    const { a, b, close } = await pair(swanctl(conn(A, B, '10.1.0.0/24', '10.2.0.0/24')), swanctl(conn(B, A, '10.2.0.0/24', '10.1.0.0/24')), (bytes, from) => {
+      // Drop B's first IKE_AUTH response.
+      if (from === B && dropped === 0 && bytes.length > 4 && bytes.readUInt32BE(0) === 0 && bytes[4 + 18] === 35) {
+        dropped++;
+        return null;
+      }
+      return bytes;
+    });
+    a.gw.output([ping()], 0);
+    await until(() => a.released.length === 1);
+    expect(dropped).toBe(1);
+    expect(a.ike.stats().counters.retransmits).toBeGreaterThanOrEqual(1);
+    expect(b.ike.stats().counters['retransmit-answered']).toBe(1);
+    expect(b.gw.engine.dump().sas).toHaveLength(2); // installed once, not twice
+    await close();
+  });
+
+  it('traffic-selector narrowing (§2.9): the responder narrows to its configuration; the initiator accepts the narrower SA', async () => {
+    const { a, b, close } = await pair(swanctl(conn(A, B, '10.1.0.0/16', '10.2.0.0/16')), swanctl(conn(B, A, '10.2.0.0/24', '10.1.0.0/24')));
+    a.gw.output([ping()], 0);
+    await until(() => a.released.length === 1);
+    const c = a.ike.list()[0].children[0];
+    expect(c.localTs).toEqual(['10.1.0.0/24']);
+    expect(c.remoteTs).toEqual(['10.2.0.0/24']);
+    await close();
+  });
+
+  it('TS_UNACCEPTABLE: disjoint selectors give an IKE SA without a CHILD SA and a failed ACQUIRE', async () => {
+    const { a, b, close } = await pair(swanctl(conn(A, B, '10.1.0.0/24', '10.2.0.0/24')), swanctl(conn(B, A, '10.9.0.0/24', '10.8.0.0/24')));
+    a.gw.output([ping()], 0);
+    await until(() => (a.ike.stats().counters['child-failed'] ?? 0) === 1);
+    expect(b.ike.stats().counters['sent-TS_UNACCEPTABLE']).toBe(1);
+    expect(a.gw.engine.dump().sas).toHaveLength(0);
+    expect(a.ike.stats().ikeSas).toBe(1);
+    await close();
+  });
+
+  it('simultaneous CHILD rekey (§2.8.1): both ends rekey the same CHILD SA at once; one redundant SA is deleted, one CHILD SA remains on each side, traffic flows', async () => {
+    const ch = { rekeyTimeMs: 1000, lifeTimeMs: 100_000 };
+    const { a, b, close } = await pair(swanctl(conn(A, B, '10.1.0.0/24', '10.2.0.0/24', {}, ch)), swanctl(conn(B, A, '10.2.0.0/24', '10.1.0.0/24', {}, ch)));
+    a.gw.output([ping()], 0);
+    await until(() => a.released.length === 1);
+    // Both engines reach the soft limit in the same turn: both rekey requests cross.
+    a.t.now = b.t.now = 2000;
+    a.gw.tick(2000);
+    b.gw.tick(2000);
+    await until(() => a.ike.list()[0]?.children.length === 1 && b.ike.list()[0]?.children.length === 1 && !a.ike.list()[0].children.some((c) => c.state !== 'installed') && !b.ike.list()[0].children.some((c) => c.state !== 'installed'));
+    expect((a.ike.stats().counters['rekey-collisions'] ?? 0) + (b.ike.stats().counters['rekey-collisions'] ?? 0)).toBe(2);
+    const ca = a.ike.list()[0].children[0], cb = b.ike.list()[0].children[0];
+    expect(ca.spiIn).toBe(cb.spiOut);
+    expect(ca.spiOut).toBe(cb.spiIn);
+    const out = a.gw.output([ping()], 2001);
+    expect(b.gw.input([Buffer.from(out.packets[0]!)], 2001).verdicts.verdict(0)).toBe('protect');
+    await close();
+  });
+
+  it('R31: no PSK, SK_* or ESP key in stats(), list(), inspect() or the log', async () => {
+    const lines: string[] = [];
+    const { a, b, close } = await pair(swanctl(conn(A, B, '10.1.0.0/24', '10.2.0.0/24')), swanctl(conn(B, A, '10.2.0.0/24', '10.1.0.0/24')));
+    a.gw.output([ping()], 0);
+    await until(() => a.released.length === 1);
+    const { inspect } = await import('node:util');
+    const text = [JSON.stringify(a.ike.stats()), JSON.stringify(a.ike.list()), inspect(a.ike, { depth: 8 }), inspect(b.ike, { depth: 8 }), ...lines].join('\n');
+    expect(text).not.toContain('a-long-pre-shared-key');
+    expect(text).not.toContain(Buffer.from('a-long-pre-shared-key').toString('hex'));
     await close();
   });
 });

@@ -1,4 +1,4 @@
-// larval's IKEv2 key manager (RFC 7296, DESIGN.md §10 R27–R31). It drives the engine
+// larval's IKEv2 key manager (RFC 7296, docs/design.md §10 R27–R31). It drives the engine
 // only through the key-manager session: ACQUIRE, EXPIRE, INVALID_SPI and DELETED in;
 // policy and SA installs out. The exchanges follow strongSwan's task split:
 //

@@ -1,4 +1,4 @@
-// IKEv2 exchanges between two larval daemons in one process (RFC 7296; DESIGN.md
+// IKEv2 exchanges between two larval daemons in one process (RFC 7296; docs/design.md
 // R27–R30): on-demand initiation with one ACQUIRE and one IKE_SA_INIT, the queued
 // first packet released through the new SA, proposal mismatch, wrong PSK, rekeys.
 import { describe, expect, it } from 'vitest';

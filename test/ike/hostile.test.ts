@@ -1,4 +1,4 @@
-// Issue 13 acceptance 7 / DESIGN.md R30, R24: hostile input at the IKE daemon.
+// Issue 13 acceptance 7 / docs/design.md R30, R24: hostile input at the IKE daemon.
 // Every truncation and random corruptions of recorded IKE messages, the IKE packets
 // of data/captures/ (and charon's recorded exchange), a flood of IKE_SA_INIT from
 // spoofed sources, and spoofed INFORMATIONAL deletes: each is a counted drop (or a

@@ -4,7 +4,7 @@
 // and are deleted afterwards. Skips with a printed reason without strongSwan/root,
 // unless LARVAL_REQUIRE_STRONGSWAN=1 (CI), where it fails instead.
 import { spawn, type ChildProcess } from 'node:child_process';
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
@@ -334,6 +334,48 @@ describe.skipIf(skip)('larval tun --swanctl against strongSwan 5.9.8 (issue 13)'
     expect(q1.stdout).toMatch(/2 received/);
     expect(q2.stdout).toMatch(/2 received/);
     await second.kill();
+  }, 120_000);
+
+  it('7. hostile input at the real port: a flood of IKE_SA_INIT from 50 unknown and 400 spoofed-peer sources keeps half-open bounded (cookies), charon still connects; junk and truncations are counted drops', async () => {
+    await larval?.stop();
+    larval = await startLarval(larvalConf());
+    await charon.terminateIke('net').catch(() => {});
+    const fx = JSON.parse(readFileSync(new URL('./fixtures/strongswan-keymat.json', import.meta.url), 'utf8'));
+    const init = fx.cases[0].ikeSaInit.request as string;
+    for (let i = 0; i < 50; i++) await lab.execOk(ns.b, ['ip', 'addr', 'add', `192.0.2.${100 + i}/24`, 'dev', lab.created.links.find((l) => l.ns === ns.b)!.dev]);
+    writeFileSync(join(lab.dir, 'flood.py'), `
+import socket, sys, time
+init = bytes.fromhex(sys.argv[1])
+n = 0
+# 50 sources no connection names (dropped, no state), then the configured peer's
+# own address from other ports (spoofed: each a new half-open SA until cookies).
+for i in range(60):
+    s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    s.bind(('192.0.2.%d' % (100 + i), 0) if i < 50 else ('${OUTER.b}', 0))
+    for k in range(10 if i < 50 else 40):
+        m = bytearray(init); m[0:4] = (i * 10 + k + 1).to_bytes(4, 'big')
+        s.sendto(bytes(m), ('${OUTER.a}', 500)); n += 1
+        s.sendto(bytes(m[: 28 + k * 7]), ('${OUTER.a}', 500)); n += 1
+        s.sendto(b'\\x00\\x00\\x00\\x00' + bytes(m[::-1]), ('${OUTER.a}', 4500)); n += 1
+        time.sleep(0.001)  # a flood, but one the socket buffer of a busy test machine keeps
+    s.close()
+print(n)
+`);
+    const sent = Number((await lab.execOk(ns.b, ['python3', join(lab.dir, 'flood.py'), init])).trim());
+    expect(sent).toBe(1500 + 10 * 40 * 3);
+    let s = await larval.stats();
+    for (let i = 0; i < 50 && (s.ike.counters['ike-in'] ?? 0) < 2500; i++) {
+      await new Promise((r) => setTimeout(r, 100));
+      s = await larval.stats();
+    }
+    console.log(`IKE flood: ${s.ike.counters['ike-in']} IKE datagrams read, half-open ${s.ike.halfOpen}, cookies sent ${s.ike.counters['cookies-sent']}, drops ${JSON.stringify(s.ike.drops)}`);
+    expect(s.ike.halfOpen).toBeLessThanOrEqual(10);
+    expect(s.ike.counters['cookies-sent']).toBeGreaterThan(100);
+    expect(s.ike.drops['init-no-connection']).toBe(500);
+    expect(Object.values(s.ike.drops as Record<string, number>).reduce((x, y) => x + y, 0)).toBeGreaterThan(900);
+    expect(Object.keys(s.ike.drops).filter((k) => k.startsWith('internal'))).toEqual([]);
+    await charon.initiate('net');
+    expect((await ping(ns.b, INNER.b, INNER.a, 2)).stdout).toMatch(/2 received/);
   }, 120_000);
 });
 

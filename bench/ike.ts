@@ -17,40 +17,50 @@ import { Secret } from '../src/ike/secret.js';
 import { StrongswanLab, siteSwanctlConf, startSitePair, strongswanMissing } from '../test/support/strongswan.js';
 
 const A = '10.200.0.1', B = '10.200.0.2';
-function conf(local: string, remote: string, lnet: string, rnet: string): SwanctlConfig {
-  const c: IkeConnectionConfig = {
-    name: 'net', version: 2, localAddrs: [local], remoteAddrs: [remote], localPort: 500, remotePort: 500,
-    proposals: [{ encr: [{ alg: 'aes-gcm-16', keyBits: 256 }], integ: [], prf: ['hmac-sha2-256'], dh: ['curve25519'] }],
-    encap: true, dpdDelayMs: 0, rekeyTimeMs: 0, local: { auth: 'psk', id: local }, remote: { auth: 'psk', id: remote },
-    children: [{ name: 'net', localTs: [{ prefix: lnet, prefixLength: 24 }], remoteTs: [{ prefix: rnet, prefixLength: 24 }], espProposals: [{ encr: [{ alg: 'aes-gcm-16', keyBits: 128 }], integ: [], dh: [], esn: false }], mode: 'tunnel', startAction: 'none', rekeyTimeMs: 0, lifeTimeMs: 0 }],
-  };
-  return { connections: [c], secrets: [{ ids: [A, B], secret: Secret.fromString('bench-pre-shared-key-0123456789') }] };
+/** K connections between K initiator addresses (10.201.0.i) and one responder address B. */
+function conf(side: 'i' | 'r', k: number): SwanctlConfig {
+  const connections: IkeConnectionConfig[] = [];
+  for (let i = 0; i < k; i++) {
+    const me = side === 'i' ? `10.201.0.${i + 1}` : B, peer = side === 'i' ? B : `10.201.0.${i + 1}`;
+    connections.push({
+      name: `net${i}`, version: 2, localAddrs: [me], remoteAddrs: [peer], localPort: 500, remotePort: 500,
+      proposals: [{ encr: [{ alg: 'aes-gcm-16', keyBits: 256 }], integ: [], prf: ['hmac-sha2-256'], dh: ['curve25519'] }],
+      encap: true, dpdDelayMs: 0, rekeyTimeMs: 0, local: { auth: 'psk', id: side === 'i' ? 'i.example' : 'r.example' }, remote: { auth: 'psk', id: side === 'i' ? 'r.example' : 'i.example' },
+      children: [{ name: 'net', localTs: [{ prefix: `10.${side === 'i' ? 1 : 2}.${i}.0`, prefixLength: 24 }], remoteTs: [{ prefix: `10.${side === 'i' ? 2 : 1}.${i}.0`, prefixLength: 24 }], espProposals: [{ encr: [{ alg: 'aes-gcm-16', keyBits: 128 }], integ: [], dh: [], esn: false }], mode: 'tunnel', startAction: 'none', rekeyTimeMs: 0, lifeTimeMs: 0 }],
+    });
+  }
+  return { connections, secrets: [{ ids: ['i.example', 'r.example'], secret: Secret.fromString('bench-pre-shared-key-0123456789') }] };
 }
 
-async function negotiations(n: number): Promise<void> {
-  const mk = async (c: SwanctlConfig) => createIkeDaemon({ gateway: await createGateway({ preset: 'larval' }), config: c, bind: false });
-  const a = await mk(conf(A, B, '10.1.0.0', '10.2.0.0')), b = await mk(conf(B, A, '10.2.0.0', '10.1.0.0'));
-  const wire = (from: IkeDaemon, to: IkeDaemon, fromAddr: string) => {
-    from.outbox = (bytes, address, port, local, localPort) => setImmediate(() => to.receive(bytes, fromAddr, localPort, address, port));
+async function negotiations(n: number, k: number): Promise<void> {
+  const mk = async (c: SwanctlConfig) => createIkeDaemon({ gateway: await createGateway({ preset: 'larval' }), config: c, bind: false, retransmit: { baseMs: Number(process.env.RT ?? 500) } });
+  const a = await mk(conf('i', k)), b = await mk(conf('r', k));
+  const wire = (from: IkeDaemon, to: IkeDaemon) => {
+    from.outbox = (bytes, address, port, local, localPort) => setImmediate(() => to.receive(bytes, local, localPort, address, port));
   };
-  wire(a, b, A);
-  wire(b, a, B);
+  wire(a, b);
+  wire(b, a);
   const settled = (pred: () => boolean) => new Promise<void>((resolve) => {
-    const poll = () => (pred() ? resolve() : setImmediate(poll));
+    const poll = () => (pred() ? resolve() : setTimeout(poll, 1));
     poll();
   });
-  const one = async () => {
-    a.initiate('net');
-    await settled(() => b.stats().childSas === 1 && a.stats().childSas === 1);
-    a.terminate('net');
+  // One round: K negotiations at once (as K peers would), then K deletes.
+  const round = async () => {
+    for (let i = 0; i < k; i++) a.initiate(`net${i}`);
+    await settled(() => b.stats().childSas === k && a.stats().childSas === k);
+    for (let i = 0; i < k; i++) a.terminate(`net${i}`);
     await settled(() => a.stats().ikeSas === 0 && b.stats().ikeSas === 0);
   };
-  for (let i = 0; i < 20; i++) await one(); // warm-up
+  await round(); // warm-up
+  const rounds = Math.max(1, Math.round(n / k));
+  const cpu0 = process.cpuUsage();
   const t = performance.now();
-  for (let i = 0; i < n; i++) await one();
+  for (let r = 0; r < rounds; r++) await round();
   const s = (performance.now() - t) / 1000;
-  console.log(`negotiations (IKE_SA_INIT + IKE_AUTH + CHILD SA install + delete, curve25519/aes256gcm16, both ends in one process): ${n} in ${s.toFixed(2)} s = ${(n / s).toFixed(0)}/s`);
-  console.log(`  responder drops: ${JSON.stringify(b.stats().drops)}; initiator drops: ${JSON.stringify(a.stats().drops)}`);
+  const cpu = process.cpuUsage(cpu0);
+  const total = rounds * k;
+  console.log(`negotiations (IKE_SA_INIT + IKE_AUTH + first CHILD SA installed on both ends, then deleted; curve25519, AES-256-GCM; ${k} at a time; initiator and responder in one process): ${total} in ${s.toFixed(2)} s = ${(total / s).toFixed(0)}/s; CPU ${((cpu.user + cpu.system) / 1000 / total).toFixed(2)} ms per negotiation for both ends`);
+  console.log(`  responder drops: ${JSON.stringify(b.stats().drops)}; initiator drops: ${JSON.stringify(a.stats().drops)}; retransmissions: ${(a.stats().counters.retransmits ?? 0) + (b.stats().counters.retransmits ?? 0)}`);
   await a.close();
   await b.close();
 }
@@ -110,6 +120,7 @@ async function firstPacket(runs: number): Promise<void> {
   }
 }
 
-const n = Number(process.argv[2] ?? 300);
-await negotiations(n);
-await firstPacket(5);
+const n = Number(process.argv[2] ?? 640);
+await negotiations(n, 1);
+await negotiations(n, 32);
+if (process.argv[3] !== '--no-first-packet') await firstPacket(5);

@@ -1,13 +1,15 @@
 // IKEv2 numbers (RFC 7296 §3, IANA "Internet Key Exchange Version 2 (IKEv2)
 // Parameters"). One definition of each; the codec and the exchanges name them.
 
-export const IKE_VERSION = 0x20; // major 2, minor 0
-export const IKE_HEADER_LENGTH = 28;
-export const GENERIC_HEADER_LENGTH = 4;
+import { IKE_HEADER, IKE_PORT, NATT_PORT, NON_ESP_MARKER_LEN } from '../../assembly/wire-defs.js';
+
+// Ports, header size and marker are the data plane's (one definition, assembly/wire-defs.ts).
+export { IKE_PORT, NATT_PORT };
+export const IKE_HEADER_LENGTH = IKE_HEADER;
 /** RFC 3948 §2.2: IKE on port 4500 starts with four zero octets (ESP's SPI is never 0). */
-export const NON_ESP_MARKER_LENGTH = 4;
-export const IKE_PORT = 500;
-export const NATT_PORT = 4500;
+export const NON_ESP_MARKER_LENGTH = NON_ESP_MARKER_LEN;
+export const IKE_VERSION = 0x20; // major 2, minor 0
+export const GENERIC_HEADER_LENGTH = 4;
 /** Messages larger than this are dropped (no fragmentation support, RFC 7383). */
 export const MAX_MESSAGE = 65535;
 

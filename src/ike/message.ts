@@ -3,10 +3,12 @@
 // buffer and against the enclosing structure; a malformed message is a value
 // { ok: false, reason } that the daemon counts (R30), never an exception.
 
+import * as W from '../../assembly/wire-defs.js';
 import { Payload, IKE_HEADER_LENGTH, GENERIC_HEADER_LENGTH, ATTR_KEY_LENGTH } from './constants.js';
 
-// Header offsets (§3.1)
-const H_SPI_I = 0, H_SPI_R = 8, H_NEXT = 16, H_VERSION = 17, H_EXCHANGE = 18, H_FLAGS = 19, H_MSGID = 20, H_LENGTH = 24;
+// Header offsets (§3.1): the data plane's definitions (assembly/wire-defs.ts).
+const H_SPI_I = W.IKE_INITIATOR_SPI, H_SPI_R = W.IKE_RESPONDER_SPI, H_NEXT = W.IKE_NEXT_PAYLOAD, H_VERSION = W.IKE_VERSION;
+const H_EXCHANGE = W.IKE_EXCHANGE_TYPE, H_FLAGS = W.IKE_FLAGS, H_MSGID = W.IKE_MESSAGE_ID, H_LENGTH = W.IKE_LENGTH;
 // Generic payload header (§3.2)
 const G_NEXT = 0, G_FLAGS = 1, G_LENGTH = 2;
 const CRITICAL = 0x80;

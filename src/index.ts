@@ -37,3 +37,7 @@ export { replay } from './replay/replay.js';
 export type { ReplayOptions, ReplayReport, ReplaySetup, ReplayRecord } from './replay/replay.js';
 export { TunDevice, TunError } from './tun/device.js';
 export type { TunOptions } from './tun/device.js';
+export { createIkeDaemon, IkeDaemon } from './ike/daemon.js';
+export type { IkeDaemonOptions, IkeDaemonStats, IkeSaInfo } from './ike/daemon.js';
+export { TunGateway } from './tun/gateway.js';
+export type { TunGatewayOptions, TunGatewayCounters } from './tun/gateway.js';

@@ -26,7 +26,7 @@ const HELP = `larval — IPsec packet-path engine (WebAssembly data plane)
 Usage:
   larval replay CAPTURE --config FILE [--preset larval|linux|bsd-2000|all] [--km-delay 200ms]
                 [--msl 30s] [--rekey TIME] [--out OUT.pcap] [--json] [--chart OUT.svg]
-  larval tun --config FILE --dev NAME --listen ADDR:PORT --peer ADDR:PORT [--km-delay T] [--rekey T]
+  larval tun --swanctl FILE --dev NAME [--config SETKEY] [--log]   (or --config SETKEY --listen ADDR:PORT)
   larval demo [--rules FILE] [--packets N] [--seed N] [--json]
   larval bench --config FILE [--capture FILE] [--packets N] [--seconds S] [--json]
   larval help [COMMAND]     (or: larval COMMAND --help)
@@ -37,8 +37,9 @@ Commands:
          each preset side by side (packets by verdict, drops by reason, ACQUIREs,
          SAs negotiated, packets lost, added latency); optionally write the
          resulting packets (ESP where protected) and an SVG timeline.
-  tun    Run as an IPsec gateway between a TUN device and a peer: ESP in UDP out,
-         checked and decrypted packets in (root, /dev/net/tun, python3).
+  tun    Run as an IPsec gateway between a TUN device and IKEv2 peers (swanctl.conf,
+         PSK; strongSwan interoperates): ESP in UDP out, checked and decrypted
+         packets in, SAs negotiated on demand (root, /dev/net/tun, python3).
   bench  Lookup rates on your own SPD and traffic: Mpps per stage (flow-cache hit,
          classifier miss, SA selection) with the linear-scan reference beside it.
   demo   Load an SPD from a ClassBench rule file (default: bundled acl1_1k), protect

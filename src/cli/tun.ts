@@ -7,29 +7,35 @@ import { parseArgs } from 'node:util';
 import { LarvalError } from '../common/errors.js';
 import { loadSetkey, policySpec, saSpec } from '../config/setkey.js';
 import { TunGateway } from '../tun/gateway.js';
+import { loadSwanctl } from '../ike/config.js';
 import { parseDuration } from './replay.js';
 
-export const TUN_HELP = `larval tun --config FILE --dev NAME --listen ADDR:PORT --peer ADDR:PORT [options]
+export const TUN_HELP = `larval tun --swanctl FILE --dev NAME [options]
+larval tun --config SETKEY --listen ADDR:PORT --dev NAME [options]
 
 Runs larval as an IPsec gateway: packets read from TUN device NAME go through the
-gateway built from the setkey(8) config and leave as ESP in UDP (RFC 3948) to the
-peer; ESP in UDP from the peer is checked, decrypted and written to the device.
-SAs the config leaves out are negotiated with the peer's larval over the same UDP
-socket (a test key exchange: keys derived from --secret, not IKE). Needs root or
-CAP_NET_ADMIN, /dev/net/tun and python3.
+gateway and leave as ESP in UDP (RFC 3948) to the peer; ESP in UDP from the peer is
+checked, decrypted and written to the device.
+
+With --swanctl, larval's IKEv2 daemon (RFC 7296, PSK) negotiates the SAs with the
+peers of a swanctl.conf (strongSwan syntax): it listens on UDP 500 and 4500 of the
+connections' local_addrs, installs the policies the children imply, starts a
+negotiation when the first packet needs an SA (the packet waits, it is not lost)
+and rekeys when the engine says an SA is getting old. ESP and IKE share port 4500.
+--config adds manual policies and SAs in setkey(8) syntax; without --swanctl, only
+those are used, with ESP on --listen. Needs root or CAP_NET_ADMIN, /dev/net/tun and
+python3.
 
 Options:
-  --config FILE        policies (and SAs) in setkey(8) syntax                (required)
-  --dev NAME           TUN device to create (e.g. larval0)                    (required)
-  --listen ADDR:PORT   local underlay address and UDP port (4500 is usual)     (required)
-  --peer ADDR:PORT     the peer gateway's address and port                     (required)
-  --km-delay TIME      delay before answering a negotiation                    (default 0)
-  --rekey TIME         soft lifetime of negotiated SAs (hard: 1.5×)            (default none)
-  --secret TEXT        shared secret the test keys are derived from
+  --swanctl FILE       IKEv2 connections and secrets (swanctl.conf syntax)
+  --config FILE        manual policies and SAs in setkey(8) syntax
+  --listen ADDR:PORT   without --swanctl: local address and UDP port for ESP
+  --dev NAME           TUN device to create or attach to (e.g. larval0)      (required)
   --mtu N              MTU of the device                                       (default 1400)
+  --log                print the IKE daemon's log lines (JSON, never a key)
   --stats-interval TIME  print counters periodically                           (default off)
 
-Signals: SIGUSR1 prints counters, SIGUSR2 starts a rekey, SIGINT/SIGTERM stop.
+Signals: SIGUSR1 prints counters, SIGUSR2 rekeys every CHILD SA, SIGINT/SIGTERM stop.
 `;
 
 function endpoint(value: string | undefined, option: string): { address: string; port: number } {
@@ -42,30 +48,32 @@ export async function tunCommand(argv: string[]): Promise<void> {
   const { values } = parseArgs({
     args: argv,
     options: {
-      config: { type: 'string' }, dev: { type: 'string' }, listen: { type: 'string' }, peer: { type: 'string' },
-      'km-delay': { type: 'string', default: '0' }, rekey: { type: 'string' }, secret: { type: 'string' },
-      mtu: { type: 'string', default: '1400' }, 'stats-interval': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false },
+      swanctl: { type: 'string' }, config: { type: 'string' }, dev: { type: 'string' }, listen: { type: 'string' },
+      mtu: { type: 'string', default: '1400' }, log: { type: 'boolean', default: false }, 'stats-interval': { type: 'string' },
+      help: { type: 'boolean', short: 'h', default: false },
     },
   });
   if (values.help) {
     process.stdout.write(TUN_HELP);
     return;
   }
-  if (!values.config) throw new LarvalError('EINVAL', 'tun: --config FILE is required; see larval tun --help');
+  if (!values.swanctl && !values.config) throw new LarvalError('EINVAL', 'tun: --swanctl FILE (IKEv2) or --config FILE (manual SAs) is required; see larval tun --help');
   if (!values.dev) throw new LarvalError('EINVAL', 'tun: --dev NAME is required; see larval tun --help');
-  const listen = endpoint(values.listen, '--listen');
-  const peer = endpoint(values.peer, '--peer');
+  if (!values.swanctl && !values.listen) throw new LarvalError('EINVAL', 'tun: without --swanctl, --listen ADDR:PORT is required for the ESP of manual SAs');
+  const listen = values.listen ? endpoint(values.listen, '--listen') : undefined;
   const mtu = Number(values.mtu);
   if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) throw new LarvalError('EINVAL', `--mtu: expected 576..65535 (got ${values.mtu})`);
-  const config = await loadSetkey(values.config);
+  const setkey = values.config ? await loadSetkey(values.config) : null;
+  const swanctl = values.swanctl ? await loadSwanctl(values.swanctl) : undefined;
   const g = await TunGateway.open({
-    policies: config.policies.map(policySpec), sas: config.sas.map(saSpec), dev: values.dev, listen, peer, mtu,
-    kmDelay: parseDuration(values['km-delay']!, '--km-delay'),
-    ...(values.rekey ? { rekeyMs: parseDuration(values.rekey, '--rekey') } : {}),
-    ...(values.secret ? { secret: values.secret } : {}),
+    dev: values.dev, mtu,
+    ...(setkey ? { policies: setkey.policies.map(policySpec), sas: setkey.sas.map(saSpec) } : {}),
+    ...(swanctl ? { swanctl } : {}),
+    ...(listen ? { listen } : {}),
+    ...(values.log ? { log: (msg: string) => process.stdout.write(JSON.stringify({ event: 'log', msg }) + '\n') } : {}),
   });
-  const line = (event: string) => process.stdout.write(JSON.stringify({ event, dev: g.tun.name, ...g.stats() }) + '\n');
-  process.stdout.write(JSON.stringify({ event: 'up', dev: g.tun.name, listen, peer }) + '\n');
+  const line = (event: string) => process.stdout.write(JSON.stringify({ event, dev: g.tun.name, ...g.stats(), ...(g.ike ? { sas: g.ike.list() } : {}) }) + '\n');
+  process.stdout.write(JSON.stringify({ event: 'up', dev: g.tun.name, connections: swanctl?.connections.map((c) => c.name) ?? [], ...(listen ? { listen } : {}) }) + '\n');
   process.on('SIGUSR1', () => line('stats'));
   process.on('SIGUSR2', () => g.rekey());
   const every = values['stats-interval'] ? setInterval(() => line('stats'), parseDuration(values['stats-interval'], '--stats-interval')) : null;

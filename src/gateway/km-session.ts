@@ -141,6 +141,20 @@ export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> imp
     this.gw.settle();
   }
 
+  /**
+   * R21/R29: remove every SA with this peer (a KM does this on INITIAL_CONTACT);
+   * packets that need an SA to it negotiate afresh (R7). Returns how many went.
+   */
+  flushPeer(address: string, now?: number): number {
+    this.live();
+    try {
+      return this.gw.engine.flushPeer(address, now);
+    } finally {
+      this.gw.settle();
+      this.gw.deliver();
+    }
+  }
+
   installPolicy(spec: PolicySpec): number {
     this.live();
     return this.gw.engine.addPolicy(spec);

@@ -22,15 +22,14 @@
 // that gets ESP on an SPI it does not know (it restarted: INVALID_SPI, R18) sends
 // {t:'hello', boot} so that the peer learns it at once.
 
-import { createSocket, type Socket } from 'node:dgram';
 import * as L from '../../assembly/layout.js';
 import { createGateway, type Gateway } from '../gateway/gateway.js';
 import { scriptedKeys } from '../gateway/scripted-km.js';
 import { TunDevice } from './device.js';
 import { LarvalError } from '../common/errors.js';
-import { emitIpv4 } from '../wire/ipv4.js';
 import { parseAddress } from '../common/addr.js';
-import { PROTO_UDP } from '../common/protocols.js';
+import { UdpPort, type DatagramBatch } from './udp.js';
+import { InboundFramer, OUTER_HEADROOM } from './frame.js';
 import type { KeyManagerSession } from '../gateway/km-session.js';
 import type { AcquireEvent, PolicySpec, SaSpec } from '../engine/types.js';
 
@@ -64,17 +63,20 @@ export interface TunGatewayCounters {
 }
 
 const MARKER = 4;
-const IPV4_HEADER = 20;
 const UDP_HEADER = 8;
 
 export class TunGateway {
   private constructor(
     readonly gw: Gateway,
     readonly tun: TunDevice,
-    private readonly socket: Socket,
     private readonly km: KeyManagerSession,
     private readonly options: TunGatewayOptions,
-  ) {}
+  ) {
+    this.framer = new InboundFramer(options.peer, options.listen.address, 256);
+  }
+
+  private udp!: UdpPort;
+  private readonly framer: InboundFramer;
 
   private nextSpi = 0;
   private nextId = 1;
@@ -94,29 +96,18 @@ export class TunGateway {
     for (const p of options.policies) gw.engine.addPolicy(p);
     for (const sa of options.sas ?? []) gw.engine.addSA(sa, 0);
     const tun = await TunDevice.open({ name: options.dev, ...(options.mtu ? { mtu: options.mtu } : {}) });
-    const socket = createSocket('udp4');
+    const km = gw.registerKeyManager({ name: 'tun-km' });
+    const g = new TunGateway(gw, tun, km, options);
     try {
-      await new Promise<void>((resolve, reject) => {
-        socket.once('error', reject);
-        socket.bind(options.listen.port, options.listen.address, () => {
-          socket.off('error', reject);
-          resolve();
-        });
+      // Key-exchange messages (non-ESP marker) are taken out before the ESP batch.
+      g.udp = await UdpPort.open(options.listen, options.peer, (batch) => g.fromPeer(batch), {
+        headroom: OUTER_HEADROOM,
+        filter: (msg, port, address) => g.control(msg, address),
       });
     } catch (err) {
       await tun.close();
       throw new LarvalError('EINVAL', `tun: cannot listen on ${options.listen.address}:${options.listen.port}: ${(err as Error).message}`);
     }
-    // A burst from the peer must wait in the socket while the event loop encrypts:
-    // ask for a large buffer (the kernel caps it at net.core.rmem_max).
-    try {
-      socket.setRecvBufferSize(8 << 20);
-      socket.setSendBufferSize(8 << 20);
-    } catch {
-      /* the default stays */
-    }
-    const km = gw.registerKeyManager({ name: 'tun-km' });
-    const g = new TunGateway(gw, tun, socket, km, options);
     g.start();
     return g;
   }
@@ -143,11 +134,11 @@ export class TunGateway {
       this.counters.rekeys++;
       this.initiate(null, 'tunnel');
     });
-    this.socket.on('message', (msg, rinfo) => this.fromPeer(msg, rinfo.address, rinfo.port));
     this.tun.onPackets((packets) => this.fromTun(packets));
     // Packets that waited for an SA leave, encapsulated, the moment it is installed (R9).
     this.gw.on('release', (r) => {
       for (const p of r.wire) if (p) this.send(p);
+      this.udp.flush();
       this.count(r.verdicts);
     });
     this.tun.onError((err) => process.stderr.write(`larval tun: ${err.message}\n`));
@@ -159,6 +150,7 @@ export class TunGateway {
     this.counters.tunIn += packets.length;
     const out = this.gw.output(packets, this.now());
     for (const p of out.packets) if (p) this.send(p);
+    this.udp.flush();
     this.count(out.verdicts);
   }
 
@@ -168,31 +160,31 @@ export class TunGateway {
     const ihl = (p[0] & 15) * 4;
     if (p[0] >> 4 !== 4 || p[9] !== 17) return; // not ESP in UDP: not for the tunnel (bypass is not forwarded)
     this.counters.udpOut++;
-    this.socket.send(p.subarray(ihl + UDP_HEADER), this.options.peer.port, this.options.peer.address);
+    this.udp.queue(p.subarray(ihl + UDP_HEADER));
   }
 
-  private fromPeer(msg: Buffer, address: string, port: number): void {
-    if (msg.length >= MARKER && msg.readUInt32BE(0) === 0) {
-      this.counters.kmIn++;
-      this.keyExchange(msg.subarray(MARKER), address);
-      return;
+  /** A datagram with the non-ESP marker is the key exchange (taken out of the ESP batch). */
+  private control(msg: Buffer, address: string): boolean {
+    if (msg.length < MARKER || msg.readUInt32BE(0) !== 0) return false;
+    this.counters.kmIn++;
+    this.keyExchange(msg.subarray(MARKER), address);
+    return true;
+  }
+
+  /** ESP in UDP from the peer, a batch at a time: one engine call, then the inner packets to the device. */
+  private fromPeer(batch: DatagramBatch): void {
+    this.counters.udpIn += batch.count;
+    const res = this.gw.input(this.framer.frame(batch), this.now());
+    const v = res.verdicts;
+    for (let i = 0; i < batch.count; i++) {
+      const inner = res.packets[i];
+      // Only what was decrypted goes to the device (a bypass verdict would be the outer packet itself).
+      if (inner && v.verdictCode(i) === L.Verdict.Protect) {
+        this.counters.tunOut++;
+        this.tun.write(inner);
+      }
     }
-    this.counters.udpIn++;
-    // Rebuild the outer packet the engine's inbound path expects: IPv4 + UDP to 4500.
-    const p = Buffer.allocUnsafe(IPV4_HEADER + UDP_HEADER + msg.length);
-    emitIpv4({ src: address, dst: this.options.listen.address, protocol: PROTO_UDP, payloadLength: UDP_HEADER + msg.length }, p);
-    // UDP checksum zero, as RFC 3948 §2.1 sends it (the socket already checked it).
-    p.writeUInt16BE(port, 20);
-    p.writeUInt16BE(L.NATT_PORT, 22);
-    p.writeUInt16BE(UDP_HEADER + msg.length, 24);
-    p.writeUInt16BE(0, 26);
-    msg.copy(p, 28);
-    const res = this.gw.input([p], this.now());
-    for (const inner of res.packets) if (inner && inner !== p) {
-      this.counters.tunOut++;
-      this.tun.write(inner);
-    }
-    this.count(res.verdicts);
+    this.count(v);
   }
 
   private count(v: { length: number; verdictCode(i: number): number; reason(i: number): string }): void {
@@ -212,7 +204,7 @@ export class TunGateway {
     const json = Buffer.from(JSON.stringify(body));
     const msg = Buffer.alloc(MARKER + json.length);
     json.copy(msg, MARKER);
-    this.socket.send(msg, this.options.peer.port, this.options.peer.address);
+    this.udp.sendNow(msg);
   }
 
   private initiate(ev: AcquireEvent | null, mode: 'tunnel' | 'transport'): void {
@@ -298,7 +290,7 @@ export class TunGateway {
   async close(): Promise<void> {
     if (this.clock) clearInterval(this.clock);
     for (const p of this.pending.values()) clearTimeout(p.timer);
-    this.socket.close();
+    this.udp.close();
     await this.tun.close();
   }
 }

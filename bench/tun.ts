@@ -22,6 +22,8 @@
 // on exit, also on failure or Ctrl-C.
 //
 //   npm run bench:tun -- [--time 8] [--paths larval,strongswan,relay,veth] [--workers 2] [--rounds 1] [--json FILE]
+//   --paths may also name larval-w (larval --workers N) and larval@DIR (the larval built in DIR, e.g. an
+//   earlier commit, to measure one change side by side).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -253,8 +255,8 @@ function setkeyConf(l: string, r: string, us: string, them: string): string {
   return `spdadd ${l} ${r} any -P out ipsec esp/tunnel/${us}-${them}/require;\nspdadd ${r} ${l} any -P in ipsec esp/tunnel/${them}-${us}/require;\n`;
 }
 
-async function runLarval(workers?: number): Promise<Result> {
-  const name = workers ? `w${workers}` : 'l';
+async function runLarval(workers?: number, cli = CLI, label?: string): Promise<Result> {
+  const name = label ? `c${namespaces.length}` : workers ? `w${workers}` : 'l';
   const p = makePair(name);
   let a: Proc | undefined, b: Proc | undefined;
   try {
@@ -263,13 +265,13 @@ async function runLarval(workers?: number): Promise<Result> {
     writeFileSync(join(dir, 'b.conf'), setkeyConf('10.2.0.0/24', '10.1.0.0/24', UNDER.b, UNDER.a));
     const gw = (side: 'a' | 'b') => {
       const other = side === 'a' ? 'b' : 'a';
-      return jsonChild(`larval ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), CLI, 'tun', '--config', join(dir, `${side}.conf`), '--dev', 'lt0',
+      return jsonChild(`larval ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), cli, 'tun', '--config', join(dir, `${side}.conf`), '--dev', 'lt0',
         '--listen', `${UNDER[side]}:4500`, '--peer', `${UNDER[other]}:4500`, ...(workers ? ['--workers', String(workers)] : [])]);
     };
     a = gw('a'); b = gw('b');
     await Promise.all([a.waitFor((l) => l.event === 'up'), b.waitFor((l) => l.event === 'up')]);
     await pingUntilUp(p.a, INNER.b, INNER.a);
-    const r = await measurePath(workers ? `larval, ${workers} workers` : 'larval', p, [{ label: 'larval a', pid: a.pid, proc: a }, { label: 'larval b', pid: b.pid, proc: b }]);
+    const r = await measurePath(label ?? (workers ? `larval, ${workers} workers` : 'larval'), p, [{ label: 'larval a', pid: a.pid, proc: a }, { label: 'larval b', pid: b.pid, proc: b }]);
     const drops = [await counters(a!), await counters(b!)].map((c) => JSON.stringify(c.drops));
     if (drops.some((d) => d !== '{}')) r.note = `drops a ${drops[0]} b ${drops[1]}`;
     return r;
@@ -395,6 +397,8 @@ async function main(): Promise<void> {
     for (const path of paths) {
       const run = path === 'larval' ? () => runLarval()
         : path === 'larval-w' ? () => runLarval(workers ?? 2)
+        // larval@DIR: another build of larval (DIR/dist/src/cli.js), e.g. the commit before a change, side by side
+        : path.startsWith('larval@') ? () => runLarval(undefined, join(path.slice(7), 'dist/src/cli.js'), `larval@${path.slice(7).split('/').pop()}`)
         : path === 'relay' ? runRelay
         : path === 'veth' ? runVeth
         : path === 'strongswan' ? (existsSync(CHARON) && have('swanctl') ? runStrongswan : null)
@@ -414,7 +418,7 @@ async function main(): Promise<void> {
     console.log(`\nround ${round + 1}, iperf3 TCP ${SECONDS} s, ${new Date().toISOString()}\n`);
     console.log(table(results));
     const by = (k: string) => results.find((r) => r.path.startsWith(k))?.mbps;
-    const larval = by('larval'), sw = by('strongSwan'), relay = by('no-crypto');
+    const larval = results.find((r) => r.path === 'larval')?.mbps, sw = by('strongSwan'), relay = by('no-crypto');
     const ratios: string[] = [];
     if (larval && sw) ratios.push(`larval / strongSwan = ${(larval / sw).toFixed(2)}×`);
     if (larval && relay) ratios.push(`larval / relay = ${(larval / relay).toFixed(2)}×`);

@@ -96,8 +96,16 @@ describe.skipIf(missing !== null)('larval tun between two network namespaces (is
 
   it('pings across before any SA exists: the first echo request is answered (0% loss), one ACQUIRE per side; the veth carries only ESP in UDP, which tshark decrypts', async () => {
     const cap = join(dir, 'veth.pcap');
-    const tshark = tsharkMissing() === null ? spawn('ip', ['netns', 'exec', NS.a, 'tshark', '-i', 'vta', '-w', cap, '-f', 'udp or icmp or tcp'], { stdio: 'ignore' }) : null;
-    if (tshark) await new Promise((r) => setTimeout(r, 1500));
+    const tshark = tsharkMissing() === null ? spawn('ip', ['netns', 'exec', NS.a, 'tshark', '-i', 'vta', '-w', cap, '-f', 'udp or icmp or tcp'], { stdio: ['ignore', 'ignore', 'pipe'] }) : null;
+    // Ready when tshark says it is capturing (a fixed wait lost the first frames on a busy machine).
+    if (tshark) await new Promise<void>((resolve, reject) => {
+      let err = '';
+      const t = setTimeout(() => reject(new Error(`tshark did not start capturing: ${err}`)), 30_000);
+      tshark.stderr!.on('data', (d: Buffer) => {
+        err += d.toString();
+        if (/Capturing on/.test(err)) { clearTimeout(t); resolve(); }
+      });
+    });
     const out = inNs(NS.a, 'ping -c 5 -i 0.2 -W 2 -I 10.1.0.1 10.2.0.1');
     expect(out).toMatch(/icmp_seq=1 /);
     expect(out).toMatch(/5 packets transmitted, 5 received, 0% packet loss/);
@@ -107,7 +115,9 @@ describe.skipIf(missing !== null)('larval tun between two network namespaces (is
     expect(sa.drops).toEqual({});
     expect(sb.drops).toEqual({});
     if (tshark) {
-      await new Promise((r) => setTimeout(r, 500));
+      // Stop the capture once the 10 ESP frames are in the file (or after 20 s), not after a fixed wait.
+      const espInFile = () => spawnSync('tshark', ['-r', cap, '-Y', 'esp', '-T', 'fields', '-e', 'esp.spi'], { encoding: 'utf8' }).stdout.trim().split('\n').filter(Boolean).length;
+      for (const end = Date.now() + 20_000; espInFile() < 10 && Date.now() < end;) await new Promise((r) => setTimeout(r, 200));
       tshark.kill('SIGINT');
       await new Promise((r) => tshark.once('exit', r));
       // Every frame is UDP 4500 between the gateways: ESP, or the key exchange (non-ESP marker).
@@ -122,6 +132,7 @@ describe.skipIf(missing !== null)('larval tun between two network namespaces (is
       expect(spis.length).toBe(2);
       const sas = spis.flatMap((spi) => [[UNDER.a, UNDER.b], [UNDER.b, UNDER.a]].map(([src, dst]) => ({ family: 4 as const, src, dst, spi, enc: 'aes-gcm-16' as const, encKey: scriptedKeys(spi).encryption!.key as Uint8Array, auth: null })));
       const esp = (await tsharkDecryptEsp(cap, sas)).filter((f) => f.spi !== null);
+      if (esp.length !== 10) console.log(JSON.stringify(frames), JSON.stringify(esp));
       expect(esp.length).toBe(10);
       expect(esp.every((f) => f.icv === 'good' && f.inner?.proto === 1)).toBe(true);
     }

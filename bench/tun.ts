@@ -23,7 +23,8 @@
 //
 //   npm run bench:tun -- [--time 8] [--paths larval,strongswan,relay,veth] [--workers 2] [--rounds 1] [--json FILE]
 //   --paths may also name larval-w (larval --workers N) and larval@DIR (the larval built in DIR, e.g. an
-//   earlier commit, to measure one change side by side).
+//   earlier commit, to measure one change side by side) and larval+NAME=VALUE (this build with an
+//   environment variable set, e.g. larval+LARVAL_TUN_SPIN_US=0).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -140,8 +141,8 @@ interface Proc {
 }
 
 /** A child speaking JSON lines on stdout (larval tun, the relay). */
-function jsonChild(label: string, argv: string[]): Proc {
-  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'] });
+function jsonChild(label: string, argv: string[], env: Record<string, string> = {}): Proc {
+  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
   children.push(proc);
   const lines: Record<string, unknown>[] = [];
   const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
@@ -255,7 +256,7 @@ function setkeyConf(l: string, r: string, us: string, them: string): string {
   return `spdadd ${l} ${r} any -P out ipsec esp/tunnel/${us}-${them}/require;\nspdadd ${r} ${l} any -P in ipsec esp/tunnel/${them}-${us}/require;\n`;
 }
 
-async function runLarval(workers?: number, cli = CLI, label?: string): Promise<Result> {
+async function runLarval(workers?: number, cli = CLI, label?: string, env: Record<string, string> = {}): Promise<Result> {
   const name = label ? `c${namespaces.length}` : workers ? `w${workers}` : 'l';
   const p = makePair(name);
   let a: Proc | undefined, b: Proc | undefined;
@@ -266,7 +267,7 @@ async function runLarval(workers?: number, cli = CLI, label?: string): Promise<R
     const gw = (side: 'a' | 'b') => {
       const other = side === 'a' ? 'b' : 'a';
       return jsonChild(`larval ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), cli, 'tun', '--config', join(dir, `${side}.conf`), '--dev', 'lt0',
-        '--listen', `${UNDER[side]}:4500`, '--peer', `${UNDER[other]}:4500`, ...(workers ? ['--workers', String(workers)] : [])]);
+        '--listen', `${UNDER[side]}:4500`, '--peer', `${UNDER[other]}:4500`, ...(workers ? ['--workers', String(workers)] : [])], env);
     };
     a = gw('a'); b = gw('b');
     await Promise.all([a.waitFor((l) => l.event === 'up'), b.waitFor((l) => l.event === 'up')]);
@@ -397,8 +398,10 @@ async function main(): Promise<void> {
     for (const path of paths) {
       const run = path === 'larval' ? () => runLarval()
         : path === 'larval-w' ? () => runLarval(workers ?? 2)
-        // larval@DIR: another build of larval (DIR/dist/src/cli.js), e.g. the commit before a change, side by side
-        : path.startsWith('larval@') ? () => runLarval(undefined, join(path.slice(7), 'dist/src/cli.js'), `larval@${path.slice(7).split('/').pop()}`)
+        // larval@DIR: another build of larval (DIR/dist/src/cli/main.js), e.g. the commit before a change, side by side
+        // larval+NAME=VALUE: this build with an environment variable (a tuning knob) set
+        : path.startsWith('larval+') ? () => runLarval(undefined, CLI, path, Object.fromEntries([path.slice(7).split('=') as [string, string]]))
+        : path.startsWith('larval@') ? () => runLarval(undefined, cliIn(path.slice(7)), `larval@${path.slice(7).split('/').pop()}`)
         : path === 'relay' ? runRelay
         : path === 'veth' ? runVeth
         : path === 'strongswan' ? (existsSync(CHARON) && have('swanctl') ? runStrongswan : null)

@@ -2,7 +2,8 @@
 // each between two network namespaces joined by a veth pair:
 //
 //   larval     two `larval tun` gateways (AES-GCM-128, ESP in UDP, the test key exchange)
-//   larval-wN  the same with --workers N (when --workers N is given)
+//   larval-chacha  the same with manual ChaCha20-Poly1305 SAs (RFC 7634; libsodium when
+//              sodium-native is installed), larval-gcm with manual AES-GCM SAs
 //   strongswan two strongSwan charon gateways with kernel-libipsec (userspace ESP in
 //              UDP, aes128gcm16, encap = yes), per /work/shared/notes/strongswan-peer.md
 //   relay      a no-crypto Node relay on larval's own TUN and UDP I/O (bench/tun-relay.ts):
@@ -21,14 +22,14 @@
 // for its row. Namespaces and veths have names unique to this run and are deleted
 // on exit, also on failure or Ctrl-C.
 //
-//   npm run bench:tun -- [--time 8] [--paths larval,strongswan,relay,veth] [--workers 2] [--rounds 1] [--json FILE]
-//   --paths may also name larval-w (larval --workers N) and larval@DIR (the larval built in DIR, e.g. an
+//   npm run bench:tun -- [--time 8] [--paths larval,larval-chacha,strongswan,relay,veth] [--rounds 1] [--json FILE]
+//   --paths may also name larval-chacha, larval-gcm and larval@DIR (the larval built in DIR, e.g. an
 //   earlier commit, to measure one change side by side) and larval+NAME=VALUE (this build with an
 //   environment variable set, e.g. larval+LARVAL_TUN_SPIN_US=0).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { cpus, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { parseArgs } from 'node:util';
@@ -46,8 +47,7 @@ const MTU = 1400;
 const { values: opts } = parseArgs({
   options: {
     time: { type: 'string', default: '8' },
-    paths: { type: 'string', default: 'larval,strongswan,relay,veth' },
-    workers: { type: 'string' },
+    paths: { type: 'string', default: 'larval,larval-chacha,strongswan,relay,veth' },
     rounds: { type: 'string', default: '1' },
     json: { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -128,7 +128,7 @@ function addTun(p: Pair): void {
   for (const side of ['a', 'b'] as const) {
     const ns = p[side];
     const other = side === 'a' ? 'b' : 'a';
-    sh(`ip -n ${ns} tuntap add dev lt0 mode tun ${opts.workers ? 'multi_queue' : ''} && ip -n ${ns} link set lt0 mtu ${MTU} up && ip -n ${ns} addr add ${INNER[side]}/24 dev lt0`);
+    sh(`ip -n ${ns} tuntap add dev lt0 mode tun && ip -n ${ns} link set lt0 mtu ${MTU} up && ip -n ${ns} addr add ${INNER[side]}/24 dev lt0`);
     sh(`ip -n ${ns} route add ${INNER[other].replace(/\.\d+$/, '.0')}/24 dev lt0`);
   }
 }
@@ -194,6 +194,13 @@ interface Result {
   pingLoss: number | null;
   gateways: { label: string; pid: number; rssBefore: number; rssAfter: number; cpuPct: number; packets: number | null; usPerPacket: number | null }[];
   note?: string;
+  /** Idle CPU of the whole machine during the run, in cores (other users' load shows here). */
+  idleCores?: number;
+}
+
+function machineCpu(): { idle: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3] + f[4], total: f.reduce((x, y) => x + y, 0) };
 }
 
 const quantile = (xs: number[], q: number) => {
@@ -209,6 +216,7 @@ async function measurePath(path: string, p: Pair, gws: { label: string; pid: num
   await until('iperf3 listening', 10_000, () => /:5201\b/.test(sh(`ip netns exec ${p.b} ss -ltnH`)));
   const before = await Promise.all(gws.map(async (g) => ({ cpu: cpuSeconds(g.pid), rss: rssMiB(g.pid), c: g.proc ? await counters(g.proc) : null })));
   const t0 = performance.now();
+  const m0 = machineCpu();
   const pingCount = Math.floor(SECONDS / 0.05);
   const ping = spawn('ip', ['netns', 'exec', p.a, 'ping', '-i', '0.05', '-c', String(pingCount), '-W', '1', '-I', src, dst], { stdio: ['ignore', 'pipe', 'ignore'] });
   children.push(ping);
@@ -216,6 +224,8 @@ async function measurePath(path: string, p: Pair, gws: { label: string; pid: num
   ping.stdout!.on('data', (d: Buffer) => { pingOut += d.toString(); });
   const client = spawnSync('ip', ['netns', 'exec', p.a, 'iperf3', '-c', dst, '-B', src, '-t', String(SECONDS), '-J'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const elapsed = (performance.now() - t0) / 1000;
+  const m1 = machineCpu();
+  const idleCores = ((m1.idle - m0.idle) / (m1.total - m0.total)) * cpus().length;
   const after = await Promise.all(gws.map(async (g) => ({ cpu: cpuSeconds(g.pid), rss: rssMiB(g.pid), c: g.proc ? await counters(g.proc) : null })));
   if (ping.exitCode === null) { ping.kill('SIGINT'); await new Promise((r) => ping.once('exit', r)); }
   if (server.exitCode === null) server.kill('SIGKILL');
@@ -231,7 +241,7 @@ async function measurePath(path: string, p: Pair, gws: { label: string; pid: num
   const rtts = [...pingOut.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
   const sent = /(\d+) packets transmitted/.exec(pingOut);
   return {
-    path, mbps, retransmits, note,
+    path, mbps, retransmits, note, idleCores,
     pingP50: quantile(rtts, 0.5), pingP99: quantile(rtts, 0.99),
     pingLoss: sent ? 1 - rtts.length / Number(sent[1]) : null,
     gateways: gws.map((g, i) => {
@@ -252,18 +262,27 @@ function packetCount(c: Record<string, any>): number {
 
 // -- the paths -------------------------------------------------------------------
 
+/** Manual SAs both ways (ESP in UDP, fixed bench keys): no key exchange at all. */
+function manualSas(alg: 'aes-gcm-16' | 'chacha20-poly1305'): string {
+  const len = alg === 'aes-gcm-16' ? 20 : 36;
+  const key = (seed: number) => '0x' + Array.from({ length: len }, (_, i) => ((i * 29 + seed) & 255).toString(16).padStart(2, '0')).join('');
+  return `add ${UNDER.a}[4500] ${UNDER.b}[4500] esp-udp 0x2001 -m tunnel -E ${alg} ${key(1)};\n`
+    + `add ${UNDER.b}[4500] ${UNDER.a}[4500] esp-udp 0x2002 -m tunnel -E ${alg} ${key(2)};\n`;
+}
+
 function setkeyConf(l: string, r: string, us: string, them: string): string {
   return `spdadd ${l} ${r} any -P out ipsec esp/tunnel/${us}-${them}/require;\nspdadd ${r} ${l} any -P in ipsec esp/tunnel/${them}-${us}/require;\n`;
 }
 
-async function runLarval(workers?: number, cli = CLI, label?: string, env: Record<string, string> = {}): Promise<Result> {
+async function runLarval(workers?: number, cli = CLI, label?: string, env: Record<string, string> = {}, manual?: 'aes-gcm-16' | 'chacha20-poly1305'): Promise<Result> {
   const name = label ? `c${namespaces.length}` : workers ? `w${workers}` : 'l';
   const p = makePair(name);
   let a: Proc | undefined, b: Proc | undefined;
   try {
     addTun(p);
-    writeFileSync(join(dir, 'a.conf'), setkeyConf('10.1.0.0/24', '10.2.0.0/24', UNDER.a, UNDER.b));
-    writeFileSync(join(dir, 'b.conf'), setkeyConf('10.2.0.0/24', '10.1.0.0/24', UNDER.b, UNDER.a));
+    const sas = manual ? manualSas(manual) : '';
+    writeFileSync(join(dir, 'a.conf'), setkeyConf('10.1.0.0/24', '10.2.0.0/24', UNDER.a, UNDER.b) + sas);
+    writeFileSync(join(dir, 'b.conf'), setkeyConf('10.2.0.0/24', '10.1.0.0/24', UNDER.b, UNDER.a) + sas);
     const gw = (side: 'a' | 'b') => {
       const other = side === 'a' ? 'b' : 'a';
       return jsonChild(`larval ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), cli, 'tun', '--config', join(dir, `${side}.conf`), '--dev', 'lt0',
@@ -378,10 +397,10 @@ async function runStrongswan(): Promise<Result> {
 
 function table(results: Result[]): string {
   const f = (x: number | null | undefined, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(d));
-  const rows = ['| path | TCP Mbit/s | retransmits | ping p50 / p99 ms (loss) | gateway: CPU %, µs/packet, RSS MiB before→after |', '|---|---:|---:|---|---|'];
+  const rows = ['| path | TCP Mbit/s | retransmits | ping p50 / p99 ms (loss) | idle cores | gateway: CPU %, µs/packet, RSS MiB before→after |', '|---|---:|---:|---|---:|---|'];
   for (const r of results) {
     const gws = r.gateways.map((g) => `${g.label}: ${f(g.cpuPct)} %, ${g.usPerPacket === null ? '–' : f(g.usPerPacket, 1)} µs/pkt, ${f(g.rssBefore)}→${f(g.rssAfter)}`).join('; ') || '–';
-    rows.push(`| ${r.path} | ${f(r.mbps)} | ${f(r.retransmits)} | ${f(r.pingP50, 2)} / ${f(r.pingP99, 2)} (${r.pingLoss === null ? '–' : f(r.pingLoss * 100) + ' %'}) | ${gws}${r.note ? ` (${r.note})` : ''} |`);
+    rows.push(`| ${r.path} | ${f(r.mbps)} | ${f(r.retransmits)} | ${f(r.pingP50, 2)} / ${f(r.pingP99, 2)} (${r.pingLoss === null ? '–' : f(r.pingLoss * 100) + ' %'}) | ${f(r.idleCores, 2)} | ${gws}${r.note ? ` (${r.note})` : ''} |`);
   }
   return rows.join('\n');
 }
@@ -391,13 +410,16 @@ async function main(): Promise<void> {
   for (const cmd of ['ip', 'iperf3', 'ping', 'python3', 'ss']) if (!have(cmd)) throw new Error(`bench:tun needs ${cmd}`);
   if (!existsSync(CLI) || !existsSync(RELAY)) throw new Error('run npm run build first');
   const paths = opts.paths!.split(',');
-  const workers = opts.workers ? Number(opts.workers) : undefined;
   const all: Result[][] = [];
   for (let round = 0; round < Number(opts.rounds); round++) {
     const results: Result[] = [];
     for (const path of paths) {
+      const [base, setting] = path.split('+') as [string, string | undefined];
+      const env = setting ? Object.fromEntries([setting.split('=') as [string, string]]) : {};
       const run = path === 'larval' ? () => runLarval()
-        : path === 'larval-w' ? () => runLarval(workers ?? 2)
+        // larval-chacha / larval-gcm: manual SAs from the config (setkey add), no key exchange; +NAME=VALUE as below
+        : base === 'larval-chacha' ? () => runLarval(undefined, CLI, path, env, 'chacha20-poly1305')
+        : base === 'larval-gcm' ? () => runLarval(undefined, CLI, path, env, 'aes-gcm-16')
         // larval@DIR: another build of larval (DIR/dist/src/cli/main.js), e.g. the commit before a change, side by side
         // larval+NAME=VALUE: this build with an environment variable (a tuning knob) set
         : path.startsWith('larval+') ? () => runLarval(undefined, CLI, path, Object.fromEntries([path.slice(7).split('=') as [string, string]]))
@@ -425,8 +447,11 @@ async function main(): Promise<void> {
     const ratios: string[] = [];
     if (larval && sw) ratios.push(`larval / strongSwan = ${(larval / sw).toFixed(2)}×`);
     if (larval && relay) ratios.push(`larval / relay = ${(larval / relay).toFixed(2)}×`);
-    const lw = results.find((r) => r.path.startsWith('larval,'))?.mbps;
-    if (lw && larval) ratios.push(`larval ${workers} workers / 1 = ${(lw / larval).toFixed(2)}×`);
+    for (const r of results) {
+      if (r.path === 'larval' || !r.path.startsWith('larval-') || !(r.mbps > 0)) continue;
+      if (sw) ratios.push(`${r.path} / strongSwan = ${(r.mbps / sw).toFixed(2)}×`);
+      if (relay) ratios.push(`${r.path} / relay = ${(r.mbps / relay).toFixed(2)}×`);
+    }
     if (ratios.length) console.log(`\n${ratios.join('; ')}`);
   }
   if (opts.json) writeFileSync(opts.json, JSON.stringify(all, null, 2));

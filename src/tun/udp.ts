@@ -37,7 +37,7 @@ export class DatagramBatch {
   }
 }
 
-export interface UdpStats { received: number; batches: number; sent: number; truncatedBatches: number; socketErrors: Record<string, number> }
+export interface UdpStats { received: number; batches: number; sent: number; fullBatches: number; socketErrors: Record<string, number> }
 
 const BATCH_PACKETS = 256;
 const BATCH_BYTES = 1 << 20;
@@ -47,7 +47,7 @@ export class UdpPort {
   private readonly batch: DatagramBatch;
   private scheduled = false;
   private readonly out: Uint8Array[] = [];
-  private readonly counters: UdpStats = { received: 0, batches: 0, sent: 0, truncatedBatches: 0, socketErrors: {} };
+  private readonly counters: UdpStats = { received: 0, batches: 0, sent: 0, fullBatches: 0, socketErrors: {} };
 
   private constructor(readonly socket: Socket, private readonly onBatch: (batch: DatagramBatch) => void, headroom: number, private readonly filter?: (msg: Buffer, port: number, address: string) => boolean) {
     this.batch = new DatagramBatch(BATCH_PACKETS, BATCH_BYTES, headroom);
@@ -90,7 +90,7 @@ export class UdpPort {
     at = ((at + ALIGN - 1) & ~(ALIGN - 1)) + b.headroom;
     if (b.count === b.capacity || at + msg.length > b.data.length) {
       this.deliver(); // full: deliver now, start a new batch
-      this.counters.truncatedBatches++;
+      this.counters.fullBatches++;
       at = b.headroom;
     }
     b.data.set(msg, at);

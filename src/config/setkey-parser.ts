@@ -24,10 +24,10 @@ const PRIORITY_BASES: Record<string, number> = { low: PRIORITY_LOW, def: PRIORIT
 const U32_MAX = 0xffffffff;
 const MAX_UNIQUE_ID = 32767;
 
-const ENCRYPTION: Record<string, EncryptionAlgorithm> = { 'aes-gcm-16': 'aes-gcm-16', 'aes-cbc': 'aes-cbc', 'rijndael-cbc': 'aes-cbc' };
+const ENCRYPTION: Record<string, EncryptionAlgorithm> = { 'aes-gcm-16': 'aes-gcm-16', 'aes-cbc': 'aes-cbc', 'rijndael-cbc': 'aes-cbc', 'chacha20-poly1305': 'chacha20-poly1305' };
 const INTEGRITY: Record<string, IntegrityAlgorithm> = { 'hmac-sha256': 'hmac-sha256-128', 'hmac-sha2-256': 'hmac-sha256-128', 'hmac-sha1': 'hmac-sha1-96' };
 // What setkey itself knows but larval does not compute: a different message than a typo.
-const SETKEY_ENCRYPTION = ['des-cbc', '3des-cbc', 'null', 'simple', 'blowfish-cbc', 'cast128-cbc', 'des-deriv', 'des-32iv', 'twofish-cbc', 'aes-ctr', 'camellia-cbc', 'aes-gmac', 'chacha20-poly1305'];
+const SETKEY_ENCRYPTION = ['des-cbc', '3des-cbc', 'null', 'simple', 'blowfish-cbc', 'cast128-cbc', 'des-deriv', 'des-32iv', 'twofish-cbc', 'aes-ctr', 'camellia-cbc', 'aes-gmac'];
 const SETKEY_INTEGRITY = ['hmac-md5', 'keyed-md5', 'keyed-sha1', 'null', 'hmac-sha384', 'hmac-sha2-384', 'hmac-sha512', 'hmac-sha2-512', 'hmac-ripemd160', 'aes-xcbc-mac', 'tcp-md5'];
 const UPPER_EXTRA: Record<string, number> = { ip4: 4, ipencap: 4 };
 const SA_OPTIONS = ['-m', '-r', '-u', '-f', '-lh', '-ls', '-bh', '-bs', '-esn', '-E', '-A'];

@@ -35,6 +35,7 @@
 //                -esn        FreeBSD setkey's flag for 64-bit ESN (SaSpec.esn); the
 //                            ipsec-tools setkey has no ESN flag
 //   algorithm    -E aes-gcm-16 KEY            (AES key + 4-octet salt: 20/28/36 octets)
+//                -E chacha20-poly1305 KEY     (RFC 7634: 32-octet key + 4-octet salt: 36 octets)
 //                -E aes-cbc|rijndael-cbc KEY -A hmac-sha256|hmac-sha2-256|hmac-sha1 KEY
 //                -A ... alone for ah.  KEY: 0x and an even number of hex digits, or a
 //                "quoted string" (its bytes). hmac-sha256 is RFC 4868 HMAC-SHA-256-128,

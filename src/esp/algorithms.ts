@@ -4,16 +4,21 @@
 //   aes-gcm-16   RFC 4106: AES-GCM with a 16-octet ICV. The key material is the AES
 //                key followed by a 4-octet salt (§8.1, as setkey's -E aes-gcm-16
 //                takes it); an 8-octet explicit IV; padding to 4 octets.
+//   chacha20-poly1305  RFC 7634: the AEAD of RFC 8439 with a 16-octet ICV; key material
+//                is the 32-octet key followed by a 4-octet salt (§2: nonce = salt | IV);
+//                an 8-octet explicit IV; the AAD as for GCM (§2.1); padding to 4 octets.
+//                node:crypto does it; sodium-native, when installed, is a faster
+//                path for the same transform (esp/sodium.ts).
 //   aes-cbc      RFC 3602: 16-octet random IV, padding to the 16-octet block. Needs
 //                an integrity algorithm: larval does not run ESP without integrity
 //                (R23: a flipped bit must be detected).
 //   hmac-sha256-128  RFC 4868: 32-octet key, ICV the first 16 octets.
 //   hmac-sha1-96     RFC 2404: 20-octet key, ICV the first 12 octets.
 
-export type EncryptionAlgorithm = 'aes-gcm-16' | 'aes-cbc';
+export type EncryptionAlgorithm = 'aes-gcm-16' | 'aes-cbc' | 'chacha20-poly1305';
 export type IntegrityAlgorithm = 'hmac-sha256-128' | 'hmac-sha1-96';
 
-export const ENCRYPTION_ALGORITHMS: readonly EncryptionAlgorithm[] = ['aes-gcm-16', 'aes-cbc'];
+export const ENCRYPTION_ALGORITHMS: readonly EncryptionAlgorithm[] = ['aes-gcm-16', 'aes-cbc', 'chacha20-poly1305'];
 export const INTEGRITY_ALGORITHMS: readonly IntegrityAlgorithm[] = ['hmac-sha256-128', 'hmac-sha1-96'];
 
 export interface EncryptionTransform {
@@ -42,6 +47,15 @@ export const ENCRYPTION: Readonly<Record<EncryptionAlgorithm, EncryptionTransfor
   'aes-gcm-16': {
     keyLengths: [20, 28, 36],
     cipherName: (n) => `aes-${(n - 4) * 8}-gcm`,
+    saltLength: 4,
+    ivLength: 8,
+    align: 4,
+    icvLength: 16,
+    aead: true,
+  },
+  'chacha20-poly1305': {
+    keyLengths: [36],
+    cipherName: () => 'chacha20-poly1305',
     saltLength: 4,
     ivLength: 8,
     align: 4,

@@ -13,6 +13,7 @@ import { internetChecksum } from '../wire/checksum.js';
 import { Ipv6NextHeader } from '../wire/ipv6.js';
 import { ESP_HEADER, gcmAad, seqHigh } from './header.js';
 import type { EspSa } from './sa.js';
+import { rawKey, sodium, useSodium } from './sodium.js';
 
 /**
  * Decrypt the ESP packet that starts at `esp` in `packet` (the outer IP packet, as
@@ -47,7 +48,18 @@ export function openEsp(sa: EspSa, bytes: Uint8Array, seq: bigint): { payload: B
   const ctLength = icvAt - ctAt;
   if (ctLength < 2 || ctLength % sa.enc.align !== 0) return Reason.BadEsp;
   let plain: Buffer;
-  if (sa.enc.aead) {
+  if (sa.enc.aead && useSodium(sa)) {
+    // RFC 7634 through libsodium (esp/sodium.ts); the ICV is checked before any plaintext is used.
+    const nonce = Buffer.allocUnsafe(12);
+    nonce.set(sa.salt, 0);
+    nonce.set(b.subarray(ivAt, ctAt), 4);
+    plain = Buffer.allocUnsafe(ctLength);
+    try {
+      sodium()!.crypto_aead_chacha20poly1305_ietf_decrypt_detached(plain, null, b.subarray(ctAt, icvAt), b.subarray(icvAt), gcmAad(sa, b, 0, seq), nonce, rawKey(sa));
+    } catch {
+      return Reason.IntegrityFailed;
+    }
+  } else if (sa.enc.aead) {
     const nonce = Buffer.allocUnsafe(12);
     nonce.set(sa.salt, 0);
     nonce.set(b.subarray(ivAt, ctAt), 4);

@@ -18,6 +18,10 @@ import { gcmAad, seqHigh } from './header.js';
 import { Ipv6NextHeader } from '../wire/ipv6.js';
 import { padLength } from './algorithms.js';
 import type { EspSa } from './sa.js';
+import { rawKey, sodium, useSodium } from './sodium.js';
+
+/** The nonce of the libsodium path, filled per packet (used synchronously, never kept). */
+const nonce12 = new Uint8Array(12);
 import { internetChecksum, upperLayerChecksum } from '../wire/checksum.js';
 
 const MAX_IP = 65535;
@@ -138,7 +142,12 @@ function sealInto(sa: EspSa, out: Buffer, esp: number, plain: Uint8Array, nextHe
   out[at++] = pad;
   out[at++] = nextHeader;
   const clear = out.subarray(ctAt, at);
-  if (sa.enc.aead) {
+  if (sa.enc.aead && useSodium(sa)) {
+    // RFC 7634 through libsodium, in place: nonce = salt | IV, the same AAD.
+    nonce12.set(sa.salt, 0);
+    nonce12.set(iv, 4);
+    sodium()!.crypto_aead_chacha20poly1305_ietf_encrypt_detached(clear, out.subarray(at, at + 16), clear, gcmAad(sa, out, esp, seq), null, nonce12, rawKey(sa));
+  } else if (sa.enc.aead) {
     const nonce = Buffer.allocUnsafe(12);
     nonce.set(sa.salt, 0);
     nonce.set(iv, 4);

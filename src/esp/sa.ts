@@ -104,7 +104,7 @@ export class EspSa {
     const t = ENCRYPTION[alg];
     const cipher = keyBytes(encryption.key, 'encryption.key');
     if (!t.keyLengths.includes(cipher.length)) {
-      throw new LarvalError('EINVAL', `encryption.key: ${alg} takes ${t.keyLengths.join(', ')} octets${t.saltLength ? ` (AES key + ${t.saltLength}-octet salt, RFC 4106 §8.1)` : ''}, got ${cipher.length}`, { field: 'encryption.key' });
+      throw new LarvalError('EINVAL', `encryption.key: ${alg} takes ${t.keyLengths.join(', ')} octets${t.saltLength ? ` (${alg === 'chacha20-poly1305' ? `ChaCha20 key + ${t.saltLength}-octet salt, RFC 7634 §2` : `AES key + ${t.saltLength}-octet salt, RFC 4106 §8.1`})` : ''}, got ${cipher.length}`, { field: 'encryption.key' });
     }
     let auth: Uint8Array | null = null;
     if (t.aead) {

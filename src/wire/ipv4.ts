@@ -152,7 +152,8 @@ export function emitIpv4(repr: Ipv4Repr, buffer: Uint8Array, offset = 0): number
   return headerLength;
 }
 
-function fillIpv4Checksum(bytes: Uint8Array, offset: number): void {
+/** Recompute the header checksum of the IPv4 header at `offset` (after a field changed). */
+export function fillIpv4Checksum(bytes: Uint8Array, offset: number): void {
   const headerLength = (bytes[offset] & 0x0f) * 4;
   writeU16(bytes, offset + Ipv4Field.CHECKSUM, 0);
   writeU16(bytes, offset + Ipv4Field.CHECKSUM, internetChecksum(bytes, offset, headerLength));

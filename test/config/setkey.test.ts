@@ -306,8 +306,8 @@ describe('errors: file:line:column, what was expected', () => {
     ['SPI not a number', 'add 10.0.0.1 10.0.0.2 esp spi1 -E aes-gcm-16 ' + K + ';', '1:27', "expected an SPI (decimal, or hex with 0x), got 'spi1'"],
     ['unknown protocol', 'add 10.0.0.1 10.0.0.2 esb 0x1001;', '1:23', "expected a protocol (esp, esp-udp or ah), got 'esb'"],
     ['ipcomp', 'add 10.0.0.1 10.0.0.2 ipcomp 0x1001 -C deflate;', '1:23', "'ipcomp' is not supported"],
-    ['unknown encryption algorithm', '\n\n\n\n\n\n\n\n\n\n\nadd 10.0.0.1 10.0.0.2 esp 0x1001 -E aes-xyz ' + K + ';', '12:37', "unknown encryption algorithm 'aes-xyz' (known: aes-gcm-16, aes-cbc, rijndael-cbc)"],
-    ['des-cbc', 'add 10.0.0.1 10.0.0.2 esp 0x1001 -E des-cbc 0x3ffe05014819ffff;', '1:37', "encryption algorithm 'des-cbc' is not supported by larval (supported: aes-gcm-16, aes-cbc, rijndael-cbc)"],
+    ['unknown encryption algorithm', '\n\n\n\n\n\n\n\n\n\n\nadd 10.0.0.1 10.0.0.2 esp 0x1001 -E aes-xyz ' + K + ';', '12:37', "unknown encryption algorithm 'aes-xyz' (known: aes-gcm-16, aes-cbc, rijndael-cbc, chacha20-poly1305)"],
+    ['des-cbc', 'add 10.0.0.1 10.0.0.2 esp 0x1001 -E des-cbc 0x3ffe05014819ffff;', '1:37', "encryption algorithm 'des-cbc' is not supported by larval (supported: aes-gcm-16, aes-cbc, rijndael-cbc, chacha20-poly1305)"],
     ['3des-cbc', 'add 10.0.0.1 10.0.0.2 esp 0x1001 -E 3des-cbc ' + K + ';', '1:37', "encryption algorithm '3des-cbc' is not supported by larval"],
     ['hmac-md5', 'add 10.0.0.1 10.0.0.2 esp 0x1001 -E aes-cbc 0x' + '11'.repeat(16) + ' -A hmac-md5 "authentication!!";', '1:83', "authentication algorithm 'hmac-md5' is not supported by larval (supported: hmac-sha256, hmac-sha2-256, hmac-sha1)"],
     ['unknown authentication algorithm', 'add 10.0.0.1 10.0.0.2 ah 0x1001 -A hmac-sha3 "x";', '1:36', "unknown authentication algorithm 'hmac-sha3'"],
@@ -387,7 +387,7 @@ describe('errors: file:line:column, what was expected', () => {
 
   it('the brief\'s example message, exactly', () => {
     const text = '# gateway\n' + '\n'.repeat(10) + 'add 10.0.0.1 10.0.0.2 esp 0x1001 -E aes-xyz 0x00;';
-    expect(failure(text).message).toBe("gw.conf:12:37: unknown encryption algorithm 'aes-xyz' (known: aes-gcm-16, aes-cbc, rijndael-cbc)");
+    expect(failure(text).message).toBe("gw.conf:12:37: unknown encryption algorithm 'aes-xyz' (known: aes-gcm-16, aes-cbc, rijndael-cbc, chacha20-poly1305)");
   });
 
   it('without a file name the location is line:column', () => {

@@ -28,7 +28,7 @@ function peerSa(c: Case): Omit<IndependentSa, 'udpEncap'> & TsharkSa & { udpEnca
   const key = (k: unknown) => k as Uint8Array;
   return {
     spi: s.spi, mode: c.mode, family: c.family, src: s.src, dst: s.dst,
-    enc: s.encryption!.algorithm, encKey: key(s.encryption!.key),
+    enc: s.encryption!.algorithm as 'aes-gcm-16' | 'aes-cbc', encKey: key(s.encryption!.key), // the cases use AES only
     auth: s.integrity?.algorithm ?? null, ...(s.integrity ? { authKey: key(s.integrity.key) } : {}),
     esn: c.esn ?? false,
     ...(c.encap ? { udpEncap: { sport: 4500, dport: 4500 } } : {}),

@@ -1,0 +1,462 @@
+// `npm run bench:tun` (issue 16): TCP through four paths, side by side in one run,
+// each between two network namespaces joined by a veth pair:
+//
+//   larval     two `larval tun` gateways (AES-GCM-128, ESP in UDP, the test key exchange)
+//   larval-chacha  the same with manual ChaCha20-Poly1305 SAs (RFC 7634; libsodium when
+//              sodium-native is installed), larval-gcm with manual AES-GCM SAs
+//   strongswan two strongSwan charon gateways with kernel-libipsec (userspace ESP in
+//              UDP, aes128gcm16, encap = yes), per /work/shared/notes/strongswan-peer.md
+//   relay      a no-crypto Node relay on larval's own TUN and UDP I/O (bench/tun-relay.ts):
+//              every packet read from the TUN device is one UDP datagram to the peer and
+//              back: the I/O ceiling of a gateway on these primitives
+//   veth       plain veth, no tunnel, MTU 1400
+//
+// For each: iperf3 TCP for --time seconds (default 8) from 10.1.0.1 to 10.2.0.1,
+// a ping (every 50 ms) under that load, RSS of each gateway before/after, CPU of each
+// gateway from /proc/PID/stat and, for larval and the relay, packets from their
+// counters (SIGUSR1) → CPU µs per packet. Readiness: the gateways' JSON "up" line,
+// a first ping through the tunnel, charon's vici socket answering, iperf3's port
+// listening; never a fixed sleep.
+//
+// Needs root, ip, iperf3, ping, python3, /dev/net/tun; strongswan (charon, swanctl)
+// for its row. Namespaces and veths have names unique to this run and are deleted
+// on exit, also on failure or Ctrl-C.
+//
+//   npm run bench:tun -- [--time 8] [--paths larval,larval-chacha,strongswan,relay,veth] [--rounds 1] [--json FILE]
+//   --paths may also name larval-chacha, larval-gcm and larval@DIR (the larval built in DIR, e.g. an
+//   earlier commit, to measure one change side by side) and larval+NAME=VALUE (this build with an
+//   environment variable set, e.g. larval+LARVAL_TUN_SPIN_US=0).
+
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
+import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { cpus, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
+import { parseArgs } from 'node:util';
+
+const root = new URL('../../', import.meta.url).pathname;
+const cliIn = (dir: string) => (existsSync(join(dir, 'dist/src/cli/main.js')) ? join(dir, 'dist/src/cli/main.js') : join(dir, 'dist/src/cli.js'));
+const CLI = cliIn(root);
+const RELAY = join(root, 'dist/bench/tun-relay.js');
+const CHARON = '/usr/lib/ipsec/charon';
+const HZ = 100; // USER_HZ: /proc/PID/stat times are in these ticks on Linux
+const UNDER = { a: '192.0.2.1', b: '192.0.2.2' };
+const INNER = { a: '10.1.0.1', b: '10.2.0.1' };
+const MTU = 1400;
+
+const { values: opts } = parseArgs({
+  options: {
+    time: { type: 'string', default: '8' },
+    paths: { type: 'string', default: 'larval,larval-chacha,strongswan,relay,veth' },
+    rounds: { type: 'string', default: '1' },
+    json: { type: 'string' },
+    keep: { type: 'boolean', default: false },
+  },
+});
+const SECONDS = Number(opts.time);
+const tag = `${(process.pid % 46656).toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`.padStart(5, '0');
+const dir = mkdtempSync(join(tmpdir(), 'larval-bench-tun-'));
+const namespaces: string[] = [];
+const children: ChildProcess[] = [];
+
+function sh(cmd: string): string {
+  const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`${cmd}: ${r.stderr || r.stdout}`);
+  return r.stdout;
+}
+const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
+
+function cleanup(): void {
+  for (const c of children) if (c.exitCode === null && c.signalCode === null) c.kill('SIGKILL');
+  for (const ns of namespaces) spawnSync('sh', ['-c', `ip netns pids ${ns} | xargs -r kill -9; ip netns del ${ns}`]);
+  namespaces.length = 0;
+  if (!opts.keep) rmSync(dir, { recursive: true, force: true });
+}
+process.on('SIGINT', () => { cleanup(); process.exit(130); });
+process.on('SIGTERM', () => { cleanup(); process.exit(143); });
+
+const until = async (what: string, ms: number, probe: () => boolean): Promise<void> => {
+  const end = Date.now() + ms;
+  for (;;) {
+    if (probe()) return;
+    if (Date.now() > end) throw new Error(`timed out waiting for ${what}`);
+    await new Promise((r) => setTimeout(r, 50)); // poll interval of a readiness check, not a wait for readiness
+  }
+};
+
+interface Pair { a: string; b: string }
+
+/** Extra node options for the gateway on side a (BENCH_TUN_NODE_ARGS, e.g. --cpu-prof --cpu-prof-dir=/tmp/p), for profiling. */
+const nodeArgs = (side: 'a' | 'b'): string[] => (side === 'a' && process.env.BENCH_TUN_NODE_ARGS ? process.env.BENCH_TUN_NODE_ARGS.split(' ') : []);
+
+/** Two namespaces joined by a veth pair, underlay addresses on it. */
+function makePair(name: string): Pair {
+  const p = { a: `lb${tag}${name}a`, b: `lb${tag}${name}b` };
+  for (const ns of [p.a, p.b]) {
+    sh(`ip netns add ${ns}`);
+    namespaces.push(ns);
+  }
+  const va = `v${tag}${name}a`, vb = `v${tag}${name}b`; // ≤ 15 characters
+  sh(`ip link add ${va} type veth peer name ${vb}`);
+  sh(`ip link set ${va} netns ${p.a} name veth0 && ip link set ${vb} netns ${p.b} name veth0`);
+  for (const side of ['a', 'b'] as const) {
+    const ns = p[side];
+    sh(`ip -n ${ns} link set lo up && ip -n ${ns} addr add ${UNDER[side]}/24 dev veth0 && ip -n ${ns} link set veth0 up`);
+  }
+  return p;
+}
+
+/** Stop a gateway gracefully (SIGTERM: its last counters, a profile if asked for), SIGKILL after 5 s. */
+async function stop(p: Proc | undefined): Promise<void> {
+  if (!p || p.proc.exitCode !== null || p.proc.signalCode !== null) return;
+  const exited = new Promise((r) => p.proc.once('exit', r));
+  p.proc.kill('SIGTERM');
+  const t = setTimeout(() => p.proc.kill('SIGKILL'), 5000);
+  await exited;
+  clearTimeout(t);
+}
+
+function deletePair(p: Pair): void {
+  for (const ns of [p.a, p.b]) {
+    spawnSync('sh', ['-c', `ip netns pids ${ns} | xargs -r kill -9; ip netns del ${ns}`]);
+    namespaces.splice(namespaces.indexOf(ns), 1);
+  }
+}
+
+/** A persistent TUN device `lt0` in each namespace with the inner address and the route to the other side. */
+function addTun(p: Pair): void {
+  for (const side of ['a', 'b'] as const) {
+    const ns = p[side];
+    const other = side === 'a' ? 'b' : 'a';
+    sh(`ip -n ${ns} tuntap add dev lt0 mode tun && ip -n ${ns} link set lt0 mtu ${MTU} up && ip -n ${ns} addr add ${INNER[side]}/24 dev lt0`);
+    sh(`ip -n ${ns} route add ${INNER[other].replace(/\.\d+$/, '.0')}/24 dev lt0`);
+  }
+}
+
+interface Proc {
+  proc: ChildProcess;
+  pid: number;
+  lines: Record<string, unknown>[];
+  waitFor(pred: (l: Record<string, unknown>) => boolean, ms?: number): Promise<Record<string, unknown>>;
+}
+
+/** A child speaking JSON lines on stdout (larval tun, the relay). */
+function jsonChild(label: string, argv: string[], env: Record<string, string> = {}): Proc {
+  const proc = spawn(argv[0], argv.slice(1), { stdio: ['ignore', 'pipe', 'pipe'], env: { ...process.env, ...env } });
+  children.push(proc);
+  const lines: Record<string, unknown>[] = [];
+  const waiters: { pred: (l: Record<string, unknown>) => boolean; resolve: (l: Record<string, unknown>) => void }[] = [];
+  let err = '';
+  proc.stderr!.on('data', (d: Buffer) => { if (err.length < 8192) err += d.toString(); });
+  createInterface({ input: proc.stdout! }).on('line', (text) => {
+    let l: Record<string, unknown>;
+    try { l = JSON.parse(text) as Record<string, unknown>; } catch { return; }
+    lines.push(l);
+    for (const w of [...waiters]) if (w.pred(l)) { waiters.splice(waiters.indexOf(w), 1); w.resolve(l); }
+  });
+  const waitFor = (pred: (l: Record<string, unknown>) => boolean, ms = 15_000) => new Promise<Record<string, unknown>>((resolve, reject) => {
+    const hit = lines.find(pred);
+    if (hit) return resolve(hit);
+    const t = setTimeout(() => reject(new Error(`${label}: timed out waiting (stderr: ${err.trim().slice(-500)})`)), ms);
+    proc.once('exit', (code) => { clearTimeout(t); reject(new Error(`${label} exited (${code}): ${err.trim().slice(-500)}`)); });
+    waiters.push({ pred, resolve: (l) => { clearTimeout(t); resolve(l); } });
+  });
+  return { proc, pid: proc.pid!, lines, waitFor };
+}
+
+async function counters(p: Proc): Promise<Record<string, any>> {
+  const n = p.lines.length;
+  p.proc.kill('SIGUSR1');
+  return p.waitFor((x) => x.event === 'stats' && p.lines.indexOf(x) >= n, 10_000);
+}
+
+/** utime + stime of a process and all its threads, in seconds. */
+function cpuSeconds(pid: number): number {
+  const f = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const rest = f.slice(f.lastIndexOf(')') + 2).split(' ');
+  return (Number(rest[11]) + Number(rest[12])) / HZ; // fields 14 and 15
+}
+function rssMiB(pid: number): number {
+  const m = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return m ? Number(m[1]) / 1024 : NaN;
+}
+
+async function pingUntilUp(ns: string, dst: string, src: string, ms = 20_000): Promise<void> {
+  await until(`a ping ${src} -> ${dst} in ${ns}`, ms, () => spawnSync('ip', ['netns', 'exec', ns, 'ping', '-c', '1', '-W', '1', '-I', src, dst]).status === 0);
+}
+
+interface Result {
+  path: string;
+  mbps: number;
+  retransmits: number;
+  pingP50: number | null;
+  pingP99: number | null;
+  pingLoss: number | null;
+  gateways: { label: string; pid: number; rssBefore: number; rssAfter: number; cpuPct: number; packets: number | null; usPerPacket: number | null }[];
+  note?: string;
+  /** Idle CPU of the whole machine during the run, in cores (other users' load shows here). */
+  idleCores?: number;
+}
+
+function machineCpu(): { idle: number; total: number } {
+  const f = readFileSync('/proc/stat', 'utf8').split('\n')[0].trim().split(/\s+/).slice(1).map(Number);
+  return { idle: f[3] + f[4], total: f.reduce((x, y) => x + y, 0) };
+}
+
+const quantile = (xs: number[], q: number) => {
+  if (xs.length === 0) return null;
+  const s = [...xs].sort((x, y) => x - y);
+  return s[Math.min(s.length - 1, Math.floor(q * s.length))];
+};
+
+/** iperf3 from a to b (and ping alongside), measuring the given gateway processes. */
+async function measurePath(path: string, p: Pair, gws: { label: string; pid: number; proc?: Proc }[], dst = INNER.b, src = INNER.a): Promise<Result> {
+  const server = spawn('ip', ['netns', 'exec', p.b, 'iperf3', '-s', '-1', '-B', dst], { stdio: 'ignore' });
+  children.push(server);
+  await until('iperf3 listening', 10_000, () => /:5201\b/.test(sh(`ip netns exec ${p.b} ss -ltnH`)));
+  const before = await Promise.all(gws.map(async (g) => ({ cpu: cpuSeconds(g.pid), rss: rssMiB(g.pid), c: g.proc ? await counters(g.proc) : null })));
+  const t0 = performance.now();
+  const m0 = machineCpu();
+  const pingCount = Math.floor(SECONDS / 0.05);
+  const ping = spawn('ip', ['netns', 'exec', p.a, 'ping', '-i', '0.05', '-c', String(pingCount), '-W', '1', '-I', src, dst], { stdio: ['ignore', 'pipe', 'ignore'] });
+  children.push(ping);
+  let pingOut = '';
+  ping.stdout!.on('data', (d: Buffer) => { pingOut += d.toString(); });
+  const client = spawnSync('ip', ['netns', 'exec', p.a, 'iperf3', '-c', dst, '-B', src, '-t', String(SECONDS), '-J'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const elapsed = (performance.now() - t0) / 1000;
+  const m1 = machineCpu();
+  const idleCores = ((m1.idle - m0.idle) / (m1.total - m0.total)) * cpus().length;
+  const after = await Promise.all(gws.map(async (g) => ({ cpu: cpuSeconds(g.pid), rss: rssMiB(g.pid), c: g.proc ? await counters(g.proc) : null })));
+  if (ping.exitCode === null) { ping.kill('SIGINT'); await new Promise((r) => ping.once('exit', r)); }
+  if (server.exitCode === null) server.kill('SIGKILL');
+  let mbps = NaN, retransmits = NaN, note: string | undefined;
+  try {
+    const j = JSON.parse(client.stdout);
+    if (j.error) note = `iperf3: ${j.error}`;
+    mbps = j.end.sum_received.bits_per_second / 1e6;
+    retransmits = j.end.sum_sent.retransmits;
+  } catch {
+    note = `iperf3 failed: ${(client.stderr || client.stdout).trim().slice(-300)}`;
+  }
+  const rtts = [...pingOut.matchAll(/time=([\d.]+) ms/g)].map((m) => Number(m[1]));
+  const sent = /(\d+) packets transmitted/.exec(pingOut);
+  return {
+    path, mbps, retransmits, note, idleCores,
+    pingP50: quantile(rtts, 0.5), pingP99: quantile(rtts, 0.99),
+    pingLoss: sent ? 1 - rtts.length / Number(sent[1]) : null,
+    gateways: gws.map((g, i) => {
+      const cpu = after[i].cpu - before[i].cpu;
+      const packets = after[i].c && before[i].c ? packetCount(after[i].c!) - packetCount(before[i].c!) : null;
+      return {
+        label: g.label, pid: g.pid, rssBefore: before[i].rss, rssAfter: after[i].rss, cpuPct: (100 * cpu) / elapsed,
+        packets, usPerPacket: packets ? (cpu * 1e6) / packets : null,
+      };
+    }),
+  };
+}
+
+/** Packets a gateway handled: read from the TUN device plus datagrams received. */
+function packetCount(c: Record<string, any>): number {
+  return Number(c.tunIn ?? 0) + Number(c.udpIn ?? 0);
+}
+
+// -- the paths -------------------------------------------------------------------
+
+/** Manual SAs both ways (ESP in UDP, fixed bench keys): no key exchange at all. */
+function manualSas(alg: 'aes-gcm-16' | 'chacha20-poly1305'): string {
+  const len = alg === 'aes-gcm-16' ? 20 : 36;
+  const key = (seed: number) => '0x' + Array.from({ length: len }, (_, i) => ((i * 29 + seed) & 255).toString(16).padStart(2, '0')).join('');
+  return `add ${UNDER.a}[4500] ${UNDER.b}[4500] esp-udp 0x2001 -m tunnel -E ${alg} ${key(1)};\n`
+    + `add ${UNDER.b}[4500] ${UNDER.a}[4500] esp-udp 0x2002 -m tunnel -E ${alg} ${key(2)};\n`;
+}
+
+function setkeyConf(l: string, r: string, us: string, them: string): string {
+  return `spdadd ${l} ${r} any -P out ipsec esp/tunnel/${us}-${them}/require;\nspdadd ${r} ${l} any -P in ipsec esp/tunnel/${them}-${us}/require;\n`;
+}
+
+async function runLarval(workers?: number, cli = CLI, label?: string, env: Record<string, string> = {}, manual?: 'aes-gcm-16' | 'chacha20-poly1305'): Promise<Result> {
+  const name = label ? `c${namespaces.length}` : workers ? `w${workers}` : 'l';
+  const p = makePair(name);
+  let a: Proc | undefined, b: Proc | undefined;
+  try {
+    addTun(p);
+    // Manual SAs both ways: `larval tun` negotiates only through IKE (--swanctl), and the
+    // bench measures the data path, not the negotiation.
+    const sas = manualSas(manual ?? 'aes-gcm-16');
+    writeFileSync(join(dir, 'a.conf'), setkeyConf('10.1.0.0/24', '10.2.0.0/24', UNDER.a, UNDER.b) + sas);
+    writeFileSync(join(dir, 'b.conf'), setkeyConf('10.2.0.0/24', '10.1.0.0/24', UNDER.b, UNDER.a) + sas);
+    const gw = (side: 'a' | 'b') => {
+      const other = side === 'a' ? 'b' : 'a';
+      return jsonChild(`larval ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), cli, 'tun', '--config', join(dir, `${side}.conf`), '--dev', 'lt0',
+        '--listen', `${UNDER[side]}:4500`], env);
+    };
+    a = gw('a'); b = gw('b');
+    await Promise.all([a.waitFor((l) => l.event === 'up'), b.waitFor((l) => l.event === 'up')]);
+    await pingUntilUp(p.a, INNER.b, INNER.a);
+    const r = await measurePath(label ?? (workers ? `larval, ${workers} workers` : 'larval'), p, [{ label: 'larval a', pid: a.pid, proc: a }, { label: 'larval b', pid: b.pid, proc: b }]);
+    const drops = [await counters(a!), await counters(b!)].map((c) => JSON.stringify(c.drops));
+    if (drops.some((d) => d !== '{}')) r.note = `drops a ${drops[0]} b ${drops[1]}`;
+    return r;
+  } finally {
+    await stop(a); await stop(b);
+    deletePair(p);
+  }
+}
+
+async function runRelay(): Promise<Result> {
+  const p = makePair('r');
+  let a: Proc | undefined, b: Proc | undefined;
+  try {
+    addTun(p);
+    const relay = (side: 'a' | 'b') => {
+      const other = side === 'a' ? 'b' : 'a';
+      return jsonChild(`relay ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), RELAY, '--dev', 'lt0', '--listen', `${UNDER[side]}:4500`, '--peer', `${UNDER[other]}:4500`]);
+    };
+    a = relay('a'); b = relay('b');
+    await Promise.all([a.waitFor((l) => l.event === 'up'), b.waitFor((l) => l.event === 'up')]);
+    await pingUntilUp(p.a, INNER.b, INNER.a);
+    return await measurePath('no-crypto relay (same I/O)', p, [{ label: 'relay a', pid: a.pid, proc: a }, { label: 'relay b', pid: b.pid, proc: b }]);
+  } finally {
+    await stop(a); await stop(b);
+    deletePair(p);
+  }
+}
+
+async function runVeth(): Promise<Result> {
+  const p = makePair('v');
+  try {
+    for (const side of ['a', 'b'] as const) sh(`ip -n ${p[side]} link set veth0 mtu ${MTU}`);
+    return await measurePath('plain veth, MTU 1400', p, [], UNDER.b, UNDER.a);
+  } finally {
+    deletePair(p);
+  }
+}
+
+function charonConf(d: string): string {
+  return `charon {
+  load_modular = yes
+  plugins {
+    include /etc/strongswan.d/charon/*.conf
+    vici { socket = unix://${d}/charon.vici }
+    kernel-libipsec { load = yes }
+  }
+  filelog { f { path = ${d}/charon.log
+                default = 1 } }
+}
+`;
+}
+
+function swanctlConf(side: 'a' | 'b'): string {
+  const other = side === 'a' ? 'b' : 'a';
+  const id = (s: string) => `${s}.example`;
+  return `connections { net { version = 2
+    local_addrs = ${UNDER[side]}
+    remote_addrs = ${UNDER[other]}
+    proposals = aes128gcm16-prfsha256-curve25519
+    encap = yes
+    local { auth = psk
+            id = ${id(side)} }
+    remote { auth = psk
+             id = ${id(other)} }
+    children { net { local_ts = ${INNER[side]}/32
+                     remote_ts = ${INNER[other]}/32
+                     esp_proposals = aes128gcm16 } } } }
+secrets { ike-net { id-1 = a.example
+                    id-2 = b.example
+                    secret = "bench-tun-pre-shared-key" } }
+`;
+}
+
+async function runStrongswan(): Promise<Result> {
+  const p = makePair('s');
+  try {
+    const pids: number[] = [];
+    for (const side of ['a', 'b'] as const) {
+      const ns = p[side];
+      const d = join(dir, `charon-${side}`);
+      sh(`mkdir -p ${d}`);
+      writeFileSync(join(d, 'strongswan.conf'), charonConf(d));
+      writeFileSync(join(d, 'swanctl.conf'), swanctlConf(side));
+      sh(`ip -n ${ns} addr add ${INNER[side]}/32 dev lo`);
+      const c = spawn('ip', ['netns', 'exec', ns, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs run /run && exec ${CHARON}`], {
+        env: { ...process.env, STRONGSWAN_CONF: join(d, 'strongswan.conf') }, stdio: 'ignore', detached: true,
+      });
+      children.push(c);
+      const uri = `unix://${d}/charon.vici`;
+      await until(`charon ${side} vici`, 15_000, () => spawnSync('swanctl', ['--stats', '--uri', uri]).status === 0);
+      sh(`swanctl --load-all --file ${join(d, 'swanctl.conf')} --uri ${uri}`);
+      pids.push(c.pid!); // ip netns exec and unshare exec; sh execs charon: the same pid
+    }
+    sh(`swanctl --initiate --child net --uri unix://${join(dir, 'charon-a')}/charon.vici`);
+    await pingUntilUp(p.a, INNER.b, INNER.a);
+    return await measurePath('strongSwan kernel-libipsec', p, [{ label: 'charon a', pid: pids[0] }, { label: 'charon b', pid: pids[1] }]);
+  } finally {
+    deletePair(p);
+  }
+}
+
+// -- main ------------------------------------------------------------------------
+
+function table(results: Result[]): string {
+  const f = (x: number | null | undefined, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(d));
+  const rows = ['| path | TCP Mbit/s | retransmits | ping p50 / p99 ms (loss) | idle cores | gateway: CPU %, µs/packet, RSS MiB before→after |', '|---|---:|---:|---|---:|---|'];
+  for (const r of results) {
+    const gws = r.gateways.map((g) => `${g.label}: ${f(g.cpuPct)} %, ${g.usPerPacket === null ? '–' : f(g.usPerPacket, 1)} µs/pkt, ${f(g.rssBefore)}→${f(g.rssAfter)}`).join('; ') || '–';
+    rows.push(`| ${r.path} | ${f(r.mbps)} | ${f(r.retransmits)} | ${f(r.pingP50, 2)} / ${f(r.pingP99, 2)} (${r.pingLoss === null ? '–' : f(r.pingLoss * 100) + ' %'}) | ${f(r.idleCores, 2)} | ${gws}${r.note ? ` (${r.note})` : ''} |`);
+  }
+  return rows.join('\n');
+}
+
+async function main(): Promise<void> {
+  if (process.getuid?.() !== 0) throw new Error('bench:tun needs root (network namespaces, TUN devices)');
+  for (const cmd of ['ip', 'iperf3', 'ping', 'python3', 'ss']) if (!have(cmd)) throw new Error(`bench:tun needs ${cmd}`);
+  if (!existsSync(CLI) || !existsSync(RELAY)) throw new Error('run npm run build first');
+  const paths = opts.paths!.split(',');
+  const all: Result[][] = [];
+  for (let round = 0; round < Number(opts.rounds); round++) {
+    const results: Result[] = [];
+    for (const path of paths) {
+      const [base, setting] = path.split('+') as [string, string | undefined];
+      const env = setting ? Object.fromEntries([setting.split('=') as [string, string]]) : {};
+      const run = path === 'larval' ? () => runLarval()
+        // larval-chacha / larval-gcm: manual SAs from the config (setkey add), no key exchange; +NAME=VALUE as below
+        : base === 'larval-chacha' ? () => runLarval(undefined, CLI, path, env, 'chacha20-poly1305')
+        : base === 'larval-gcm' ? () => runLarval(undefined, CLI, path, env, 'aes-gcm-16')
+        // larval@DIR: another build of larval (DIR/dist/src/cli/main.js), e.g. the commit before a change, side by side
+        // larval+NAME=VALUE: this build with an environment variable (a tuning knob) set
+        : path.startsWith('larval+') ? () => runLarval(undefined, CLI, path, Object.fromEntries([path.slice(7).split('=') as [string, string]]))
+        : path.startsWith('larval@') ? () => runLarval(undefined, cliIn(path.slice(7)), `larval@${path.slice(7).split('/').pop()}`)
+        : path === 'relay' ? runRelay
+        : path === 'veth' ? runVeth
+        : path === 'strongswan' ? (existsSync(CHARON) && have('swanctl') ? runStrongswan : null)
+        : null;
+      if (!run) {
+        results.push({ path, mbps: NaN, retransmits: NaN, pingP50: null, pingP99: null, pingLoss: null, gateways: [], note: 'unavailable' });
+        continue;
+      }
+      try {
+        results.push(await run());
+      } catch (e) {
+        results.push({ path, mbps: NaN, retransmits: NaN, pingP50: null, pingP99: null, pingLoss: null, gateways: [], note: `failed: ${(e as Error).message.slice(0, 300)}` });
+      }
+      process.stderr.write(`${results.at(-1)!.path}: ${results.at(-1)!.mbps.toFixed(0)} Mbit/s\n`);
+    }
+    all.push(results);
+    console.log(`\nround ${round + 1}, iperf3 TCP ${SECONDS} s, ${new Date().toISOString()}\n`);
+    console.log(table(results));
+    const by = (k: string) => results.find((r) => r.path.startsWith(k))?.mbps;
+    const larval = results.find((r) => r.path === 'larval')?.mbps, sw = by('strongSwan'), relay = by('no-crypto');
+    const ratios: string[] = [];
+    if (larval && sw) ratios.push(`larval / strongSwan = ${(larval / sw).toFixed(2)}×`);
+    if (larval && relay) ratios.push(`larval / relay = ${(larval / relay).toFixed(2)}×`);
+    for (const r of results) {
+      if (r.path === 'larval' || !r.path.startsWith('larval-') || !(r.mbps > 0)) continue;
+      if (sw) ratios.push(`${r.path} / strongSwan = ${(r.mbps / sw).toFixed(2)}×`);
+      if (relay) ratios.push(`${r.path} / relay = ${(r.mbps / relay).toFixed(2)}×`);
+    }
+    if (ratios.length) console.log(`\n${ratios.join('; ')}`);
+  }
+  if (opts.json) writeFileSync(opts.json, JSON.stringify(all, null, 2));
+}
+
+main().then(() => cleanup(), (e) => { cleanup(); console.error(e); process.exit(1); });

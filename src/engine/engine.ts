@@ -216,7 +216,7 @@ export class Engine {
   // by a verdict; entries go when removeSA/flushPeer runs or the DELETED event is read.
   private readonly espSas = new Map<number, EspSa>();
 
-  /** Use createEngine(). */
+  /** Use createEngine(). @internal */
   constructor(x: WasmExports, options: ResolvedOptions) {
     this.x = x;
     this.options = Object.freeze(options);

@@ -3,11 +3,10 @@
 // counters on SIGUSR1 (and every --stats-interval), rekeys on SIGUSR2, and stops
 // cleanly on SIGINT/SIGTERM (the final counters are its last line).
 
-import { parseArgs } from 'node:util';
 import { LarvalError } from '../common/errors.js';
 import { loadSetkey, policySpec, saSpec } from '../config/setkey.js';
 import { TunGateway } from '../tun/gateway.js';
-import { parseDuration } from './replay.js';
+import { duration as parseDuration, inputFile, integerFlag, parseFlags } from './args.js';
 
 export const TUN_HELP = `larval tun --config FILE --dev NAME --listen ADDR:PORT --peer ADDR:PORT [options]
 
@@ -39,14 +38,12 @@ function endpoint(value: string | undefined, option: string): { address: string;
 }
 
 export async function tunCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      config: { type: 'string' }, dev: { type: 'string' }, listen: { type: 'string' }, peer: { type: 'string' },
-      'km-delay': { type: 'string', default: '0' }, rekey: { type: 'string' }, secret: { type: 'string' },
-      mtu: { type: 'string', default: '1400' }, 'stats-interval': { type: 'string' }, help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values: flags } = parseFlags(argv, {
+    config: { type: 'string', value: 'FILE' }, dev: { type: 'string', value: 'NAME' }, listen: { type: 'string', value: 'ADDR:PORT' }, peer: { type: 'string', value: 'ADDR:PORT' },
+    'km-delay': { type: 'string', default: '0', value: 'TIME' }, rekey: { type: 'string', value: 'TIME' }, secret: { type: 'string', value: 'TEXT' },
+    mtu: { type: 'string', default: '1400', value: 'N' }, 'stats-interval': { type: 'string', value: 'TIME' }, help: { type: 'boolean', short: 'h', default: false },
+  }, 'tun');
+  const values = flags as Record<string, string | undefined> & { help?: boolean };
   if (values.help) {
     process.stdout.write(TUN_HELP);
     return;
@@ -55,9 +52,8 @@ export async function tunCommand(argv: string[]): Promise<void> {
   if (!values.dev) throw new LarvalError('EINVAL', 'tun: --dev NAME is required; see larval tun --help');
   const listen = endpoint(values.listen, '--listen');
   const peer = endpoint(values.peer, '--peer');
-  const mtu = Number(values.mtu);
-  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) throw new LarvalError('EINVAL', `--mtu: expected 576..65535 (got ${values.mtu})`);
-  const config = await loadSetkey(values.config);
+  const mtu = integerFlag(values.mtu!, '--mtu', 576, 65535);
+  const config = await loadSetkey(inputFile(values.config, 'config'));
   const g = await TunGateway.open({
     policies: config.policies.map(policySpec), sas: config.sas.map(saSpec), dev: values.dev, listen, peer, mtu,
     kmDelay: parseDuration(values['km-delay']!, '--km-delay'),

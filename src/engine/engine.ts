@@ -288,6 +288,19 @@ export class Engine {
     return this.x.engineTime();
   }
 
+  // The time a call carries (R25): a finite number of ms >= 0 that does not go back
+  // before the engine's time (engine time is monotonic; timers and lifetimes depend
+  // on it). Omitted: NaN, which the data plane reads as "the engine's time".
+  private at(now: unknown, required = false): number {
+    if (now === undefined && !required) return NaN;
+    const t = engineTime(now);
+    const current = this.x.engineTime();
+    if (t < current) {
+      throw new LarvalError('EINVAL', `now: engine time is monotonic: ${t} ms is before the engine's time ${current} ms (pass the same or a later time)`, { field: 'now', value: now });
+    }
+    return t;
+  }
+
   // -------------------------------------------------------------------------
   // SPD
 
@@ -371,7 +384,7 @@ export class Engine {
   /** Install an SA at engine time `now` (default: the engine's time). Returns its id. */
   addSA(sa: SaSpec, now?: number): number {
     const n = normalizeSa(sa);
-    const t = now === undefined ? NaN : engineTime(now);
+    const t = this.at(now);
     // Keys are checked before the engine sees the SA, so a bad key installs nothing.
     const esp = EspSa.create(
       { spi: n.spi, mode: n.mode, family: n.family, src: addressBytes(n.family, n.src), dst: addressBytes(n.family, n.dst), esn: n.esn },
@@ -511,7 +524,13 @@ export class Engine {
   private tags: { saId: number; seq: bigint }[] | null = null;
 
   private decide(packets: Iterable<PacketInput> | PacketBuffer, now: number | undefined, pass: Pass): Verdicts {
-    const t = now === undefined ? NaN : engineTime(now);
+    // R25: one packet where a batch belongs, or something that is no batch at all,
+    // is an error that says so, never a verdict about the packet's bytes.
+    if (packets instanceof Uint8Array) throw invalid('packets', packets, 'expected a batch: an array of packets or a PacketBuffer (for one packet, pass [packet])');
+    if (packets === null || typeof packets !== 'object' || (!isPacketBuffer(packets) && typeof (packets as Iterable<PacketInput>)[Symbol.iterator] !== 'function')) {
+      throw invalid('packets', packets, 'expected a batch: an array of packets (Uint8Array or { data, wireLength }) or a PacketBuffer');
+    }
+    const t = this.at(now);
     this.pass = pass;
     if (isPacketBuffer(packets)) return this.runBuffer(packets, t);
     const list = Array.isArray(packets) ? (packets as PacketInput[]) : Array.from(packets);
@@ -626,7 +645,7 @@ export class Engine {
 
   /** Advance engine time to `now`: larval SAs past acquireTimeout end (R10). */
   tick(now: number): void {
-    const t = engineTime(now);
+    const t = this.at(now, true);
     this.x.tick(t);
     this.collect();
   }
@@ -638,7 +657,7 @@ export class Engine {
   resolveFlow(dir: Direction, flow: Flow, now?: number): FlowResolution {
     const d = direction(dir);
     const f = normalizeFlow(flow);
-    const t = now === undefined ? NaN : engineTime(now);
+    const t = this.at(now);
     this.views();
     encodeFlowKey(this.dv, this.control, f);
     const r = this.x.resolveFlow(DIR_CODE[d], t);
@@ -653,7 +672,7 @@ export class Engine {
    */
   acquireError(seq: number, options: { retry?: boolean } = {}, now?: number): void {
     integer(seq, 'seq', 1, L.MAX_ID);
-    const t = now === undefined ? NaN : engineTime(now);
+    const t = this.at(now);
     const r = this.x.acquireError(seq, options.retry === true ? 1 : 0, t);
     this.collect();
     if (r === L.Status.Stale) throw new LarvalError('ESTALE', `acquireError: ACQUIRE ${seq} is not pending`, { field: 'seq', value: seq });
@@ -664,7 +683,7 @@ export class Engine {
    * pending ACQUIRE is written once more. Returns how many.
    */
   reacquire(now?: number): number {
-    const t = now === undefined ? NaN : engineTime(now);
+    const t = this.at(now);
     const n = this.x.reacquire(t);
     this.collect();
     return n;
@@ -730,7 +749,7 @@ export class Engine {
    */
   flushPeer(address: string, now?: number): number {
     const a = parseAddress(address, 'address');
-    const t = now === undefined ? NaN : engineTime(now);
+    const t = this.at(now);
     this.views();
     new Uint8Array(this.buffer, this.control, L.PW_SIZE).fill(0);
     this.dv.setUint8(this.control + L.FK_FAMILY, a.family);

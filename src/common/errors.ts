@@ -1,6 +1,7 @@
 // Typed errors. Every error names what was wrong: the field, the value and, for
 // files, the line (R25). Codes are stable strings for programs to test.
 
+/** The codes of LarvalError (stable strings for programs to test). */
 export type ErrorCode =
   | 'EINVAL'        // an argument or config value is not valid
   | 'ETABLEFULL'    // a fixed-capacity table has no room (never a silent loss, R25)

@@ -140,6 +140,7 @@ export type ConfigOperation =
   | ({ op: 'spddelete'; selector: ConfigSelector } & ConfigPosition)
   | ({ op: 'spdflush' } & ConfigPosition);
 
+/** A parsed setkey(8) configuration: what loadSetkey()/parseSetkey() return, for applyConfig() or replay(). */
 export interface Config {
   file?: string;
   /** The policies the file leaves installed on an empty engine, in install order. */

@@ -26,6 +26,7 @@ import { isPacketBuffer, type PacketBuffer, type PacketInput } from './packets.j
 export type { PacketBuffer, PacketInput } from './packets.js';
 import { PROTO_AH } from '../common/protocols.js';
 
+/** The engine's options after defaults and the preset are applied (engine.options). */
 export interface ResolvedOptions {
   maxPolicies: number;
   maxSAs: number;
@@ -60,6 +61,7 @@ export const PRESETS: Readonly<Record<PresetName, Pick<ResolvedOptions, 'saSelec
   'bsd-2000': { saSelection: 'oldest', unresolved: 'drop', acquireResend: { everyPackets: 10 }, acquireTimeout: 20_000, saSwitch: 'delete' },
 };
 
+/** Counters of an engine (engine.stats()): packets and verdicts, drops by reason (R26), flow cache, classifier, resolution, tables. */
 export interface EngineStats {
   packets: Record<Direction, number>;
   verdicts: Record<Direction, Record<VerdictName, number>>;
@@ -87,6 +89,7 @@ export interface EngineStats {
   memoryBytes: number;
 }
 
+/** The engine's whole state, read from the data plane (engine.dump()): SPD, SAD, larval SAs. */
 export interface EngineDump {
   /** Engine time (ms). */
   time: number;
@@ -190,6 +193,7 @@ export async function createEngine(options?: EngineOptions): Promise<Engine> {
   return new Engine(x, resolved);
 }
 
+/** An IPsec packet-path engine: one WebAssembly instance with its SPD, SAD and larval SAs. Create it with createEngine(). Times are engine time in ms, monotonic (an earlier `now` than the engine's time is EINVAL). */
 export class Engine {
   readonly options: Readonly<ResolvedOptions>;
   private readonly x: WasmExports;
@@ -370,6 +374,7 @@ export class Engine {
     return id > 0 ? id : null;
   }
 
+  /** A policy by id, as installed (null if none). */
   getPolicy(id: number): Policy | null {
     integer(id, 'id', 1, 0xffffffff);
     const slot = this.x.policySlot(id);
@@ -416,6 +421,7 @@ export class Engine {
     throw new LarvalError('EINVAL', `addSA: the engine refused the SA (status ${r})`);
   }
 
+  /** Remove an SA by id (ENOENT if none). */
   removeSA(id: number): void {
     integer(id, 'id', 1, 0xffffffff);
     if (this.x.removeSA(id) === L.Status.NotFound) throw new LarvalError('ENOENT', `removeSA: no SA with id ${id}`, { field: 'id', value: id });
@@ -423,6 +429,7 @@ export class Engine {
     this.collect();
   }
 
+  /** An SA by id, with its state and counters (null if none). */
   getSA(id: number): SecurityAssociation | null {
     integer(id, 'id', 1, 0xffffffff);
     const slot = this.x.saSlot(id);
@@ -788,6 +795,7 @@ export class Engine {
   // -------------------------------------------------------------------------
   // Introspection
 
+  /** The engine's counters (EngineStats). */
   stats(): EngineStats {
     this.views();
     const c = (index: number) => Number(this.dv.getBigUint64(this.counters + index * 8, true));

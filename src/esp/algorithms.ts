@@ -10,7 +10,9 @@
 //   hmac-sha256-128  RFC 4868: 32-octet key, ICV the first 16 octets.
 //   hmac-sha1-96     RFC 2404: 20-octet key, ICV the first 12 octets.
 
+/** ESP encryption algorithms (node:crypto). */
 export type EncryptionAlgorithm = 'aes-gcm-16' | 'aes-cbc';
+/** ESP integrity algorithms (node:crypto). */
 export type IntegrityAlgorithm = 'hmac-sha256-128' | 'hmac-sha1-96';
 
 export const ENCRYPTION_ALGORITHMS: readonly EncryptionAlgorithm[] = ['aes-gcm-16', 'aes-cbc'];

@@ -24,12 +24,14 @@ export function scriptedKeys(spi: number, secret = 'larval-scripted-km'): Pick<S
   return { encryption: { algorithm: 'aes-gcm-16', key } };
 }
 
+/** How the scripted key manager answers ACQUIREs. */
 export type ScriptedBehaviour =
   | 'answer'                // install an SA after the delay
   | 'lose'                  // never answer (R10: the larval SA times out)
   | 'fail'                  // report failure after the delay (R8b, no retry)
   | 'retry';                // report failure and ask for a retry, then answer the retry
 
+/** Options of ScriptedKeyManager. */
 export interface ScriptedKeyManagerOptions {
   /** Negotiation delay in ms of engine time. Default 200. */
   delay?: number;
@@ -64,6 +66,7 @@ export interface ScriptedKeyManagerOptions {
   name?: string;
 }
 
+/** What the scripted key manager did (its counts). */
 export interface ScriptedKeyManagerStats {
   /** ACQUIRE events received, resends included. */
   acquires: number;

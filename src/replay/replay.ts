@@ -43,12 +43,14 @@ export interface ReplayRecord {
   wireLength?: number;
 }
 
+/** The policies and SAs replay() starts from (a Config from loadSetkey() also fits). */
 export interface ReplaySetup {
   policies: readonly PolicySpec[];
   /** SAs installed at the start (and known to their peers). */
   sas: readonly SaSpec[];
 }
 
+/** Options of replay(): the preset and the modelled world (key manager delay, MSL, rekey). */
 export interface ReplayOptions {
   preset: PresetName;
   /** The key manager's negotiation delay, ms. Default 200. */
@@ -87,6 +89,7 @@ export interface TimelineBucket {
   acquires: number;
 }
 
+/** What replay() reports for one preset: packets by verdict, drops, ACQUIREs, negotiations, losses, latency, a timeline. */
 export interface ReplayReport {
   preset: PresetName;
   records: number;

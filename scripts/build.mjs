@@ -31,7 +31,7 @@ if (force || newest(['assembly', 'asconfig.json']) > mtime('build/larval.wasm'))
   run(bin('asc'), ['--config', 'asconfig.json', '--target', 'release']);
 }
 const stamp = 'dist/.build-stamp';
-if (force || newest(['src', 'bench', 'examples', 'assembly/layout.ts', 'tsconfig.json', 'tsconfig.build.json', 'package.json']) > mtime(stamp) || mtime('build/larval.wasm') > mtime(stamp)) {
+if (force || newest(['src', 'bench', 'examples', 'assembly/layout.ts', 'assembly/wire-defs.ts', 'tsconfig.json', 'tsconfig.build.json', 'package.json']) > mtime(stamp) || mtime('build/larval.wasm') > mtime(stamp)) {
   run(bin('tsc'), ['-p', 'tsconfig.build.json']);
   writeFileSync(path.join(root, stamp), new Date().toISOString() + '\n');
 }

@@ -77,18 +77,16 @@
 // the ESP key checks), so an error names the line and column of the offending token.
 
 import { readFile } from 'node:fs/promises';
-import { addressBytes, type Family, formatAddress, formatPrefix, maskWord, parseAddress } from '../common/addr.js';
-import type { Engine } from '../engine/engine.js';
-import { type ErrorCode, LarvalError } from '../common/errors.js';
-import type { EncryptionAlgorithm, IntegrityAlgorithm } from '../esp/algorithms.js';
-import { EspSa } from '../esp/sa.js';
-import { PROTOCOLS, protocolName } from '../common/protocols.js';
-import type { Direction, IpsecMode, LifetimeLimits, PolicySpec, SaSpec, Template, TemplateLevel } from '../engine/types.js';
-import { type NormalizedPolicy, normalizePolicy, normalizeSa } from '../engine/validate.js';
+import { parseSetkey } from './setkey-parser.js';
+import type { Config } from './setkey-types.js';
 
-// ---------------------------------------------------------------------------
-// Public types
+export { ConfigError, type ConfigPosition } from './config-error.js';
+export type { Config, ConfigOperation, ConfigPolicy, ConfigSa, ConfigSelector, ConfigTarget } from './setkey-types.js';
+export { policySpec, saSpec } from './setkey-types.js';
+export { parseSetkey } from './setkey-parser.js';
+export { applyConfig } from './setkey-apply.js';
 
+<<<<<<< HEAD
 export interface ConfigPosition {
   /** 1-based. */
   line: number;
@@ -1072,124 +1070,9 @@ export function parseSetkey(text: string, file?: string): Config {
 }
 
 /** Read and parse a setkey(8) configuration file. */
+=======
+/** Read and parse a setkey(8) configuration file (the Node adapter of parseSetkey). */
+>>>>>>> main
 export async function loadSetkey(path: string): Promise<Config> {
   return parseSetkey(await readFile(path, 'utf8'), path);
-}
-
-/**
- * Replay a configuration's operations on an engine, in file order, as setkey sends
- * them to the kernel: add (EEXIST if (SPI, dst) exists), update (replaces the SA
- * with that SPI, dst and protocol; ENOENT if there is none), delete (ENOENT if
- * none), deleteall, flush, spdadd (EEXIST if a policy with the same selector and
- * direction exists), spdupdate (replaces it, or adds), spddelete (ENOENT if none),
- * spdflush. delete, flush and their SPD forms also act on entries the engine had
- * before. Not atomic: on an error, the operations before it stay applied (as with
- * setkey -f). Errors are ConfigErrors naming the statement's line and column.
- *
- * Returns the ids of what the configuration installed and left in place, aligned
- * with config.policies and config.sas.
- */
-export function applyConfig(engine: ConfigTarget, config: Config, now?: number): { policyIds: number[]; saIds: number[] } {
-  const file = config.file;
-  const policies: { id: number }[] = [];
-  const sas: { id: number }[] = [];
-  const fail = (op: ConfigOperation, err: unknown): never => {
-    if (err instanceof LarvalError && !(err instanceof ConfigError)) {
-      throw new ConfigError(`${op.op}: ${err.message}`, op, file, { code: err.code, field: err.field });
-    }
-    throw err;
-  };
-  const untrackSa = (id: number) => {
-    const i = sas.findIndex((s) => s.id === id);
-    if (i >= 0) sas.splice(i, 1);
-  };
-  const untrackPolicy = (id: number) => {
-    const i = policies.findIndex((p) => p.id === id);
-    if (i >= 0) policies.splice(i, 1);
-  };
-  for (const op of config.operations) {
-    try {
-      switch (op.op) {
-        case 'add':
-          sas.push({ id: engine.addSA(saSpec(op.sa), now) });
-          break;
-        case 'update': {
-          const dst = canonicalAddress(op.sa.dst);
-          const old = engine.dump().sas.find((s) => s.spi === op.sa.spi && s.dst === dst && s.proto === (op.sa.proto ?? 'esp'));
-          if (!old) {
-            throw new ConfigError(`update: no ${op.sa.proto ?? 'esp'} SA with SPI 0x${op.sa.spi.toString(16)} to ${dst} to update (use add)`, op, file, { code: 'ENOENT', field: 'spi' });
-          }
-          engine.removeSA(old.id);
-          untrackSa(old.id);
-          sas.push({ id: engine.addSA(saSpec(op.sa), now) });
-          break;
-        }
-        case 'delete': {
-          const dst = canonicalAddress(op.dst);
-          const old = engine.dump().sas.find((s) => s.spi === op.spi && s.dst === dst && s.proto === op.proto);
-          if (!old) throw new ConfigError(`delete: no ${op.proto} SA with SPI 0x${op.spi.toString(16)} to ${dst}`, op, file, { code: 'ENOENT', field: 'spi' });
-          engine.removeSA(old.id);
-          untrackSa(old.id);
-          break;
-        }
-        case 'deleteall': {
-          const src = canonicalAddress(op.src);
-          const dst = canonicalAddress(op.dst);
-          for (const s of engine.dump().sas) {
-            if (s.src === src && s.dst === dst && s.proto === op.proto) {
-              engine.removeSA(s.id);
-              untrackSa(s.id);
-            }
-          }
-          break;
-        }
-        case 'flush':
-          for (const s of engine.dump().sas) {
-            if (!op.proto || s.proto === op.proto) {
-              engine.removeSA(s.id);
-              untrackSa(s.id);
-            }
-          }
-          break;
-        case 'spdadd':
-        case 'spdupdate': {
-          const spec = policySpec(op.policy);
-          const key = selectorKey(normalizePolicy(spec));
-          const old = engine.dump().policies.find((p) => dumpedSelectorKey(p) === key);
-          if (old) {
-            if (op.op === 'spdadd') {
-              throw new ConfigError(`spdadd: policy ${old.id} has the same selector and direction (use spdupdate to replace it)`, op, file, { code: 'EEXIST' });
-            }
-            engine.removePolicy(old.id);
-            untrackPolicy(old.id);
-          }
-          policies.push({ id: engine.addPolicy(spec) });
-          break;
-        }
-        case 'spddelete': {
-          const { line: _l, column: _c, ...sel } = op.selector;
-          const key = selectorKey(normalizePolicy({ ...sel, action: 'bypass' }));
-          const old = engine.dump().policies.find((p) => dumpedSelectorKey(p) === key);
-          if (!old) throw new ConfigError(`spddelete: no ${sel.dir} policy with this selector`, op, file, { code: 'ENOENT' });
-          engine.removePolicy(old.id);
-          untrackPolicy(old.id);
-          break;
-        }
-        case 'spdflush':
-          for (const p of engine.dump().policies) {
-            engine.removePolicy(p.id);
-            untrackPolicy(p.id);
-          }
-          break;
-      }
-    } catch (err) {
-      fail(op, err);
-    }
-  }
-  return { policyIds: policies.map((p) => p.id), saIds: sas.map((s) => s.id) };
-}
-
-function canonicalAddress(text: string): string {
-  const a = parseAddress(text, 'address');
-  return formatAddress(a.family, a.words);
 }

@@ -16,6 +16,7 @@ import { CaptureError } from './capture-error.js';
 import { Input, type CaptureInfo, type Parser } from './input.js';
 import { PcapParser } from './pcap.js';
 import { PcapngParser } from './pcapng.js';
+import { BLOCK_SHB, isPcapMagic } from './formats.js';
 
 export interface CaptureOptions {
   /** Bytes read at a time; default 1 MiB (minimum 16, for tests of the chunk seams). */
@@ -146,9 +147,9 @@ class Engine {
     const inp = this.input;
     if (inp.end - inp.pos < 4) return 4;
     const magic = inp.dv.getUint32(inp.pos, true);
-    if (magic === 0x0a0d0d0a) {
+    if (magic === BLOCK_SHB) {
       this.parser = new PcapngParser(inp);
-    } else if (magic === 0xa1b2c3d4 || magic === 0xd4c3b2a1 || magic === 0xa1b23c4d || magic === 0x4d3cb2a1) {
+    } else if (isPcapMagic(magic)) {
       this.parser = new PcapParser(inp);
     } else {
       const hex = [...inp.buf.subarray(inp.pos, inp.pos + 4)].map((x) => x.toString(16).padStart(2, '0')).join(' ');
@@ -247,21 +248,37 @@ export class Capture extends CaptureState implements AsyncIterable<CaptureRecord
     try {
       const engine = new Engine(this.path, this.options, stable);
       this.engine = engine;
-      for (;;) {
-        const need = engine.step();
-        if (need === BATCH_READY) {
-          yield engine.batch;
-          continue;
-        }
-        if (need === END) return;
-        const position = engine.readPosition;
-        const [offset, length] = engine.room(need);
-        const { bytesRead } = await fh.read(engine.input.buf, offset, length, position);
-        engine.added(bytesRead);
+      for (const step of steps(engine)) {
+        if (step instanceof RecordBatch) yield step;
+        else engine.added((await fh.read(engine.input.buf, step.offset, step.length, step.position)).bytesRead);
       }
     } finally {
       await fh.close();
     }
+  }
+}
+
+/** A read the engine needs before it can go on: `length` bytes at file `position` into its buffer at `offset`. */
+interface ReadRequest {
+  position: number;
+  offset: number;
+  length: number;
+}
+
+// The one driving loop of both readers: batches as they fill, and the reads the
+// engine needs in between. The async reader answers the reads with await, the sync
+// one with readSync; the caller reports each read's byte count with engine.added().
+function* steps(engine: Engine): Generator<RecordBatch | ReadRequest, void, undefined> {
+  for (;;) {
+    const need = engine.step();
+    if (need === BATCH_READY) {
+      yield engine.batch;
+      continue;
+    }
+    if (need === END) return;
+    const position = engine.readPosition;
+    const [offset, length] = engine.room(need);
+    yield { position, offset, length };
   }
 }
 
@@ -322,16 +339,9 @@ export class CaptureSync extends CaptureState implements Iterable<CaptureRecord>
     try {
       const engine = new Engine(this.name, this.options, stable);
       this.engine = engine;
-      for (;;) {
-        const need = engine.step();
-        if (need === BATCH_READY) {
-          yield engine.batch;
-          continue;
-        }
-        if (need === END) return;
-        const position = engine.readPosition;
-        const [offset, length] = engine.room(need);
-        engine.added(readSync(fd, engine.input.buf, offset, length, position));
+      for (const step of steps(engine)) {
+        if (step instanceof RecordBatch) yield step;
+        else engine.added(readSync(fd, engine.input.buf, step.offset, step.length, step.position));
       }
     } finally {
       closeSync(fd);

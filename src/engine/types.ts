@@ -15,14 +15,9 @@ export type IpsecMode = 'tunnel' | 'transport';
 export type TemplateLevel = 'require' | 'unique' | 'use';
 /** Which of several SAs for a template protects a packet (R6: newest). */
 export type SaSelectionMode = 'newest' | 'oldest';
-<<<<<<< HEAD
-/** The verdict on one packet. */
-export type VerdictName = 'bypass' | 'protect' | 'discard' | 'drop' | 'malformed' | 'queued';
-/** Life stage of an SA (R13-R15). */
-=======
 /** What happened to a packet: the members of layout.ts's Verdict, kebab-cased. */
 export type VerdictName = KebabName<keyof typeof L.Verdict>;
->>>>>>> main
+/** Life stage of an SA (R13-R15). */
 export type SaStateName = 'mature' | 'dying' | 'draining';
 
 /** What SA a protect policy needs. */
@@ -175,24 +170,12 @@ export interface VerdictRecord {
   proto: number | null;
 }
 
-<<<<<<< HEAD
-/** Why a packet got its verdict (drop reasons are counted, R26). */
-export type ReasonName =
-  | 'none' | 'policy' | 'default-policy' | 'opportunistic' | 'no-sa'
-  | 'resolving' | 'larval-full' | 'queue-full' | 'queue-bytes' | 'acquire-timeout' | 'acquire-failed' | 'bindings-full'
-  | 'replayed' | 'replay-too-old' | 'spi' | 'unknown-spi' | 'clear-protected' | 'policy-mismatch'
-  | 'truncated' | 'bad-version' | 'bad-ihl' | 'bad-total-length' | 'bad-payload-length'
-  | 'ext-header-truncated' | 'ext-chain-too-long' | 'hop-by-hop-not-first' | 'fragment-overflow'
-  | 'l4-truncated' | 'bad-l4-header' | 'oversized' | 'tiny-fragment' | 'bad-descriptor'
-  | 'integrity-failed' | 'no-keys' | 'bad-esp' | 'cannot-encapsulate' | 'bad-checksum';
-=======
 /** The kebab-case name of an enum member: NoSa -> 'no-sa', L4Truncated -> 'l4-truncated' (codec.ts kebab() at run time). */
 export type KebabName<S extends string> = KebabTail<S> extends `-${infer Rest}` ? Rest : KebabTail<S>;
 type KebabTail<S extends string> = S extends `${infer H}${infer T}` ? `${H extends Lowercase<H> ? H : `-${Lowercase<H>}`}${KebabTail<T>}` : S;
 
 /** Why a verdict was given (R26): the members of layout.ts's Reason, kebab-cased. */
 export type ReasonName = KebabName<keyof typeof L.Reason>;
->>>>>>> main
 
 /** Options of createEngine(): table capacities and the behaviour preset with its knobs. */
 export interface EngineOptions {

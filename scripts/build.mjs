@@ -1,7 +1,9 @@
 #!/usr/bin/env node
 // `npm run build`, rebuilding only what changed: the wasm when an assembly/ source
 // (or asconfig.json) is newer than build/larval.wasm, the TypeScript when a source
-// is newer than the last compile's stamp (tsc --incremental keeps the rest quick).
+// is newer than the last compile's stamp. tsc then compiles everything (not
+// --incremental: that leaves unchanged outputs with old times, and dist/ must be
+// newer than src/ for the checks that look).
 // `--force` rebuilds both. A tarball install never runs this: it ships build/ and dist/.
 import { execFileSync } from 'node:child_process';
 import { existsSync, readdirSync, statSync, writeFileSync } from 'node:fs';
@@ -25,7 +27,15 @@ function newest(paths) {
   return t;
 }
 const mtime = (p) => (existsSync(path.join(root, p)) ? statSync(path.join(root, p)).mtimeMs : 0);
-const run = (cmd, args) => execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+// The compilers print their own errors; a failure ends the build with their status, no stack.
+const run = (cmd, args) => {
+  try {
+    execFileSync(cmd, args, { cwd: root, stdio: 'inherit' });
+  } catch (err) {
+    process.stderr.write(`build: ${path.basename(cmd)} ${args.join(' ')} failed\n`);
+    process.exit(typeof err.status === 'number' && err.status ? err.status : 1);
+  }
+};
 
 if (force || newest(['assembly', 'asconfig.json']) > mtime('build/larval.wasm')) {
   run(bin('asc'), ['--config', 'asconfig.json', '--target', 'release']);

@@ -16,6 +16,8 @@ import { dumpedSelectorKey, policySpec, saSpec, selectorKey, type Config, type C
  * installed and left in place, aligned with config.policies and config.sas.
  */
 export function applyConfig(engine: ConfigTarget, config: Config, now?: number): { policyIds: number[]; saIds: number[] } {
+  if (typeof engine !== 'object' || engine === null) throw new LarvalError('EINVAL', `engine: expected an Engine (got ${String(engine)})`, { field: 'engine', value: engine });
+  if (typeof config !== 'object' || config === null || !Array.isArray(config.operations)) throw new LarvalError('EINVAL', 'config: expected what parseSetkey() or loadSetkey() returns', { field: 'config', value: config });
   const file = config.file;
   const policies: { id: number }[] = [];
   const sas: { id: number }[] = [];

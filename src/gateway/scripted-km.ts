@@ -114,6 +114,7 @@ export class ScriptedKeyManager extends EventEmitter {
 
   constructor(gw: Gateway, options: ScriptedKeyManagerOptions = {}) {
     super();
+    if (typeof gw !== 'object' || gw === null || typeof gw.registerKeyManager !== 'function') throw invalid('gw', gw, 'expected a Gateway (createGateway())');
     this.gw = gw;
     this.options = options;
     this.delay = options.delay ?? 200;

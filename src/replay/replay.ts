@@ -141,6 +141,10 @@ export async function replay(
   setup: ReplaySetup | Config,
   options: ReplayOptions,
 ): Promise<ReplayReport> {
+  if (input === null || typeof input !== 'object' || (typeof (input as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function' && typeof (input as Iterable<unknown>)[Symbol.iterator] !== 'function')) {
+    throw invalid('input', input, 'expected a capture\'s batches (openCapture(file).batches()) or arrays of records');
+  }
+  if (typeof options !== 'object' || options === null) throw invalid('options', options, 'expected { preset, ... }');
   const kmDelay = options.kmDelay ?? 200;
   const gw = await createGateway({
     preset: options.preset, msl: options.msl ?? 30_000,

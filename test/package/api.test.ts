@@ -9,7 +9,7 @@ import { join } from 'node:path';
 import ts from 'typescript';
 import { describe, expect, it } from 'vitest';
 import {
-  buildPacket, captureTimeMs, createEngine, createGateway, LarvalError, loadSetkey, openCapture, replay, ScriptedKeyManager,
+  applyConfig, buildPacket, captureTimeMs, createEngine, createGateway, LarvalError, loadSetkey, openCapture, replay, ScriptedKeyManager,
   type NegotiationFailure,
 } from '../../src/index.js';
 
@@ -60,6 +60,29 @@ describe('R25: every argument of the batch API', () => {
     const gw = await createGateway();
     gw.tick(50);
     einval(() => gw.tick(40));
+  });
+});
+
+describe('R25: the other entry points an embedder calls', () => {
+  it('bad arguments are LarvalError EINVAL naming the argument, never a bare TypeError', async () => {
+    const engine = await createEngine();
+    const setup = { policies: [], sas: [] };
+    const cases: [() => unknown, RegExp][] = [
+      [() => captureTimeMs(5 as never), /^timeNs: expected a bigint/],
+      [() => new ScriptedKeyManager(null as never), /^gw: expected a Gateway/],
+      [() => applyConfig(engine, null as never), /^config: expected what parseSetkey\(\) or loadSetkey\(\) returns/],
+    ];
+    for (const [call, message] of cases) expect(einval(call).message).toMatch(message);
+    const rejects: [Promise<unknown>, RegExp][] = [
+      [loadSetkey(5 as never), /^path: expected the path of a setkey\(8\) file/],
+      [replay(null as never, setup, { preset: 'larval' }), /^input: expected a capture's batches/],
+      [replay([], null as never, { preset: 'larval' }), /^setup: expected \{ policies, sas \}/],
+    ];
+    for (const [promise, message] of rejects) {
+      const err = await promise.then(() => null, (e: unknown) => e);
+      expect(err).toBeInstanceOf(LarvalError);
+      expect((err as LarvalError).message).toMatch(message);
+    }
   });
 });
 

@@ -286,7 +286,6 @@ async function runLarval(workers?: number, cli = CLI, label?: string, env: Recor
     writeFileSync(join(dir, 'a.conf'), setkeyConf('10.1.0.0/24', '10.2.0.0/24', UNDER.a, UNDER.b) + sas);
     writeFileSync(join(dir, 'b.conf'), setkeyConf('10.2.0.0/24', '10.1.0.0/24', UNDER.b, UNDER.a) + sas);
     const gw = (side: 'a' | 'b') => {
-      const other = side === 'a' ? 'b' : 'a';
       return jsonChild(`larval ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), cli, 'tun', '--config', join(dir, `${side}.conf`), '--dev', 'lt0',
         '--listen', `${UNDER[side]}:4500`], env);
     };

@@ -18,6 +18,7 @@ export { ResolutionQueue, PACKET_OVERHEAD } from './gateway/resolution.js';
 export { KeyManagerSession } from './gateway/km-session.js';
 export type { KeyManagerOptions } from './gateway/km-session.js';
 export { ScriptedKeyManager, scriptedKeys } from './gateway/scripted-km.js';
+export type { NegotiationFailure } from './gateway/scripted-km.js';
 export type { ScriptedBehaviour, ScriptedKeyManagerOptions, ScriptedKeyManagerStats } from './gateway/scripted-km.js';
 export { LocalSockets, SocketError } from './gateway/sockets.js';
 export type { ConnectResult, SendResult, SocketCallOptions, SocketErrorCode, Transmitted } from './gateway/sockets.js';
@@ -30,6 +31,7 @@ export type { EncryptionAlgorithm, IntegrityAlgorithm } from './esp/algorithms.j
 export { protectPackets, acceptPackets } from './engine/esp-stage.js';
 export type { PacketOutput } from './engine/esp-stage.js';
 export { openCapture, openCaptureSync, CaptureError } from './io/capture.js';
+export { captureTimeMs } from './io/time.js';
 export { createPcapWriter, createPcapngWriter } from './io/writers.js';
 export { parseSetkey, loadSetkey, applyConfig, ConfigError } from './config/setkey.js';
 export type { Config, ConfigPolicy, ConfigSa } from './config/setkey.js';

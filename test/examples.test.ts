@@ -71,7 +71,7 @@ describe('larval demo', () => {
     } catch (e) {
       err = e as typeof err;
     }
-    expect(err.status).toBe(1);
+    expect(err.status).toBe(2); // a usage error (describeFailure)
     expect(err.stderr).toMatch(/--packets.*lots/);
   });
 });

@@ -3,12 +3,11 @@
 // counters on SIGUSR1 (and every --stats-interval), rekeys on SIGUSR2, and stops
 // cleanly on SIGINT/SIGTERM (the final counters are its last line).
 
-import { parseArgs } from 'node:util';
 import { LarvalError } from '../common/errors.js';
 import { loadSetkey, policySpec, saSpec } from '../config/setkey.js';
 import { TunGateway } from '../tun/gateway.js';
 import { loadSwanctl } from '../ike/config.js';
-import { parseDuration } from './replay.js';
+import { duration as parseDuration, inputFile, integerFlag, parseFlags } from './args.js';
 
 export const TUN_HELP = `larval tun --swanctl FILE --dev NAME [options]
 larval tun --config SETKEY --listen ADDR:PORT --dev NAME [options]
@@ -45,26 +44,23 @@ function endpoint(value: string | undefined, option: string): { address: string;
 }
 
 export async function tunCommand(argv: string[]): Promise<void> {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
-      swanctl: { type: 'string' }, config: { type: 'string' }, dev: { type: 'string' }, listen: { type: 'string' },
-      mtu: { type: 'string', default: '1400' }, log: { type: 'boolean', default: false }, 'stats-interval': { type: 'string' },
-      help: { type: 'boolean', short: 'h', default: false },
-    },
-  });
+  const { values: flags } = parseFlags(argv, {
+    swanctl: { type: 'string', value: 'FILE' }, config: { type: 'string', value: 'FILE' }, dev: { type: 'string', value: 'NAME' }, listen: { type: 'string', value: 'ADDR:PORT' },
+    mtu: { type: 'string', default: '1400', value: 'N' }, log: { type: 'boolean', default: false }, 'stats-interval': { type: 'string', value: 'TIME' },
+    help: { type: 'boolean', short: 'h', default: false },
+  }, 'tun');
+  const values = flags as Record<string, string | undefined> & { help?: boolean; log?: boolean };
   if (values.help) {
     process.stdout.write(TUN_HELP);
     return;
   }
   if (!values.swanctl && !values.config) throw new LarvalError('EINVAL', 'tun: --swanctl FILE (IKEv2) or --config FILE (manual SAs) is required; see larval tun --help');
   if (!values.dev) throw new LarvalError('EINVAL', 'tun: --dev NAME is required; see larval tun --help');
-  if (!values.swanctl && !values.listen) throw new LarvalError('EINVAL', 'tun: without --swanctl, --listen ADDR:PORT is required for the ESP of manual SAs');
+  if (!values.swanctl && !values.listen) throw new LarvalError('EINVAL', 'tun: without --swanctl, --listen ADDR:PORT is required for the ESP of manual SAs', { field: '--listen' });
   const listen = values.listen ? endpoint(values.listen, '--listen') : undefined;
-  const mtu = Number(values.mtu);
-  if (!Number.isInteger(mtu) || mtu < 576 || mtu > 65535) throw new LarvalError('EINVAL', `--mtu: expected 576..65535 (got ${values.mtu})`);
-  const setkey = values.config ? await loadSetkey(values.config) : null;
-  const swanctl = values.swanctl ? await loadSwanctl(values.swanctl) : undefined;
+  const mtu = integerFlag(values.mtu!, '--mtu', 576, 65535);
+  const setkey = values.config ? await loadSetkey(inputFile(values.config, 'config')) : null;
+  const swanctl = values.swanctl ? await loadSwanctl(inputFile(values.swanctl, 'swanctl')) : undefined;
   const g = await TunGateway.open({
     dev: values.dev, mtu,
     ...(setkey ? { policies: setkey.policies.map(policySpec), sas: setkey.sas.map(saSpec) } : {}),

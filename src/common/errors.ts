@@ -1,6 +1,7 @@
 // Typed errors. Every error names what was wrong: the field, the value and, for
 // files, the line (R25). Codes are stable strings for programs to test.
 
+/** The codes of LarvalError (stable strings for programs to test). */
 export type ErrorCode =
   | 'EINVAL'        // an argument or config value is not valid
   | 'ETABLEFULL'    // a fixed-capacity table has no room (never a silent loss, R25)
@@ -63,6 +64,13 @@ export function describeFailure(err: unknown): { line: string; exitCode: number 
   const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     return { line: (err as Error).message, exitCode: 2 };
+  }
+  // An operating-system error on a file (Node's ENOENT, EISDIR, EACCES, ...) names
+  // the path: one line, what happened and to which file.
+  const sys = err as NodeJS.ErrnoException;
+  if (typeof code === 'string' && typeof sys.syscall === 'string' && typeof sys.path === 'string') {
+    const what: Record<string, string> = { ENOENT: 'no such file or directory', EISDIR: 'is a directory', EACCES: 'permission denied', ENOTDIR: 'not a directory', ENOSPC: 'no space left on the device', EROFS: 'read-only file system' };
+    return { line: `${sys.path}: ${what[code] ?? code} (${sys.syscall})`, exitCode: 1 };
   }
   return { line: err instanceof Error ? (err.stack ?? err.message) : String(err), exitCode: 1 };
 }

@@ -13,6 +13,7 @@ import { LarvalError, show } from '../common/errors.js';
 import { carriesPorts } from '../common/protocols.js';
 import type { Direction, PolicySpec } from '../engine/types.js';
 
+/** Options of loadClassBench()/parseClassBench(): the direction and action the rules get. */
 export interface ClassBenchOptions {
   /** Direction of every generated policy. Default 'out'. */
   dir?: Direction;

@@ -7,7 +7,17 @@ import { ConfigError } from './config-error.js';
 import { normalizePolicy } from '../engine/validate.js';
 import { dumpedSelectorKey, policySpec, saSpec, selectorKey, type Config, type ConfigOperation, type ConfigTarget } from './setkey-types.js';
 
+/**
+ * Replay a configuration's operations on an engine, in file order, as setkey sends
+ * them to the kernel: add (EEXIST if (SPI, dst) exists), update, delete, deleteall,
+ * flush, spdadd, spdupdate, spddelete, spdflush. Not atomic: on an error, the
+ * operations before it stay applied (as with setkey -f). Errors are ConfigErrors
+ * naming the statement's line and column. Returns the ids of what the configuration
+ * installed and left in place, aligned with config.policies and config.sas.
+ */
 export function applyConfig(engine: ConfigTarget, config: Config, now?: number): { policyIds: number[]; saIds: number[] } {
+  if (typeof engine !== 'object' || engine === null) throw new LarvalError('EINVAL', `engine: expected an Engine (got ${String(engine)})`, { field: 'engine', value: engine });
+  if (typeof config !== 'object' || config === null || !Array.isArray(config.operations)) throw new LarvalError('EINVAL', 'config: expected what parseSetkey() or loadSetkey() returns', { field: 'config', value: config });
   const file = config.file;
   const policies: { id: number }[] = [];
   const sas: { id: number }[] = [];

@@ -8,6 +8,7 @@ import type { PolicySpec, SaSpec } from '../engine/types.js';
 import type { NormalizedPolicy } from '../engine/validate.js';
 import type { ConfigPosition } from './config-error.js';
 
+/** A policy of a Config: a PolicySpec with the line and column it came from. */
 export interface ConfigPolicy extends PolicySpec, ConfigPosition {}
 
 /** An SA of an add/update statement; keys as bytes. */
@@ -34,6 +35,7 @@ export type ConfigOperation =
   | ({ op: 'spddelete'; selector: ConfigSelector } & ConfigPosition)
   | ({ op: 'spdflush' } & ConfigPosition);
 
+/** A parsed setkey(8) configuration: what loadSetkey()/parseSetkey() return, for applyConfig() or replay(). */
 export interface Config {
   file?: string;
   /** The policies the file leaves installed on an empty engine, in install order. */

@@ -78,6 +78,7 @@
 // the ESP key checks), so an error names the line and column of the offending token.
 
 import { readFile } from 'node:fs/promises';
+import { invalid } from '../common/errors.js';
 import { parseSetkey } from './setkey-parser.js';
 import type { Config } from './setkey-types.js';
 
@@ -89,5 +90,6 @@ export { applyConfig } from './setkey-apply.js';
 
 /** Read and parse a setkey(8) configuration file (the Node adapter of parseSetkey). */
 export async function loadSetkey(path: string): Promise<Config> {
+  if (typeof path !== 'string' || path === '') throw invalid('path', path, 'expected the path of a setkey(8) file');
   return parseSetkey(await readFile(path, 'utf8'), path);
 }

@@ -59,6 +59,7 @@ export async function createEngine(options?: EngineOptions): Promise<Engine> {
   return new Engine(x, resolved);
 }
 
+/** An IPsec packet-path engine: one WebAssembly instance with its SPD, SAD and larval SAs. Create it with createEngine(). Times are engine time in ms, monotonic (an earlier `now` than the engine's time is EINVAL). */
 export class Engine {
   readonly options: Readonly<ResolvedOptions>;
   private readonly x: WasmExports;
@@ -86,7 +87,7 @@ export class Engine {
   // by a verdict; entries go when removeSA/flushPeer runs or the DELETED event is read.
   private readonly espSas = new Map<number, EspSa>();
 
-  /** Use createEngine(). */
+  /** Use createEngine(). @internal */
   constructor(x: WasmExports, options: ResolvedOptions) {
     this.x = x;
     this.options = Object.freeze(options);
@@ -159,6 +160,19 @@ export class Engine {
     return this.x.engineTime();
   }
 
+  // The time a call carries (R25): a finite number of ms >= 0 that does not go back
+  // before the engine's time (engine time is monotonic; timers and lifetimes depend
+  // on it). Omitted: NaN, which the data plane reads as "the engine's time".
+  private at(now: unknown, required = false): number {
+    if (now === undefined && !required) return NaN;
+    const t = engineTime(now);
+    const current = this.x.engineTime();
+    if (t < current) {
+      throw new LarvalError('EINVAL', `now: engine time is monotonic: ${t} ms is before the engine's time ${current} ms (pass the same or a later time)`, { field: 'now', value: now });
+    }
+    return t;
+  }
+
   // -------------------------------------------------------------------------
   // SPD
 
@@ -228,6 +242,7 @@ export class Engine {
     return id > 0 ? id : null;
   }
 
+  /** A policy by id, as installed (null if none). */
   getPolicy(id: number): Policy | null {
     return this.recordById(this.x.policySlot(integer(id, 'id', 1, 0xffffffff)), () => this.policyBase, L.PO_SIZE, decodePolicy);
   }
@@ -246,7 +261,7 @@ export class Engine {
   /** Install an SA at engine time `now` (default: the engine's time). Returns its id. */
   addSA(sa: SaSpec, now?: number): number {
     const n = normalizeSa(sa);
-    const t = now === undefined ? NaN : engineTime(now);
+    const t = this.at(now);
     // Keys are checked before the engine sees the SA, so a bad key installs nothing.
     const esp = EspSa.create(
       { spi: n.spi, mode: n.mode, family: n.family, src: addressBytes(n.family, n.src), dst: addressBytes(n.family, n.dst), esn: n.esn },
@@ -278,6 +293,7 @@ export class Engine {
     throw new LarvalError('EINVAL', `addSA: the engine refused the SA (status ${r})`);
   }
 
+  /** Remove an SA by id (ENOENT if none). */
   removeSA(id: number): void {
     integer(id, 'id', 1, 0xffffffff);
     if (this.x.removeSA(id) === L.Status.NotFound) throw new LarvalError('ENOENT', `removeSA: no SA with id ${id}`, { field: 'id', value: id });
@@ -285,6 +301,7 @@ export class Engine {
     this.collect();
   }
 
+  /** An SA by id, with its state and counters (null if none). */
   getSA(id: number): SecurityAssociation | null {
     integer(id, 'id', 1, 0xffffffff);
     const slot = this.x.saSlot(id);
@@ -386,7 +403,13 @@ export class Engine {
   private tags: { saId: number; seq: bigint }[] | null = null;
 
   private decide(packets: Iterable<PacketInput> | PacketBuffer, now: number | undefined, pass: Pass): Verdicts {
-    const t = now === undefined ? NaN : engineTime(now);
+    // R25: one packet where a batch belongs, or something that is no batch at all,
+    // is an error that says so, never a verdict about the packet's bytes.
+    if (packets instanceof Uint8Array) throw invalid('packets', packets, 'expected a batch: an array of packets or a PacketBuffer (for one packet, pass [packet])');
+    if (packets === null || typeof packets !== 'object' || (!isPacketBuffer(packets) && typeof (packets as Iterable<PacketInput>)[Symbol.iterator] !== 'function')) {
+      throw invalid('packets', packets, 'expected a batch: an array of packets (Uint8Array or { data, wireLength }) or a PacketBuffer');
+    }
+    const t = this.at(now);
     this.pass = pass;
     if (isPacketBuffer(packets)) return this.runBuffer(packets, t);
     const list = Array.isArray(packets) ? (packets as PacketInput[]) : Array.from(packets);
@@ -583,7 +606,7 @@ export class Engine {
 
   /** Advance engine time to `now`: larval SAs past acquireTimeout end (R10). */
   tick(now: number): void {
-    const t = engineTime(now);
+    const t = this.at(now, true);
     this.x.tick(t);
     this.collect();
   }
@@ -595,7 +618,7 @@ export class Engine {
   resolveFlow(dir: Direction, flow: Flow, now?: number): FlowResolution {
     const d = direction(dir);
     const f = normalizeFlow(flow);
-    const t = now === undefined ? NaN : engineTime(now);
+    const t = this.at(now);
     this.views();
     encodeFlowKey(this.dv, this.control, f);
     const r = this.x.resolveFlow(DIR_CODE[d], t);
@@ -610,7 +633,7 @@ export class Engine {
    */
   acquireError(seq: number, options: { retry?: boolean } = {}, now?: number): void {
     integer(seq, 'seq', 1, L.MAX_ID);
-    const t = now === undefined ? NaN : engineTime(now);
+    const t = this.at(now);
     const r = this.x.acquireError(seq, options.retry === true ? 1 : 0, t);
     this.collect();
     if (r === L.Status.Stale) throw new LarvalError('ESTALE', `acquireError: ACQUIRE ${seq} is not pending`, { field: 'seq', value: seq });
@@ -621,7 +644,7 @@ export class Engine {
    * pending ACQUIRE is written once more. Returns how many.
    */
   reacquire(now?: number): number {
-    const t = now === undefined ? NaN : engineTime(now);
+    const t = this.at(now);
     const n = this.x.reacquire(t);
     this.collect();
     return n;
@@ -683,7 +706,7 @@ export class Engine {
    */
   flushPeer(address: string, now?: number): number {
     const a = parseAddress(address, 'address');
-    const t = now === undefined ? NaN : engineTime(now);
+    const t = this.at(now);
     this.views();
     new Uint8Array(this.buffer, this.control, L.PW_SIZE).fill(0);
     this.dv.setUint8(this.control + L.FK_FAMILY, a.family);
@@ -722,6 +745,7 @@ export class Engine {
   // -------------------------------------------------------------------------
   // Introspection
 
+  /** The engine's counters (EngineStats). */
   stats(): EngineStats {
     this.views();
     const c = (index: number) => Number(this.dv.getBigUint64(this.counters + index * 8, true));

@@ -32,6 +32,7 @@ export interface EspStageEngine {
   countDrops(dir: Direction, reason: ReasonName, n: number): void;
 }
 
+/** What engine.output()/input() return: the verdicts and the packets to send or deliver (ESP applied or removed). */
 export interface PacketOutput {
   /** One record per input packet: the engine's verdict, replaced by `drop` and its reason where the ESP stage dropped it. */
   verdicts: Verdicts;

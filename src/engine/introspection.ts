@@ -3,6 +3,7 @@
 
 import type { Direction, LarvalSa, Policy, ReasonName, SecurityAssociation, VerdictName } from './types.js';
 
+/** Counters of an engine (engine.stats()): packets and verdicts, drops by reason (R26), flow cache, classifier, resolution, tables. */
 export interface EngineStats {
   packets: Record<Direction, number>;
   verdicts: Record<Direction, Record<VerdictName, number>>;
@@ -30,6 +31,7 @@ export interface EngineStats {
   memoryBytes: number;
 }
 
+/** The engine's whole state, read from the data plane (engine.dump()): SPD, SAD, larval SAs. */
 export interface EngineDump {
   /** Engine time (ms). */
   time: number;

@@ -6,6 +6,7 @@ import { invalid } from '../common/errors.js';
 import type { AcquireResend, Direction, EngineOptions, PresetName, SaSelectionMode, UnresolvedMode } from './types.js';
 import { direction, integer, oneOf } from './validate.js';
 
+/** The engine's options after defaults and the preset are applied (engine.options). */
 export interface ResolvedOptions {
   maxPolicies: number;
   maxSAs: number;

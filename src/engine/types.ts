@@ -5,14 +5,19 @@ import type * as L from '../../assembly/layout.js';
 import type { EncryptionAlgorithm, IntegrityAlgorithm } from '../esp/algorithms.js';
 import type { EspTransformInfo } from '../esp/sa.js';
 
+/** Policy direction: outbound, inbound or forwarded. */
 export type Direction = 'out' | 'in' | 'fwd';
+/** What a policy does with a matching packet. */
 export type PolicyAction = 'protect' | 'bypass' | 'discard';
+/** IPsec mode of a policy template or SA. */
 export type IpsecMode = 'tunnel' | 'transport';
 /** setkey's levels: `require` (one SA per template), `unique` (per flow), `use` (opportunistic, R7a). */
 export type TemplateLevel = 'require' | 'unique' | 'use';
+/** Which of several SAs for a template protects a packet (R6: newest). */
 export type SaSelectionMode = 'newest' | 'oldest';
 /** What happened to a packet: the members of layout.ts's Verdict, kebab-cased. */
 export type VerdictName = KebabName<keyof typeof L.Verdict>;
+/** Life stage of an SA (R13-R15). */
 export type SaStateName = 'mature' | 'dying' | 'draining';
 
 /** What SA a protect policy needs. */
@@ -28,6 +33,7 @@ export interface Template {
   level?: TemplateLevel;
 }
 
+/** A security policy: selectors, priority, action and, for protect, the template (R1-R5). */
 export interface PolicySpec {
   dir: Direction;
   /** Source prefix, e.g. '10.0.0.0/8' or '2001:db8::/32'. Omitted: any address of the family. */
@@ -69,6 +75,7 @@ export interface Policy {
   template: PolicyTemplate | null;
 }
 
+/** What SA a protect policy requires: mode, tunnel endpoints, level. */
 export interface PolicyTemplate {
   proto: 'esp' | 'ah';
   mode: IpsecMode;
@@ -79,6 +86,7 @@ export interface PolicyTemplate {
   dst?: string;
 }
 
+/** A security association to install: SPI, endpoints, mode, keys, lifetimes. */
 export interface SaSpec {
   spi: number;
   /** SA endpoints: the tunnel endpoints, or the hosts in transport mode. */
@@ -124,6 +132,7 @@ export interface LifetimeLimits {
   useTime?: number;
 }
 
+/** An installed SA as the engine reports it (getSA(), dump()). */
 export interface SecurityAssociation {
   id: number;
   spi: number;
@@ -147,6 +156,7 @@ export interface SecurityAssociation {
 
 export type { Flow } from '../common/flow.js';
 
+/** One packet's verdict as a plain object (Verdicts.get(), toArray()). */
 export interface VerdictRecord {
   verdict: VerdictName;
   reason: ReasonName;
@@ -167,6 +177,7 @@ type KebabTail<S extends string> = S extends `${infer H}${infer T}` ? `${H exten
 /** Why a verdict was given (R26): the members of layout.ts's Reason, kebab-cased. */
 export type ReasonName = KebabName<keyof typeof L.Reason>;
 
+/** Options of createEngine(): table capacities and the behaviour preset with its knobs. */
 export interface EngineOptions {
   /** Policy table capacity (all directions). Default 16384. */
   maxPolicies?: number;
@@ -220,8 +231,11 @@ export interface ReplayResult {
   seq: bigint;
 }
 
+/** A behaviour preset: larval (lossless), linux, bsd-2000. */
 export type PresetName = 'larval' | 'linux' | 'bsd-2000';
+/** What happens to a packet whose SA is being negotiated: queued (R7), dropped, or EAGAIN. */
 export type UnresolvedMode = 'queue' | 'drop' | 'eagain';
+/** When an ACQUIRE is sent again for a negotiation in progress. */
 export type AcquireResend = 'never' | { everyPackets: number };
 
 /** The template an ACQUIRE asks for, with its endpoints resolved (tunnel or the flow's hosts). */
@@ -247,6 +261,7 @@ export interface FlowKey {
   icmpCode?: number;
 }
 
+/** Why an ACQUIRE was sent. */
 export type AcquireCauseName = 'new' | 'resend' | 'retry' | 'reregister';
 
 /** ACQUIRE (R8): the engine needs an SA for this template. */
@@ -299,8 +314,10 @@ export interface DeletedEvent extends EventSa {
   time: number;
 }
 
+/** An event the engine reports to key managers: ACQUIRE, INVALID_SPI, EXPIRE, DELETED. */
 export type EngineEvent = AcquireEvent | InvalidSpiEvent | ExpireEvent | DeletedEvent;
 
+/** How a larval SA ended. */
 export type OutcomeName = 'resolved' | 'expired' | 'failed' | 'policy-removed';
 
 /** How a larval SA ended (read by the resolution queue after every engine call). */

@@ -9,6 +9,7 @@ import type { ReasonName, VerdictName, VerdictRecord } from './types.js';
 
 const WORDS = L.VR_SIZE / 4;
 
+/** The verdicts of one batch, one per packet in order, read without allocating (verdict(i), reason(i), policyId(i), saId(i)). */
 export class Verdicts implements Iterable<VerdictRecord> {
   readonly length: number;
   private readonly u8: Uint8Array;
@@ -21,12 +22,19 @@ export class Verdicts implements Iterable<VerdictRecord> {
     this.length = records.byteLength / L.VR_SIZE;
   }
 
+  /** Packet i's verdict as its numeric code. */
   verdictCode(i: number): number { return this.u8[i * L.VR_SIZE + L.VR_VERDICT]; }
+  /** Packet i's verdict. */
   verdict(i: number): VerdictName { return VERDICT_NAMES[this.verdictCode(i)]; }
+  /** Packet i's reason as its numeric code. */
   reasonCode(i: number): number { return this.u8[i * L.VR_SIZE + L.VR_REASON]; }
+  /** Why packet i got its verdict. */
   reason(i: number): ReasonName { return REASON_NAMES[this.reasonCode(i)]; }
+  /** The policy that matched packet i (null for none). */
   policyId(i: number): number | null { return this.u32[i * WORDS + L.VR_POLICY / 4] || null; }
+  /** The SA that protects packet i (null for none). */
   saId(i: number): number | null { return this.u32[i * WORDS + L.VR_SA / 4] || null; }
+  /** The SPI of the SA that protects packet i (null for none). */
   spi(i: number): number | null { return this.u32[i * WORDS + L.VR_SPI / 4] || null; }
   /** The larval SA (= ACQUIRE sequence number) a packet without an SA waits for (R7). */
   larvalId(i: number): number | null { return this.u32[i * WORDS + L.VR_LARVAL / 4] || null; }
@@ -39,6 +47,7 @@ export class Verdicts implements Iterable<VerdictRecord> {
   /** Offset of the upper-layer header: where ESP goes in transport mode. */
   l4Offset(i: number): number { return this.u32[i * WORDS + L.VR_L4OFF / 4]; }
 
+  /** Packet i's verdict as a plain object. */
   get(i: number): VerdictRecord {
     if (!Number.isInteger(i) || i < 0 || i >= this.length) throw invalid('index', i, `expected 0..${this.length - 1}`);
     const family = this.u8[i * L.VR_SIZE + L.VR_FAMILY];
@@ -76,10 +85,12 @@ export class Verdicts implements Iterable<VerdictRecord> {
     return out;
   }
 
+  /** All verdicts as plain objects. */
   toArray(): VerdictRecord[] {
     return Array.from(this);
   }
 
+  /** The verdicts as plain objects, in packet order. */
   *[Symbol.iterator](): Iterator<VerdictRecord> {
     for (let i = 0; i < this.length; i++) yield this.get(i);
   }

@@ -15,7 +15,9 @@
 //   hmac-sha256-128  RFC 4868: 32-octet key, ICV the first 16 octets.
 //   hmac-sha1-96     RFC 2404: 20-octet key, ICV the first 12 octets.
 
+/** ESP encryption algorithms (node:crypto; ChaCha20-Poly1305 also through optional sodium-native). */
 export type EncryptionAlgorithm = 'aes-gcm-16' | 'aes-cbc' | 'chacha20-poly1305';
+/** ESP integrity algorithms (node:crypto). */
 export type IntegrityAlgorithm = 'hmac-sha256-128' | 'hmac-sha1-96';
 
 export const ENCRYPTION_ALGORITHMS: readonly EncryptionAlgorithm[] = ['aes-gcm-16', 'aes-cbc', 'chacha20-poly1305'];

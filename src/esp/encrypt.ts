@@ -27,6 +27,7 @@ import { internetChecksum, upperLayerChecksum } from '../wire/checksum.js';
 const MAX_IP = 65535;
 const TTL = 64;
 
+/** Options of encryptEsp()/sealEsp(). */
 export interface EncryptOptions {
   /** Explicit IV (known-answer tests). Default: the sequence number (GCM, RFC 4106 §3.1), random (CBC). */
   iv?: Uint8Array;

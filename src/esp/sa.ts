@@ -19,6 +19,7 @@ import {
 /** Key material: bytes, or a hex string (an optional 0x prefix, as setkey writes it). */
 export type KeyMaterial = Uint8Array | string;
 
+/** An SA's keys and algorithms, as SaSpec takes them. */
 export interface EspKeysSpec {
   encryption?: { algorithm: EncryptionAlgorithm; key: KeyMaterial };
   integrity?: { algorithm: IntegrityAlgorithm; key: KeyMaterial };
@@ -43,6 +44,7 @@ export interface EspFraming {
   esn: boolean;
 }
 
+/** The ESP state of one SA: keys, algorithms, sequence numbers. Keys never appear in logs, errors or inspect(). */
 export class EspSa {
   readonly spi: number;
   readonly mode: 'tunnel' | 'transport';
@@ -128,6 +130,7 @@ export class EspSa {
     return new EspSa(framing, { encryption, integrity, encap }, { cipher, auth });
   }
 
+  /** The SA's algorithms and SPI, without keys. */
   info(): EspTransformInfo {
     return {
       encryption: { algorithm: this.encryption, keyBits: this.keyBits },
@@ -136,10 +139,12 @@ export class EspSa {
     };
   }
 
+  /** For JSON.stringify: the SA without its keys. */
   toJSON(): EspTransformInfo {
     return this.info();
   }
 
+  /** For util.inspect: the SA without its keys. */
   [inspect.custom](): string {
     const i = this.info();
     return `EspSa { spi: 0x${this.spi.toString(16)}, ${i.encryption.algorithm}-${i.encryption.keyBits}${i.integrity ? ` + ${i.integrity.algorithm}` : ''}${i.encap ? ', udp-encap' : ''}, keys: [redacted] }`;

@@ -22,6 +22,7 @@ import { integer } from '../engine/validate.js';
 import { REASON_NAMES } from '../engine/codec.js';
 import type { EngineOptions, LarvalOutcome, ReasonName } from '../engine/types.js';
 
+/** Options of createGateway(): the engine's, plus the resolution queue's limits (R9). */
 export interface GatewayOptions extends EngineOptions {
   /** Packets held per larval SA (R9). Default 4096. */
   queuePackets?: number;
@@ -76,6 +77,7 @@ interface Task {
 
 const GATEWAY_FIELDS = ['queuePackets', 'queueBytes'];
 
+/** Create a gateway: an engine plus the resolution queue, key-manager sessions and a scheduler in engine time. */
 export async function createGateway(options: GatewayOptions = {}): Promise<Gateway> {
   if (typeof options !== 'object' || options === null) throw invalid('options', options, 'expected an object');
   const engineOptions: Record<string, unknown> = {};
@@ -86,6 +88,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
   return new Gateway(engine, new ResolutionQueue({ packets, bytes }));
 }
 
+/** An engine with SA resolution around it: queues packets that wait for an SA (R7-R9), talks to key managers, and releases or drops the queued packets. Events: 'release', 'drop', 'refused'. */
 export class Gateway extends EventEmitter<GatewayEvents> {
   readonly engine: Engine;
   readonly queue: ResolutionQueue;
@@ -320,6 +323,7 @@ export class Gateway extends EventEmitter<GatewayEvents> {
 
   // -------------------------------------------------------------------------
 
+  /** The engine's counters plus the resolution queue's. */
   stats(): EngineStats & { queue: ReturnType<ResolutionQueue['stats']>; scheduled: number } {
     return { ...this.engine.stats(), queue: this.queue.stats(), scheduled: this.tasks.length };
   }

@@ -30,6 +30,7 @@ export interface KeyManagerHost {
   detach(session: KeyManagerSession): void;
 }
 
+/** Options of gateway.registerKeyManager(). */
 export interface KeyManagerOptions {
   /** A name for logs and errors. */
   name?: string;
@@ -48,6 +49,7 @@ export interface KeyManagerSessionEvents {
 
 const LISTENED = ['event', 'acquire', 'invalid-spi', 'expire', 'deleted'] as const;
 
+/** A key manager's session with a gateway: engine events in (ACQUIRE, EXPIRE, ...), SAs and policies out (R12). */
 export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> implements AsyncIterable<EngineEvent> {
   readonly name: string;
   private readonly gw: KeyManagerHost;
@@ -75,6 +77,7 @@ export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> imp
     this.paused = true;
   }
 
+  /** Deliver events again after pause(). */
   resume(): void {
     this.paused = false;
     this.gw.deliver();
@@ -135,6 +138,7 @@ export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> imp
     }
   }
 
+  /** Remove an SA by id through this session. */
   removeSA(id: number): void {
     this.live();
     this.gw.engine.removeSA(id);
@@ -155,6 +159,7 @@ export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> imp
     }
   }
 
+  /** Install a policy through this session (R12). */
   installPolicy(spec: PolicySpec): number {
     this.live();
     return this.gw.engine.addPolicy(spec);
@@ -195,6 +200,7 @@ export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> imp
     this.emit('close');
   }
 
+  /** The session's events, as an async iterator. */
   [Symbol.asyncIterator](): AsyncIterator<EngineEvent> {
     this.iterating++;
     const done = (): IteratorResult<EngineEvent> => ({ value: undefined, done: true });

@@ -11,6 +11,7 @@
 
 import * as L from '../../assembly/layout.js';
 
+/** Bytes counted per queued packet on top of its length, for the queueBytes limit (R9). */
 export const PACKET_OVERHEAD = 256;
 
 export interface QueuedPacket {
@@ -26,6 +27,7 @@ export interface QueueLimits {
   bytes: number;
 }
 
+/** The bounded queues of packets waiting for larval SAs (R9). */
 export class ResolutionQueue {
   readonly limits: Readonly<QueueLimits>;
   private readonly queues = new Map<number, QueuedPacket[]>();
@@ -64,6 +66,7 @@ export class ResolutionQueue {
     return q;
   }
 
+  /** Packets and bytes held, and how many were refused. */
   stats(): { packets: number; bytes: number; peakBytes: number; queues: number; maxPacketsPerQueue: number; maxBytes: number } {
     return {
       packets: this.held,

@@ -12,6 +12,7 @@ import type { KeyManagerSession } from './km-session.js';
 import { LarvalError, invalid } from '../common/errors.js';
 import type { AcquireEvent, AcquireTemplate, SaSpec } from '../engine/types.js';
 import { createHmac } from 'node:crypto';
+import { EventEmitter } from 'node:events';
 
 /**
  * The AES-GCM-128 key material (key + salt, RFC 4106) the scripted key manager gives
@@ -23,12 +24,14 @@ export function scriptedKeys(spi: number, secret = 'larval-scripted-km'): Pick<S
   return { encryption: { algorithm: 'aes-gcm-16', key } };
 }
 
+/** How the scripted key manager answers ACQUIREs. */
 export type ScriptedBehaviour =
   | 'answer'                // install an SA after the delay
   | 'lose'                  // never answer (R10: the larval SA times out)
   | 'fail'                  // report failure after the delay (R8b, no retry)
   | 'retry';                // report failure and ask for a retry, then answer the retry
 
+/** Options of ScriptedKeyManager. */
 export interface ScriptedKeyManagerOptions {
   /** Negotiation delay in ms of engine time. Default 200. */
   delay?: number;
@@ -63,6 +66,7 @@ export interface ScriptedKeyManagerOptions {
   name?: string;
 }
 
+/** What the scripted key manager did (its counts). */
 export interface ScriptedKeyManagerStats {
   /** ACQUIRE events received, resends included. */
   acquires: number;
@@ -79,7 +83,24 @@ export interface ScriptedKeyManagerStats {
   restarts: number;
 }
 
-export class ScriptedKeyManager {
+/** A negotiation whose SA the engine refused (e.g. ETABLEFULL): the 'failed' event. */
+export interface NegotiationFailure {
+  /** The ACQUIRE it answered, 0 for a rekey or a peer's negotiation. */
+  seq: number;
+  direction: 'out' | 'in';
+  spi: number;
+  src: string;
+  dst: string;
+  /** What the engine said (a LarvalError: code and message). */
+  error: Error;
+}
+
+/**
+ * A key manager for tests and replays: it answers ACQUIREs after `delay` ms of engine
+ * time with test keys. Events: 'failed' (NegotiationFailure) when the engine refuses
+ * a negotiated SA; the negotiation is counted in `counts.failed`.
+ */
+export class ScriptedKeyManager extends EventEmitter {
   readonly gw: Gateway;
   behaviour: ScriptedBehaviour;
   delay: number;
@@ -92,6 +113,8 @@ export class ScriptedKeyManager {
   readonly counts: ScriptedKeyManagerStats = { acquires: 0, duplicates: 0, negotiations: 0, installed: 0, inboundInstalled: 0, failed: 0, refused: 0, restarts: 0 };
 
   constructor(gw: Gateway, options: ScriptedKeyManagerOptions = {}) {
+    super();
+    if (typeof gw !== 'object' || gw === null || typeof gw.registerKeyManager !== 'function') throw invalid('gw', gw, 'expected a Gateway (createGateway())');
     this.gw = gw;
     this.options = options;
     this.delay = options.delay ?? 200;
@@ -198,7 +221,13 @@ export class ScriptedKeyManager {
         this.counts.refused++;
         return;
       }
-      throw err;
+      // Any other refusal (ETABLEFULL: the SAD is full; EINVAL from saFor) ends this
+      // negotiation as failed, counted and reported, as a daemon's failed CHILD_SA
+      // would: never an exception out of the unrelated call (a tick, a batch) that
+      // ran the scheduled install (R25). Packets waiting for it are dropped
+      // (acquire-failed, R8b).
+      this.negotiationFailed(session, seq, spec, 'out', err);
+      return;
     }
     this.options.onInstall?.({ id, spec, direction: 'out' });
     if (this.options.inbound === false) return;
@@ -210,8 +239,27 @@ export class ScriptedKeyManager {
     const inSpi = this.nextSpi++;
     const inbound: SaSpec = { ...outbound, ...this.keysFor(inSpi, t.proto), reqid, spi: inSpi, src: t.dst, dst: t.src };
     this.options.onNegotiated?.({ spec: inbound, direction: 'in' });
-    const inId = session.installSA(inbound);
+    let inId: number;
+    try {
+      inId = session.installSA(inbound);
+    } catch (err) {
+      this.negotiationFailed(session, 0, inbound, 'in', err);
+      return;
+    }
     this.counts.inboundInstalled++;
     this.options.onInstall?.({ id: inId, spec: inbound, direction: 'in' });
+  }
+
+  private negotiationFailed(session: KeyManagerSession, seq: number, spec: SaSpec, direction: 'out' | 'in', err: unknown): void {
+    this.counts.failed++;
+    if (seq) {
+      try {
+        session.acquireError(seq);
+      } catch {
+        // The ACQUIRE already ended (expired, or its policy changed): nothing waits for it.
+      }
+    }
+    const error = err instanceof Error ? err : new Error(String(err));
+    this.emit('failed', { seq, direction, spi: spec.spi, src: String(spec.src), dst: String(spec.dst), error } satisfies NegotiationFailure);
   }
 }

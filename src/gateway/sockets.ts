@@ -25,6 +25,7 @@ import { LarvalError, invalid } from '../common/errors.js';
 import { normalizeFlow } from '../engine/validate.js';
 import type { Flow, FlowResolution, LarvalOutcome } from '../engine/types.js';
 
+/** Error codes of the socket-like calls. */
 export type SocketErrorCode = 'EAGAIN' | 'ETIMEDOUT' | 'EHOSTUNREACH' | 'EPERM' | 'ENOBUFS' | 'ABORT_ERR';
 
 /** A rejection of a socket call, with a POSIX-style code. */
@@ -35,9 +36,12 @@ export class SocketError extends LarvalError<SocketErrorCode> {
   }
 }
 
+/** Result of LocalSockets.connect(). */
 export type ConnectResult = { ok: true; saId: number | null } | { ok: false; code: 'EINPROGRESS' | 'EALREADY' | SocketErrorCode };
+/** Result of LocalSockets.send(). */
 export type SendResult = { ok: true; bytes: number; saId: number | null } | { ok: false; code: SocketErrorCode };
 
+/** Options of the socket-like calls. */
 export interface SocketCallOptions {
   nonBlocking?: boolean;
   /** Blocking calls: give up after this many ms of engine time (ETIMEDOUT). */
@@ -78,6 +82,7 @@ export interface SocketHost {
   emit(event: 'transmit', transmitted: Transmitted): boolean;
 }
 
+/** Socket-like calls on a gateway (connect, send) with the semantics local senders see while an SA is negotiated (R11). */
 export class LocalSockets {
   private readonly gw: SocketHost;
   // Waiters per larval SA, and non-blocking connects in progress per flow.

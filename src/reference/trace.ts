@@ -39,11 +39,13 @@ export class Rng {
     return lo + Math.floor(this.next() * (hi - lo + 1));
   }
 
+  /** A random element of `items`. */
   pick<T>(items: readonly T[]): T {
     if (items.length === 0) throw invalid('items', items, 'cannot pick from an empty array');
     return items[Math.floor(this.next() * items.length)];
   }
 
+  /** True with probability `p`. */
   chance(p: number): boolean {
     return this.next() < p;
   }

@@ -22,6 +22,8 @@ import { parseAddress, parsePrefix, prefixContains, type Family, type Prefix } f
 import { VERDICT_NAMES } from '../engine/codec.js';
 import type { Verdicts } from '../engine/verdicts.js';
 import type { PolicySpec, PresetName, SaSpec, VerdictName } from '../engine/types.js';
+import { policySpec, saSpec, type Config, type ConfigPolicy, type ConfigSa } from '../config/setkey.js';
+import { invalid } from '../common/errors.js';
 
 /** What replay needs of a capture reader's batch (src/io/batch.ts RecordBatch). */
 export interface CaptureBatch {
@@ -43,16 +45,24 @@ export interface ReplayRecord {
   wireLength?: number;
 }
 
+/** The policies and SAs replay() starts from (a Config from loadSetkey() also fits). */
 export interface ReplaySetup {
   policies: readonly PolicySpec[];
   /** SAs installed at the start (and known to their peers). */
   sas: readonly SaSpec[];
 }
 
+/** Options of replay(): the preset and the modelled world (key manager delay, MSL, rekey). */
 export interface ReplayOptions {
   preset: PresetName;
   /** The key manager's negotiation delay, ms. Default 200. */
   kmDelay?: number;
+  /**
+   * How long a larval SA waits for the key manager before its packets are dropped
+   * (R10), ms. Default: the preset's (30 s; bsd-2000: 20 s). A kmDelay above it
+   * loses every packet that waits for a negotiation.
+   */
+  acquireTimeout?: number;
   /** Maximum segment lifetime, ms (R15). Default 30000. */
   msl?: number;
   /** Soft lifetime (ms since add) of the SAs the key manager negotiates; hard is 1.5 times it. Default: none (no rekey). */
@@ -81,6 +91,7 @@ export interface TimelineBucket {
   acquires: number;
 }
 
+/** What replay() reports for one preset: packets by verdict, drops, ACQUIREs, negotiations, losses, latency, a timeline. */
 export interface ReplayReport {
   preset: PresetName;
   records: number;
@@ -119,14 +130,27 @@ interface PeerState {
  * Replay `input` — chunks of records, or a capture reader's batches — through a
  * gateway built from `setup`, under `options.preset`.
  */
+/**
+ * Replay a capture through a gateway under one preset and report what happened to
+ * every packet. `input` is a capture's batches (`openCapture(file).batches()`) or
+ * arrays of records; `setup` is the policies and SAs, e.g. the Config that
+ * `loadSetkey()` returns (its line and column fields are ignored).
+ */
 export async function replay(
   input: AsyncIterable<readonly ReplayRecord[] | CaptureBatch> | Iterable<readonly ReplayRecord[] | CaptureBatch>,
-  setup: ReplaySetup,
+  setup: ReplaySetup | Config,
   options: ReplayOptions,
 ): Promise<ReplayReport> {
+  if (input === null || typeof input !== 'object' || (typeof (input as AsyncIterable<unknown>)[Symbol.asyncIterator] !== 'function' && typeof (input as Iterable<unknown>)[Symbol.iterator] !== 'function')) {
+    throw invalid('input', input, 'expected a capture\'s batches (openCapture(file).batches()) or arrays of records');
+  }
+  if (typeof options !== 'object' || options === null) throw invalid('options', options, 'expected { preset, ... }');
   const kmDelay = options.kmDelay ?? 200;
-  const gw = await createGateway({ preset: options.preset, msl: options.msl ?? 30_000 });
-  const world = new World(gw, setup, options, kmDelay);
+  const gw = await createGateway({
+    preset: options.preset, msl: options.msl ?? 30_000,
+    ...(options.acquireTimeout !== undefined ? { acquireTimeout: options.acquireTimeout } : {}),
+  });
+  const world = new World(gw, setupSpecs(setup), options, kmDelay);
   for await (const chunk of input) {
     if (Array.isArray(chunk)) world.feed(chunk);
     else world.feedBatch(chunk as CaptureBatch);
@@ -136,6 +160,18 @@ export async function replay(
     }
   }
   return world.finish();
+}
+
+// A Config from loadSetkey() carries each entry's line and column (and setkey-only
+// SA fields) for its error messages; the engine takes the specs without them.
+function setupSpecs(setup: ReplaySetup | Config): ReplaySetup {
+  if (typeof setup !== 'object' || setup === null || !Array.isArray(setup.policies) || !Array.isArray(setup.sas)) {
+    throw invalid('setup', setup, 'expected { policies, sas } (e.g. what loadSetkey() returns)');
+  }
+  return {
+    policies: setup.policies.map((p) => ('line' in p ? policySpec(p as ConfigPolicy) : p)),
+    sas: setup.sas.map((sa) => ('line' in sa ? saSpec(sa as ConfigSa) : sa)),
+  };
 }
 
 class World {

@@ -10,11 +10,14 @@ export function reportRows(reports: readonly ReplayReport[]): string[][] {
   const rows: string[][] = [];
   const row = (label: string, f: (r: ReplayReport) => string) => rows.push([label, ...reports.map(f)]);
   row('preset', (r) => r.preset);
-  row('packets out / in', (r) => `${fmt(r.packets.out)} / ${fmt(r.packets.in)}`);
+  // The first verdict on each packet; a queued packet gets a second one when its SA
+  // arrives (counted below, with the latency it added).
+  row('packets out / in, first verdict', (r) => `${fmt(r.packets.out)} / ${fmt(r.packets.in)}`);
+  const label: Record<string, string> = { protect: 'protect (ESP)', bypass: 'bypass (in clear)', queued: 'queued for an SA' };
   for (const v of ['protect', 'bypass', 'queued', 'discard', 'drop', 'malformed'] as const) {
-    if (reports.some((r) => r.verdicts.out[v] || r.verdicts.in[v])) row(`  ${v}`, (r) => `${fmt(r.verdicts.out[v])} / ${fmt(r.verdicts.in[v])}`);
+    if (reports.some((r) => r.verdicts.out[v] || r.verdicts.in[v])) row(`  ${label[v] ?? v}`, (r) => `${fmt(r.verdicts.out[v])} / ${fmt(r.verdicts.in[v])}`);
   }
-  row('delivered to the peer', (r) => fmt(r.delivered));
+  row('outbound reaching the peer (ESP or clear)', (r) => fmt(r.delivered));
   row('LOST (dropped, stale SA)', (r) => fmt(r.lost));
   const reasons = [...new Set(reports.flatMap((r) => Object.keys(r.drops)))].sort();
   for (const reason of reasons) row(`  drop: ${reason}`, (r) => fmt(r.drops[reason] ?? 0));
@@ -25,7 +28,7 @@ export function reportRows(reports: readonly ReplayReport[]): string[][] {
   row('negotiations (incl. rekeys)', (r) => fmt(r.negotiations));
   row('SAs installed', (r) => fmt(r.sasInstalled));
   row('peer restarts seen', (r) => fmt(r.peerRestarts));
-  row('queued packets', (r) => fmt(r.latency.queued));
+  row('sent after waiting for an SA', (r) => fmt(r.latency.queued));
   row('  added latency p50', (r) => fmt(r.latency.p50, ' ms'));
   row('  added latency p99', (r) => fmt(r.latency.p99, ' ms'));
   row('  added latency max', (r) => fmt(r.latency.max, ' ms'));

@@ -64,6 +64,7 @@ import { close as closeFd, closeSync, constants as fsConstants, openSync, readSy
 import { constants as osConstants } from 'node:os';
 import { LarvalError, invalid } from '../common/errors.js';
 
+/** Options of TunDevice.open(). */
 export interface TunOptions {
   /**
    * Interface name, 1..15 ASCII characters without '/', ':' or spaces (e.g.
@@ -381,6 +382,7 @@ export class TunDevice {
     }
   }
 
+  /** Packets and bytes read and written. */
   stats(): TunStats {
     return { ...this.counters, writeErrorsByCode: { ...this.writeErrorsByCode }, wakeup: this.wakeup };
   }

@@ -28,6 +28,7 @@ export type Ipv6ExtHeaderSpec =
   | 'destination'
   | { type: 'fragment'; /** bytes, a multiple of 8 */ offset: number; more: boolean };
 
+/** Options of buildPacket(). */
 export interface BuildOptions {
   /** Bytes after the upper-layer header (all of the data for a non-first fragment). Default 16. */
   payloadLength?: number;

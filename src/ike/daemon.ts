@@ -40,6 +40,7 @@ import {
 } from './proposal.js';
 import { contains, describeTs, narrow, prefixesOf, rangeOfConfig, rangeOfRepr, reprOfRange, type TsRange } from './ts.js';
 
+/** What createIkeDaemon() takes: the gateway whose key-manager session it drives, the swanctl.conf configuration, ports, clock and log. */
 export interface IkeDaemonOptions {
   gateway: Gateway;
   config: SwanctlConfig;
@@ -63,6 +64,7 @@ export interface IkeDaemonOptions {
   name?: string;
 }
 
+/** The daemon's counters (IkeDaemon.stats()): exchanges, negotiations, half-open SAs, and every ignored message by reason (R30). */
 export interface IkeDaemonStats {
   /** Every message or event ignored, by reason (R30). */
   drops: Record<string, number>;
@@ -72,6 +74,7 @@ export interface IkeDaemonStats {
   childSas: number;
 }
 
+/** One IKE SA as IkeDaemon.list() shows it: peer, state, algorithms and its CHILD SAs; never a key (R31). */
 export interface IkeSaInfo {
   id: number;
   connection: string;
@@ -89,12 +92,14 @@ interface ChildPlan { conn: IkeConnectionConfig; child: ChildConfig; reqid: numb
 
 const ZERO_SPI = Buffer.alloc(8);
 
+/** Start larval's IKEv2 daemon for a gateway: binds UDP 500 and 4500 of the configured local addresses, installs the policies the children imply (R12), and starts connections with start_action = start. */
 export async function createIkeDaemon(options: IkeDaemonOptions): Promise<IkeDaemon> {
   const d = new IkeDaemon(options);
   await d.start();
   return d;
 }
 
+/** larval's IKEv2 key manager (RFC 7296, PSK): negotiates CHILD SAs with its configured peers on demand and drives the engine only through the key-manager session (R27–R31). Create it with createIkeDaemon(). */
 export class IkeDaemon {
   readonly km: KeyManagerSession;
   private readonly gw: Gateway;

@@ -22,6 +22,7 @@ import { parseAddress } from '../common/addr.js';
 import { IPV4_MIN_HEADER, NATT_PORT, NON_ESP_MARKER_LEN, PROTO_UDP, UDP_HEADER } from '../../assembly/wire-defs.js';
 import type { PolicySpec, SaSpec } from '../engine/types.js';
 
+/** What TunGateway.open() takes: the TUN device, the IKE configuration and/or manual policies and SAs. */
 export interface TunGatewayOptions {
   /** Manual policies and SAs (setkey); with `swanctl` the IKE daemon installs its own. */
   policies?: readonly PolicySpec[];
@@ -38,6 +39,7 @@ export interface TunGatewayOptions {
   mtu?: number;
 }
 
+/** Packets a TUN gateway moved, and its drops by reason. */
 export interface TunGatewayCounters {
   tunIn: number;
   tunOut: number;
@@ -49,6 +51,7 @@ export interface TunGatewayCounters {
 
 const IPV4_HEADER = IPV4_MIN_HEADER;
 
+/** larval as a userspace IPsec gateway between a TUN device and ESP in UDP (what `larval tun` runs). Open it with TunGateway.open(). */
 export class TunGateway {
   private constructor(
     readonly gw: Gateway,

@@ -49,7 +49,7 @@ const MISTAKES: [string, string[], RegExp, number][] = [
   ['a value for a boolean flag', ['replay', capture, '--config', config, '--json=yes'], /--json: takes no value/, 2],
   ['demo: bad --packets', ['demo', '--packets', 'lots'], /--packets: expected an integer from 1 to 50000000 \(got "lots"\)/, 2],
   ['demo: missing --rules', ['demo', '--rules', join(dir, 'nope.rules')], /--rules .*nope\.rules: no such file/, 1],
-  ['tun: bad --mtu', ['tun', '--config', config, '--dev', 'x', '--listen', '127.0.0.1:1', '--peer', '127.0.0.1:2', '--mtu', '99999'], /--mtu: 99999 is out of range: allowed 576 to 65535/, 2],
+  ['tun: bad --mtu', ['tun', '--config', config, '--dev', 'x', '--listen', '127.0.0.1:1', '--mtu', '99999'], /--mtu: 99999 is out of range: allowed 576 to 65535/, 2],
   ['tun: misspelled flag', ['tun', '--lisen', '1.2.3.4:5'], /unknown option --lisen; did you mean --listen\?/, 2],
 ];
 

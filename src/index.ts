@@ -1,4 +1,5 @@
-// larval: the public API.
+// larval: the public API (Node: registers build/larval.wasm and node:crypto ESP as the engine's platform).
+import './engine/node-platform.js';
 export { createEngine, Engine } from './engine/engine.js';
 export type { EngineDump, EngineStats, PacketBuffer, PacketInput, ResolvedOptions } from './engine/engine.js';
 export { Verdicts } from './engine/verdicts.js';
@@ -17,7 +18,7 @@ export type { DroppedPackets, GatewayOptions, ReleasedPackets } from './gateway/
 export { ResolutionQueue, PACKET_OVERHEAD } from './gateway/resolution.js';
 export { KeyManagerSession } from './gateway/km-session.js';
 export type { KeyManagerOptions } from './gateway/km-session.js';
-export { ScriptedKeyManager, scriptedKeys } from './gateway/scripted-km.js';
+export { ScriptedKeyManager } from './gateway/scripted-km.js';
 export type { ScriptedBehaviour, ScriptedKeyManagerOptions, ScriptedKeyManagerStats } from './gateway/scripted-km.js';
 export { LocalSockets, SocketError } from './gateway/sockets.js';
 export type { ConnectResult, SendResult, SocketCallOptions, SocketErrorCode, Transmitted } from './gateway/sockets.js';
@@ -31,7 +32,12 @@ export { protectPackets, acceptPackets } from './engine/esp-stage.js';
 export type { PacketOutput } from './engine/esp-stage.js';
 export { openCapture, openCaptureSync, CaptureError } from './io/capture.js';
 export { createPcapWriter, createPcapngWriter } from './io/writers.js';
-export { parseSetkey, loadSetkey, applyConfig, ConfigError } from './config/setkey.js';
+export { parseSetkey, applyConfig, ConfigError } from './config/setkey.js';
+export { loadSetkey } from './config/setkey-file.js';
+export { setEnginePlatform } from './engine/platform.js';
+export type { EnginePlatform } from './engine/platform.js';
+export type { EspCrypto } from './esp/crypto.js';
+export { scriptedKeys } from './gateway/scripted-km.js';
 export type { Config, ConfigPolicy, ConfigSa } from './config/setkey.js';
 export { replay } from './replay/replay.js';
 export type { ReplayOptions, ReplayReport, ReplaySetup, ReplayRecord } from './replay/replay.js';

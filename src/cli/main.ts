@@ -5,6 +5,7 @@
 // checks a sample against the reference linear scan, and prints verdicts and rates.
 
 import { parseArgs } from 'node:util';
+import '../engine/node-platform.js';
 import { performance } from 'node:perf_hooks';
 import { createEngine } from '../engine/engine.js';
 import { packetBuffer } from '../engine/packets.js';

@@ -5,7 +5,8 @@
 
 import { parseArgs } from 'node:util';
 import { LarvalError } from '../common/errors.js';
-import { loadSetkey, policySpec, saSpec } from '../config/setkey.js';
+import { policySpec, saSpec } from '../config/setkey.js';
+import { loadSetkey } from '../config/setkey-file.js';
 import { TunGateway } from '../tun/gateway.js';
 import { parseDuration } from './replay.js';
 

@@ -2,7 +2,7 @@
 // names ('tcp', 'udp', 'icmp', 'ipv6-icmp', ...) or numbers.
 
 import type { EncryptionAlgorithm, IntegrityAlgorithm } from '../esp/algorithms.js';
-import type { EspTransformInfo } from '../esp/sa.js';
+import type { EspTransformInfo } from '../esp/keys.js';
 
 export type Direction = 'out' | 'in' | 'fwd';
 export type PolicyAction = 'protect' | 'bypass' | 'discard';

@@ -26,6 +26,7 @@ const HELP = `larval — IPsec packet-path engine (WebAssembly data plane)
 Usage:
   larval replay CAPTURE --config FILE [--preset larval|linux|bsd-2000|all] [--km-delay 200ms]
                 [--msl 30s] [--rekey TIME] [--out OUT.pcap] [--json] [--chart OUT.svg]
+                [--html OUT.html]
   larval tun --config FILE --dev NAME --listen ADDR:PORT --peer ADDR:PORT [--km-delay T] [--rekey T]
   larval demo [--rules FILE] [--packets N] [--seed N] [--json]
   larval help [COMMAND]     (or: larval COMMAND --help)

@@ -11,6 +11,8 @@ import { createPcapWriter, type PcapWriter } from '../io/pcap-writer.js';
 import { replay, type ReplayReport } from '../replay/replay.js';
 import { chartSvg, formatReport } from '../replay/report.js';
 import { Progress } from '../replay/progress.js';
+import { replayJson } from '../replay/run.js';
+import { writeHtmlReport } from './html.js';
 import type { PresetName } from '../engine/types.js';
 
 export const REPLAY_HELP = `larval replay CAPTURE --config FILE [options]
@@ -36,6 +38,8 @@ Options:
                        to a pcap; with several presets, FILE gets .PRESET before .pcap
   --json               print the reports as JSON
   --chart FILE         draw an SVG timeline: SA usage, losses and ACQUIREs over time
+  --html FILE          write one self-contained web page: the table, the timelines,
+                       and the same engine to re-run the replay in the browser
   -h, --help           this help
 
 TIME is a number with ms, s or m (plain numbers are ms).
@@ -69,6 +73,7 @@ export async function replayCommand(argv: string[]): Promise<void> {
       out: { type: 'string' },
       json: { type: 'boolean', default: false },
       chart: { type: 'string' },
+      html: { type: 'string' },
       help: { type: 'boolean', short: 'h', default: false },
     },
   });
@@ -116,13 +121,15 @@ export async function replayCommand(argv: string[]): Promise<void> {
     }
   }
   if (values.chart) writeFileSync(values.chart, chartSvg(reports, `larval replay ${capture}`));
+  if (values.html) writeHtmlReport(values.html, { capture, config: values.config, kmDelay, msl, ...(rekeyMs ? { rekeyMs } : {}), presets: [...presets], reports });
   if (values.json) {
-    process.stdout.write(JSON.stringify({ capture, config: values.config, kmDelay, msl, reports }, null, 2) + '\n');
+    process.stdout.write(replayJson({ capture, config: values.config, kmDelay, msl, reports }));
   } else {
     process.stdout.write(`larval replay ${capture} with ${values.config} (km delay ${kmDelay} ms, msl ${msl} ms${rekeyMs ? `, rekey ${rekeyMs} ms` : ''})\n\n`);
     process.stdout.write(formatReport(reports) + '\n');
     if (values.out) process.stdout.write(`\nwrote ${presets.map((p) => outPath(values.out!, p, presets.length > 1)).join(', ')}\n`);
     if (values.chart) process.stdout.write(`${values.out ? '' : '\n'}wrote ${values.chart}\n`);
+    if (values.html) process.stdout.write(`${values.out || values.chart ? '' : '\n'}wrote ${values.html}\n`);
   }
 }
 

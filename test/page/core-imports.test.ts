@@ -22,6 +22,9 @@ export const CORE = [
   'src/gateway/scripted-km.ts',
   'src/replay/replay.ts',
   'src/replay/report.ts',
+  'src/replay/run.ts',
+  'src/page/replay-page.ts',
+  'src/page/app.ts',
 ];
 
 const NODE = /(?:^|\n)\s*(?:import|export)\b[^'"]*?\bfrom\s*['"](node:[^'"]+)['"]|\bimport\s*\(\s*['"](node:[^'"]+)['"]\s*\)|\brequire\s*\(\s*['"]([^'"]+)['"]\s*\)/g;

@@ -108,6 +108,8 @@ export function chartSvg(reports: readonly ReplayReport[], title = 'larval repla
     const bottom = mid + down;
     const g: string[] = [];
     g.push(`<g class="band" data-preset="${esc(r.preset)}" data-index="${ri}" data-top="${top}" data-bottom="${bottom}">`);
+    // Under the marks, so that their tooltips show: the page's hover and click area.
+    g.push(`<rect class="hit" x="${left}" y="${top}" width="${plotW}" height="${bottom - top}" fill="transparent"/>`);
     g.push(`<text x="8" y="${y0 + 14}" font-size="14" font-weight="bold">${esc(r.preset)}</text>`);
     g.push(`<text x="${left}" y="${y0 + 14}" font-size="12">delivered ${r.delivered} · lost ${r.lost} (stale ${r.stale}) · queued ${r.latency.queued} · ACQUIREs ${r.acquires} (resends ${r.acquireResends}) · SAs ${r.sasInstalled} · peer restarts ${r.peerRestarts}</text>`);
     entries.forEach((e, k) => {
@@ -169,7 +171,6 @@ export function chartSvg(reports: readonly ReplayReport[], title = 'larval repla
     }
     g.push(`<line x1="${left}" y1="${bottom}" x2="${width - right}" y2="${bottom}" stroke="#999"/>`);
     g.push(`<text x="${width - right}" y="${bottom + 28}" text-anchor="end" font-size="10">time since the first packet (s)</text>`);
-    g.push(`<rect class="hit" x="${left}" y="${top}" width="${plotW}" height="${bottom - top}" fill="transparent"/>`);
     g.push('</g>');
     bands.push(...g);
     y = bottom + 40;

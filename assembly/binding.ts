@@ -1,5 +1,5 @@
 // Flow bindings of `unique` templates. A `unique` policy needs one SA per flow
-// (DESIGN.md §1: the resolution key is the template plus the packet's flow), so
+// (docs/design.md §1: the resolution key is the template plus the packet's flow), so
 // each (template key, flow) pair gets a binding id, and the SAs installed for it
 // carry that id in their resolution key (RK_BINDING). A binding lives while a
 // larval SA or an SA refers to it; the table has a fixed capacity (maxBindings).

@@ -1,4 +1,4 @@
-// The event ring (DESIGN.md §2): the engine appends fixed-size records at the tail,
+// The event ring (docs/design.md §2): the engine appends fixed-size records at the tail,
 // the host reads from the head after each call and stores the new head. Nothing
 // is overwritten: when the ring is full the producer keeps the event pending
 // (larval.ts marks the ACQUIRE undelivered, R8c) and writes it once there is room.

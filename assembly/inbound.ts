@@ -1,4 +1,4 @@
-// The inbound packet path (DESIGN.md R17–R20), in two steps around decryption,
+// The inbound packet path (docs/design.md R17–R20), in two steps around decryption,
 // which the host does (RFC 4303 §3.4):
 //
 //   processInbound  outer packets: ESP → SA by SPI (R17, unknown: R18) → anti-replay
@@ -11,10 +11,12 @@
 import {
   Action, FK_FAMILY, FK_PROTO, Level, PD_OFFSET, PD_SA, PD_SEQ, PD_SIZE,
   PO_T_LEVEL, PW_L4OFF, PW_SIZE, PW_SPI, Reason, SA_FLAGS, SA_ID, SAF_ESN, Verdict, VR_FAMILY,
-  VR_L4OFF, VR_PROTO, VR_SIZE, Dir, FK_DPORT, NATT_PORT, PD_CAPLEN,
+  VR_L4OFF, VR_PROTO, VR_SIZE, Dir, FK_DPORT, PD_CAPLEN,
 } from './layout';
 import { ESP_HEADER, PROTO_ESP, PROTO_UDP, UDP_HEADER } from './packet';
-import { arenaBase, decideFlow, descBase, parseDescriptor, verdictBase, wireLength, workBase, writeVerdict } from './outbound';
+import { NATT_PORT } from './wire-defs';
+import { arenaBase, descBase, parseDescriptor, verdictBase, wireLength, workBase, writeVerdict } from './batch';
+import { decideFlow } from './outbound';
 import { policyAction, policyIdOf, policyPtr } from './spd';
 import { saPtr, saSlotOf, specFitsKey, spiLookup, templateKey } from './sad';
 import { inferSeq, replayAccept, replayCheck } from './replay';

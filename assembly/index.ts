@@ -36,9 +36,8 @@ import {
   groupPtr, holdTemplateGroup, initSad, releaseTemplateGroup, saBase, sadAdd, sadCount, sadRemove, saGroupAny, saGroupExact,
   saPtr, saSlotOf,
 } from './sad';
-import {
-  arenaBase, batchCapacity, decideFlow, descBase, hashFlowKey, initBatch, processBatch, resolveFlowKey, verdictBase,
-} from './outbound';
+import { arenaBase, batchCapacity, descBase, hashFlowKey, verdictBase } from './batch';
+import { decideFlow, initBatch, processBatch, resolveFlowKey } from './outbound';
 
 let initialised = false;
 let controlBase: usize = 0;

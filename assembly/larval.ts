@@ -1,4 +1,4 @@
-// Larval SAs (DESIGN.md R7–R10): the placeholder for a resolution key whose SA is
+// Larval SAs (docs/design.md R7–R10): the placeholder for a resolution key whose SA is
 // being negotiated. The first packet that needs a missing SA creates it and sends
 // exactly one ACQUIRE (R8); every later packet of that key finds it with one hash
 // probe. Its packets wait in the host's resolution queue (R9); the engine tells the

@@ -90,9 +90,6 @@ export enum Reason {
 }
 export const REASON_COUNT = 40;
 
-// UDP encapsulation of ESP (RFC 3948): the IKE NAT-traversal port.
-export const NATT_PORT = 4500;
-
 // Status codes returned by control-plane exports (negative = error).
 export enum Status {
   Ok = 0,
@@ -373,18 +370,18 @@ export const CF_SA_SWITCH = 76;     // u32 SaSwitch
 export const CF_SIZE = 128;
 
 // Region table written by init(): pointers the host reads to build its views.
-export const RG_CONTROL = 0;        // control block (CONTROL_SIZE bytes): specs, keys, results
-export const RG_DESCRIPTORS = 4;    // batch descriptors
-export const RG_ARENA = 8;          // packet arena
-export const RG_VERDICTS = 12;      // verdict records
-export const RG_COUNTERS = 16;      // counters
-export const RG_POLICIES = 20;      // policy records
-export const RG_SAS = 24;           // SA records
+export const RG_CONTROL = 0;        // u32 address of the control block (CONTROL_SIZE bytes): specs, keys, results
+export const RG_DESCRIPTORS = 4;    // u32 address of the batch descriptors
+export const RG_ARENA = 8;          // u32 address of the packet arena
+export const RG_VERDICTS = 12;      // u32 address of the verdict records
+export const RG_COUNTERS = 16;      // u32 address of the counters
+export const RG_POLICIES = 20;      // u32 address of the policy records
+export const RG_SAS = 24;           // u32 address of the SA records
 export const RG_TOTAL = 28;         // u32 bytes of linear memory in use
-export const RG_LARVAL = 32;        // larval SA records
-export const RG_EVENTS = 36;        // event ring (EVR_* header, then EV_SIZE records)
-export const RG_OUTCOMES = 40;      // larval outcomes of the last call (OC_* header, then records)
-export const RG_LIFETIMES = 44;     // lifetime records (LT_SIZE per SA slot)
+export const RG_LARVAL = 32;        // u32 address of the larval SA records
+export const RG_EVENTS = 36;        // u32 address of the event ring (EVR_* header, then EV_SIZE records)
+export const RG_OUTCOMES = 40;      // u32 address of the larval outcomes of the last call (OC_* header, then records)
+export const RG_LIFETIMES = 44;     // u32 address of the lifetime records (LT_SIZE per SA slot)
 export const RG_SIZE = 64;
 export const CONTROL_SIZE = 256;
 

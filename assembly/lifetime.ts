@@ -1,4 +1,4 @@
-// SA lifetimes, owned by the engine (DESIGN.md R13–R16).
+// SA lifetimes, owned by the engine (docs/design.md R13–R16).
 //
 // Limits: soft and hard, by packets, bytes, time since the install, time since the
 // first packet, and (outbound) sequence-number exhaustion. Packets and bytes are

@@ -14,9 +14,9 @@ import {
   PW_STATUS, Reason, Verdict, VR_FAMILY, VR_L4OFF, VR_LARVAL, VR_POLICY, VR_PROTO, VR_REASON, VR_SA,
   VR_SIZE, VR_SPI, VR_VERDICT, VR_SEQ, LT_FLAGS,
 } from './layout';
-import { hashWords } from './hash';
-import { reserve, zeroWords } from './memory';
-import { ipv4HeaderValid, parsePacket } from './packet';
+import {
+  arenaBase, descBase, hashFlowKey, initBatchRegions, parseDescriptor, verdictBase, wireLength, workBase, writeVerdict,
+} from './batch';
 import { cacheLookup, cacheStore, homeSlot } from './flowcache';
 import {
   cachedDecisionValid, classify, currentAddEpoch, policyAction, policyGenerationOf, policyIdOf, policyPtr,
@@ -28,14 +28,6 @@ import {
   bump, countCacheHit, countCacheMiss, countCacheRevalidated, countCacheStale, countSaLookup, countVerdict,
 } from './counters';
 
-const KEY_WORDS: u32 = FK_SIZE >> 3;
-
-export let descBase: usize = 0;
-export let workBase: usize = 0;
-export let arenaBase: usize = 0;
-export let verdictBase: usize = 0;
-export let batchCapacity: u32 = 0;
-export let arenaBytes: u32 = 0;
 let unresolved: u32 = Unresolved.Queue;
 // Counting mode of the batch being processed: packets released from a resolution
 // queue were counted when they were queued, so only their new verdict is counted.
@@ -45,20 +37,8 @@ let releasing = false;
 let touchSink: u32 = 0;
 
 export function initBatch(batch: u32, arena: u32, mode: u32): bool {
-  batchCapacity = batch;
   unresolved = mode;
-  arenaBytes = arena;
-  descBase = reserve(<u64>batch * PD_SIZE, 64);
-  workBase = reserve(<u64>batch * PW_SIZE, 64);
-  verdictBase = reserve(<u64>batch * VR_SIZE, 64);
-  arenaBase = reserve(arena, 64);
-  return arenaBase != 0;
-}
-
-// Hash of the flow key at the start of work record `w`.
-@inline
-export function hashFlowKey(w: usize): u32 {
-  return hashWords(w, KEY_WORDS);
+  return initBatchRegions(batch, arena);
 }
 
 // The flow-cache slot that the last decideFlow() hit or filled.
@@ -116,19 +96,6 @@ function decideGroup(w: usize, slot1: u32): u32 {
 function count(dir: u32, verdict: u32, reason: u32): void {
   if (releasing) bump(CN_RELEASED);
   countVerdict(dir, verdict, reason, !releasing);
-}
-
-// One verdict record (both directions' batch paths write them here). `seq`: the
-// packet's sequence number on SA `saId` (outbound: handed out; inbound: inferred).
-@inline
-export function writeVerdict(v: usize, verdict: u32, reason: u32, policyId: u32, saId: u32, spi: u32, seq: u64 = 0): void {
-  store<u8>(v + VR_VERDICT, <u8>verdict);
-  store<u8>(v + VR_REASON, <u8>reason);
-  store<u32>(v + VR_POLICY, policyId);
-  store<u32>(v + VR_SA, saId);
-  store<u32>(v + VR_SPI, spi);
-  store<u32>(v + VR_LARVAL, 0);
-  store<u64>(v + VR_SEQ, seq);
 }
 
 // Write the verdict for one parsed packet from its decided policy and group.
@@ -232,38 +199,6 @@ export function resolveFlowKey(w: usize, dir: u32, now: f64, out: usize): void {
   store<u32>(out + RF_LARVAL, unresolvedLarval);
   store<u32>(out + RF_STATE, verdict == Verdict.Bypass ? FlowState.Ready
     : unresolvedLarval == 0 ? FlowState.Unavailable : FlowState.Pending);
-}
-
-// Parse packet i of the batch into its work record for direction `dir`, the
-// descriptor's bounds checked against the arena first (R24), and hash its flow key.
-// Returns 0, or the Reason it is malformed (also in PW_STATUS). Both directions'
-// batch paths start here.
-export function parseDescriptor(i: u32, dir: u32): u32 {
-  const d = descBase + <usize>i * PD_SIZE;
-  const w = workBase + <usize>i * PW_SIZE;
-  zeroWords(w, PW_SIZE >> 3);
-  store<u8>(w + FK_DIR, <u8>dir);
-  const off = load<u32>(d + PD_OFFSET);
-  const cap = load<u32>(d + PD_CAPLEN);
-  let wire = load<u32>(d + PD_WIRELEN);
-  if (wire < cap) wire = cap;
-  let status: u32;
-  if (cap > arenaBytes || off > arenaBytes - cap) status = Reason.BadDescriptor;
-  else {
-    status = parsePacket(arenaBase + off, cap, wire, w);
-    if (status == 0 && dir == Dir.In && load<u8>(w + FK_FAMILY) == <u8>Family.V4 && !ipv4HeaderValid(arenaBase + off)) status = Reason.BadChecksum;
-  }
-  store<u32>(w + PW_STATUS, status);
-  if (status == 0) store<u32>(w + PW_HASH, hashFlowKey(w));
-  return status;
-}
-
-// The bytes the packet had on the wire (descriptor i), for lifetime accounting.
-export function wireLength(i: u32): u32 {
-  const d = descBase + <usize>i * PD_SIZE;
-  const wire = load<u32>(d + PD_WIRELEN);
-  const cap = load<u32>(d + PD_CAPLEN);
-  return wire < cap ? cap : wire;
 }
 
 // Process descriptors 0..n-1 in direction `dir`, writing n verdict records.

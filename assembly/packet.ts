@@ -11,56 +11,52 @@ import {
   FK_DPORT, FK_DST, FK_FAMILY, FK_KIND, FK_PROTO, FK_SPORT, FK_SRC,
   Family, L4Kind, MAX_EXT_HEADERS, MAX_PACKET_BYTES, PW_L4OFF, PW_SPI, Reason,
 } from './layout';
+import * as W from './wire-defs';
 
-// IPv4 header (RFC 791)
-const IP4_VER_IHL = 0;
-const IP4_TOTAL_LEN = 2;
-const IP4_FRAG = 6;
-const IP4_PROTO = 9;
-const IP4_SRC = 12;
-const IP4_DST = 16;
-const IP4_MIN_HEADER = 20;
-const IP4_FRAG_MF: u32 = 0x2000;
-const IP4_FRAG_OFFSET: u32 = 0x1fff;
-
-// IPv6 header (RFC 8200)
-const IP6_PAYLOAD_LEN = 4;
-const IP6_NEXT_HEADER = 6;
-const IP6_SRC = 8;
-const IP6_DST = 24;
-const IP6_HEADER = 40;
-const IP6_FRAG_HEADER = 8;
-const IP6_FRAG_OFFSET: u32 = 0xfff8;
-const IP6_FRAG_M: u32 = 1;
-
-// Protocol numbers
-const PROTO_HOPOPTS: u32 = 0;
-const PROTO_ICMP: u32 = 1;
-const PROTO_TCP: u32 = 6;
-export const PROTO_UDP: u32 = 17;
-const PROTO_ROUTING: u32 = 43;
-const PROTO_FRAGMENT: u32 = 44;
-export const PROTO_ESP: u32 = 50;
-export const PROTO_AH: u32 = 51;
-const PROTO_ICMPV6: u32 = 58;
-const PROTO_NONE: u32 = 59;
-const PROTO_DSTOPTS: u32 = 60;
-const PROTO_SCTP: u32 = 132;
-const PROTO_MOBILITY: u32 = 135;
-const PROTO_HIP: u32 = 139;
-const PROTO_SHIM6: u32 = 140;
-
-// Upper-layer header sizes: the fixed part that must lie inside the datagram.
-const TCP_HEADER = 20;
-const TCP_DATA_OFFSET = 12;
-export const UDP_HEADER = 8;
-const UDP_LENGTH = 4;
-const SCTP_HEADER = 12;
-const ICMP_HEADER = 4;
-export const ESP_HEADER = 8;  // SPI + sequence number
-const AH_HEADER = 12;  // next header, length, reserved, SPI, sequence number
-const AH_LENGTH = 1;
-const AH_SPI = 4;
+// Header offsets, sizes and protocol numbers come from wire-defs.ts, shared with the
+// host; here they are typed u32 for the parser's arithmetic.
+const IP4_VER_IHL: u32 = W.IPV4_VER_IHL;
+const IP4_TOTAL_LEN: u32 = W.IPV4_TOTAL_LEN;
+const IP4_FRAG: u32 = W.IPV4_FLAGS_FRAG;
+const IP4_PROTO: u32 = W.IPV4_PROTOCOL;
+const IP4_SRC: u32 = W.IPV4_SRC;
+const IP4_DST: u32 = W.IPV4_DST;
+const IP4_MIN_HEADER: u32 = W.IPV4_MIN_HEADER;
+const IP4_FRAG_MF: u32 = W.IPV4_FLAG_MF;
+const IP4_FRAG_OFFSET: u32 = W.IPV4_FRAG_OFFSET_MASK;
+const IP6_PAYLOAD_LEN: u32 = W.IPV6_PAYLOAD_LEN;
+const IP6_NEXT_HEADER: u32 = W.IPV6_NEXT_HEADER;
+const IP6_SRC: u32 = W.IPV6_SRC;
+const IP6_DST: u32 = W.IPV6_DST;
+const IP6_HEADER: u32 = W.IPV6_HEADER;
+const IP6_FRAG_HEADER: u32 = W.IPV6_FRAG_HEADER;
+const IP6_FRAG_OFFSET: u32 = W.IPV6_FRAG_OFFSET_MASK;
+const IP6_FRAG_M: u32 = W.IPV6_FRAG_M;
+const PROTO_HOPOPTS: u32 = W.PROTO_HOPOPTS;
+const PROTO_ICMP: u32 = W.PROTO_ICMP;
+const PROTO_TCP: u32 = W.PROTO_TCP;
+export const PROTO_UDP: u32 = W.PROTO_UDP;
+const PROTO_ROUTING: u32 = W.PROTO_ROUTING;
+const PROTO_FRAGMENT: u32 = W.PROTO_FRAGMENT;
+export const PROTO_ESP: u32 = W.PROTO_ESP;
+export const PROTO_AH: u32 = W.PROTO_AH;
+const PROTO_ICMPV6: u32 = W.PROTO_ICMPV6;
+const PROTO_NONE: u32 = W.PROTO_NONE;
+const PROTO_DSTOPTS: u32 = W.PROTO_DSTOPTS;
+const PROTO_SCTP: u32 = W.PROTO_SCTP;
+const PROTO_MOBILITY: u32 = W.PROTO_MOBILITY;
+const PROTO_HIP: u32 = W.PROTO_HIP;
+const PROTO_SHIM6: u32 = W.PROTO_SHIM6;
+const TCP_HEADER: u32 = W.TCP_MIN_HEADER;
+const TCP_DATA_OFFSET: u32 = W.TCP_DATA_OFFSET;
+export const UDP_HEADER: u32 = W.UDP_HEADER;
+const UDP_LENGTH: u32 = W.UDP_LENGTH;
+const SCTP_HEADER: u32 = W.SCTP_COMMON_HEADER;
+const ICMP_HEADER: u32 = W.ICMP_MIN_HEADER;
+export const ESP_HEADER: u32 = W.ESP_HEADER;
+const AH_HEADER: u32 = W.AH_FIXED_HEADER;
+const AH_LENGTH: u32 = W.AH_LENGTH;
+const AH_SPI: u32 = W.AH_SPI;
 
 @inline function u8at(p: usize, off: u32): u32 { return <u32>load<u8>(p + off); }
 @inline function be16(p: usize, off: u32): u32 { return <u32>bswap<u16>(load<u16>(p + off)); }

@@ -1,4 +1,4 @@
-// Anti-replay windows (DESIGN.md R19, RFC 4303 §3.4.3 and Appendix A, RFC 6479).
+// Anti-replay windows (docs/design.md R19, RFC 4303 §3.4.3 and Appendix A, RFC 6479).
 //
 // Each SA has a fixed-size record: the highest sequence number accepted and a ring
 // bitmap of B = nextPow2(window + 32) bits. Bit (seq mod B) marks seq as seen. When

@@ -1,6 +1,6 @@
 // The import graph of src/ (value and type imports alike: a type import still ties
 // two modules' layouts together), its cycles, and imports that go up the room order.
-// Used by test/architecture.test.ts (CI) and runnable by hand:
+// Used by test/docs.test.ts (CI) and runnable by hand:
 //   node scripts/import-graph.mjs        prints cycles and upward imports, exit 1 if any
 import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';

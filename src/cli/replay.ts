@@ -4,8 +4,7 @@
 import { statSync, writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';
 import { LarvalError } from '../common/errors.js';
-import { policySpec, saSpec } from '../config/setkey.js';
-import { loadSetkey } from '../config/setkey-file.js';
+import { loadSetkey, policySpec, saSpec } from '../config/setkey.js';
 import { openCapture } from '../io/reader.js';
 import { createPcapWriter, type PcapWriter } from '../io/pcap-writer.js';
 import { replay, type ReplayReport } from '../replay/replay.js';

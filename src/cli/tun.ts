@@ -5,8 +5,7 @@
 
 import { parseArgs } from 'node:util';
 import { LarvalError } from '../common/errors.js';
-import { policySpec, saSpec } from '../config/setkey.js';
-import { loadSetkey } from '../config/setkey-file.js';
+import { loadSetkey, policySpec, saSpec } from '../config/setkey.js';
 import { TunGateway } from '../tun/gateway.js';
 import { parseDuration } from './replay.js';
 

@@ -2,35 +2,29 @@
 
 import { invalid } from './errors.js';
 
+import {
+  PROTO_AH, PROTO_ESP, PROTO_GRE, PROTO_ICMP, PROTO_ICMPV6, PROTO_IGMP, PROTO_OSPF, PROTO_SCTP, PROTO_TCP, PROTO_UDP, PROTO_UDPLITE,
+} from '../../assembly/wire-defs.js';
+
+// The numbers are defined once, in assembly/wire-defs.ts (shared with the data plane).
+export {
+  PROTO_AH, PROTO_ESP, PROTO_ICMP, PROTO_ICMPV6, PROTO_IPIP, PROTO_IPV6, PROTO_SCTP, PROTO_TCP, PROTO_UDP,
+} from '../../assembly/wire-defs.js';
+
+/** Canonical names, as /etc/protocols spells them; protocolName() gives these. */
+const CANONICAL: readonly (readonly [string, number])[] = [
+  ['icmp', PROTO_ICMP], ['igmp', PROTO_IGMP], ['tcp', PROTO_TCP], ['udp', PROTO_UDP], ['gre', PROTO_GRE], ['esp', PROTO_ESP],
+  ['ah', PROTO_AH], ['ipv6-icmp', PROTO_ICMPV6], ['ospf', PROTO_OSPF], ['sctp', PROTO_SCTP], ['udplite', PROTO_UDPLITE],
+];
+
+/** Names setkey(8) and users write, canonical and aliases -> number. */
 export const PROTOCOLS: Readonly<Record<string, number>> = Object.freeze({
-  icmp: 1,
-  igmp: 2,
-  tcp: 6,
-  udp: 17,
-  gre: 47,
-  esp: 50,
-  ah: 51,
-  'ipv6-icmp': 58,
-  icmpv6: 58,
-  icmp6: 58,
-  ospf: 89,
-  sctp: 132,
-  udplite: 136,
+  ...Object.fromEntries(CANONICAL),
+  icmpv6: PROTO_ICMPV6,
+  icmp6: PROTO_ICMPV6,
 });
 
-const NAMES: Record<number, string> = { 1: 'icmp', 2: 'igmp', 6: 'tcp', 17: 'udp', 47: 'gre', 50: 'esp', 51: 'ah', 58: 'ipv6-icmp', 89: 'ospf', 132: 'sctp', 136: 'udplite' };
-
-export const PROTO_ICMP = 1;
-/** IPv4 in IP: ESP tunnel mode's next header for an IPv4 inner packet. */
-export const PROTO_IPIP = 4;
-export const PROTO_TCP = 6;
-export const PROTO_UDP = 17;
-/** IPv6 in IP: ESP tunnel mode's next header for an IPv6 inner packet. */
-export const PROTO_IPV6 = 41;
-export const PROTO_ESP = 50;
-export const PROTO_AH = 51;
-export const PROTO_ICMPV6 = 58;
-export const PROTO_SCTP = 132;
+const NAMES: Readonly<Record<number, string>> = Object.fromEntries(CANONICAL.map(([name, n]) => [n, name]));
 
 /** Protocols whose packets carry ports that selectors can match (R3). */
 export function carriesPorts(proto: number): boolean {

@@ -48,7 +48,7 @@ export interface ResolvedOptions {
   saSwitch: 'drain' | 'delete';
 }
 
-/** The resolution knobs each preset sets (DESIGN.md §9); explicit options override them. */
+/** The resolution knobs each preset sets (docs/design.md §9); explicit options override them. */
 export const PRESETS: Readonly<Record<PresetName, Pick<ResolvedOptions, 'saSelection' | 'unresolved' | 'acquireResend' | 'acquireTimeout' | 'saSwitch'>>> = {
   // R6–R10, R15 as specified.
   larval: { saSelection: 'newest', unresolved: 'queue', acquireResend: 'never', acquireTimeout: 30_000, saSwitch: 'drain' },
@@ -211,7 +211,7 @@ export class Engine {
   private readonly lifetimeBase: number;
   /** Larval outcomes of the calls since the last takeOutcomes(). */
   private outcomes: LarvalOutcome[] = [];
-  // Key material by SA id: the host's half of each ESP SA (DESIGN.md §7). SA ids are
+  // Key material by SA id: the host's half of each ESP SA (docs/design.md §7). SA ids are
   // never reused, so an entry left behind by an SA the engine removed is never found
   // by a verdict; entries go when removeSA/flushPeer runs or the DELETED event is read.
   private readonly espSas = new Map<number, EspSaHandle>();

@@ -1,6 +1,7 @@
 // Public types of larval's API. Addresses and prefixes are strings; protocols are
 // names ('tcp', 'udp', 'icmp', 'ipv6-icmp', ...) or numbers.
 
+import type * as L from '../../assembly/layout.js';
 import type { EncryptionAlgorithm, IntegrityAlgorithm } from '../esp/algorithms.js';
 import type { EspTransformInfo } from '../esp/keys.js';
 
@@ -10,7 +11,8 @@ export type IpsecMode = 'tunnel' | 'transport';
 /** setkey's levels: `require` (one SA per template), `unique` (per flow), `use` (opportunistic, R7a). */
 export type TemplateLevel = 'require' | 'unique' | 'use';
 export type SaSelectionMode = 'newest' | 'oldest';
-export type VerdictName = 'bypass' | 'protect' | 'discard' | 'drop' | 'malformed' | 'queued';
+/** What happened to a packet: the members of layout.ts's Verdict, kebab-cased. */
+export type VerdictName = KebabName<keyof typeof L.Verdict>;
 export type SaStateName = 'mature' | 'dying' | 'draining';
 
 /** What SA a protect policy needs. */
@@ -158,14 +160,12 @@ export interface VerdictRecord {
   proto: number | null;
 }
 
-export type ReasonName =
-  | 'none' | 'policy' | 'default-policy' | 'opportunistic' | 'no-sa'
-  | 'resolving' | 'larval-full' | 'queue-full' | 'queue-bytes' | 'acquire-timeout' | 'acquire-failed' | 'bindings-full'
-  | 'replayed' | 'replay-too-old' | 'spi' | 'unknown-spi' | 'clear-protected' | 'policy-mismatch'
-  | 'truncated' | 'bad-version' | 'bad-ihl' | 'bad-total-length' | 'bad-payload-length'
-  | 'ext-header-truncated' | 'ext-chain-too-long' | 'hop-by-hop-not-first' | 'fragment-overflow'
-  | 'l4-truncated' | 'bad-l4-header' | 'oversized' | 'tiny-fragment' | 'bad-descriptor'
-  | 'integrity-failed' | 'no-keys' | 'bad-esp' | 'cannot-encapsulate' | 'bad-checksum';
+/** The kebab-case name of an enum member: NoSa -> 'no-sa', L4Truncated -> 'l4-truncated' (codec.ts kebab() at run time). */
+export type KebabName<S extends string> = KebabTail<S> extends `-${infer Rest}` ? Rest : KebabTail<S>;
+type KebabTail<S extends string> = S extends `${infer H}${infer T}` ? `${H extends Lowercase<H> ? H : `-${Lowercase<H>}`}${KebabTail<T>}` : S;
+
+/** Why a verdict was given (R26): the members of layout.ts's Reason, kebab-cased. */
+export type ReasonName = KebabName<keyof typeof L.Reason>;
 
 export interface EngineOptions {
   /** Policy table capacity (all directions). Default 16384. */
@@ -185,7 +185,7 @@ export interface EngineOptions {
   /** Action when no policy matches (R2). Default 'bypass' for every direction. */
   defaultAction?: Partial<Record<Direction, 'bypass' | 'discard'>>;
   /**
-   * Named combination of the resolution knobs (DESIGN.md §9): 'larval' (default),
+   * Named combination of the resolution knobs (docs/design.md §9): 'larval' (default),
    * 'linux' or 'bsd-2000'. Options given explicitly override the preset's.
    */
   preset?: PresetName;

@@ -8,10 +8,10 @@
 
 import { createDecipheriv, createHmac, timingSafeEqual } from 'node:crypto';
 import { Reason } from '../../assembly/layout.js';
-import { PROTO_ESP, PROTO_IPIP, PROTO_IPV6, PROTO_UDP } from '../common/protocols.js';
+import { IPV6_HEADER, PROTO_ESP, PROTO_IPIP, PROTO_IPV6, PROTO_UDP, UDP_HEADER } from '../../assembly/wire-defs.js';
 import { internetChecksum } from '../wire/checksum.js';
 import { Ipv6NextHeader } from '../wire/ipv6.js';
-import { ESP_HEADER, IPV6_HEADER, UDP_HEADER, gcmAad, seqHigh } from './encrypt.js';
+import { ESP_HEADER, gcmAad, seqHigh } from './header.js';
 import type { EspSa } from './sa.js';
 
 /**

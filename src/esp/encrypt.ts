@@ -11,12 +11,12 @@
 
 import { createCipheriv, createHmac, randomFillSync } from 'node:crypto';
 import { Reason } from '../../assembly/layout.js';
-import { PROTO_ESP, PROTO_UDP } from '../common/protocols.js';
+import { ESP_HEADER, IPV4_MIN_HEADER as IPV4_HEADER, IPV6_HEADER, PROTO_ESP, PROTO_UDP } from '../../assembly/wire-defs.js';
+import { espFrame, paddingFor } from './framing.js';
+import { gcmAad, seqHigh } from './header.js';
 import type { EspSa } from './sa.js';
 import { internetChecksum, upperLayerChecksum } from '../wire/checksum.js';
 
-export { IPV4_HEADER, IPV6_HEADER, UDP_HEADER, ESP_HEADER } from './framing.js';
-import { IPV4_HEADER, IPV6_HEADER, ESP_HEADER, espFrame, paddingFor } from './framing.js';
 const TTL = 64;
 
 export interface EncryptOptions {
@@ -126,22 +126,6 @@ function sealInto(sa: EspSa, out: Buffer, esp: number, plain: Uint8Array, nextHe
     h.digest().copy(out, at, 0, sa.icvLength);
   }
   return true;
-}
-
-/** RFC 4106 §5: SPI | seq (8 octets), or SPI | seq high | seq low (12) with ESN. */
-export function gcmAad(sa: EspSa, packet: Uint8Array, esp: number, seq: bigint): Uint8Array {
-  if (!sa.esn) return packet.subarray(esp, esp + ESP_HEADER);
-  const aad = Buffer.allocUnsafe(12);
-  aad.set(packet.subarray(esp, esp + 4), 0);
-  aad.writeUInt32BE(Number(seq >> 32n), 4);
-  aad.set(packet.subarray(esp + 4, esp + 8), 8);
-  return aad;
-}
-
-export function seqHigh(seq: bigint): Buffer {
-  const b = Buffer.allocUnsafe(4);
-  b.writeUInt32BE(Number((seq >> 32n) & 0xffffffffn), 0);
-  return b;
 }
 
 // The outer header of tunnel mode (RFC 4301 §5.1.2): DSCP and ECN copied from the

@@ -4,14 +4,10 @@
 // the page's adapter (esp/unsealed.ts) takes the same decisions without sealing.
 
 import { Reason } from '../../assembly/layout.js';
-import { PROTO_IPIP, PROTO_IPV6 } from '../common/protocols.js';
+import { IPV4_MIN_HEADER as IPV4_HEADER, IPV6_HEADER, UDP_HEADER, ESP_HEADER, PROTO_IPIP, PROTO_IPV6 } from '../../assembly/wire-defs.js';
 import { Ipv6NextHeader } from '../wire/ipv6.js';
 import { ENCRYPTION, INTEGRITY, padLength, type EncryptionTransform, type IntegrityTransform } from './algorithms.js';
 
-export const IPV4_HEADER = 20;
-export const IPV6_HEADER = 40;
-export const UDP_HEADER = 8;
-export const ESP_HEADER = 8;
 const MAX_IP = 65535;
 
 /** What framing needs of an SA. */

@@ -1,6 +1,6 @@
 // The host's half of an ESP SA: its keys and how its packets are framed. The
 // engine's SA table (WASM) holds selectors, state, counters and the replay window,
-// never a key (DESIGN.md §7); this object is found by the SA id the engine's
+// never a key (docs/design.md §7); this object is found by the SA id the engine's
 // verdict names.
 //
 // Keys are node:crypto KeyObjects made once at install: the bytes are not kept in a
@@ -9,7 +9,7 @@
 
 import { createSecretKey, type KeyObject } from 'node:crypto';
 import { inspect } from 'node:util';
-import { NATT_PORT } from '../../assembly/layout.js';
+import { NATT_PORT } from '../../assembly/wire-defs.js';
 import {
   ENCRYPTION, INTEGRITY,
   type EncryptionAlgorithm, type EncryptionTransform, type IntegrityAlgorithm, type IntegrityTransform,

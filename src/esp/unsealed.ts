@@ -6,7 +6,8 @@
 // Inbound ESP cannot be verified here: it is dropped `no-keys` and counted in
 // `unverified`, so the page can say so (the example captures hold none).
 
-import { NATT_PORT, Reason } from '../../assembly/layout.js';
+import { Reason } from '../../assembly/layout.js';
+import { NATT_PORT } from '../../assembly/wire-defs.js';
 import type { EspCrypto, EspSaHandle } from './crypto.js';
 import { checkEspKeys, type EspTransformInfo } from './keys.js';
 import { espFrame, framedSa, type FramedSa } from './framing.js';

@@ -1,4 +1,4 @@
-// The key-manager interface (DESIGN.md R8, R12). A key manager registers with the
+// The key-manager interface (docs/design.md R8, R12). A key manager registers with the
 // gateway and gets a session: events (ACQUIRE now; EXPIRE and INVALID_SPI with the
 // lifetime and inbound issues) arrive as EventEmitter events and through an async
 // iterator, and policies and SAs are installed through the session, the one

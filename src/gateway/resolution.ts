@@ -1,4 +1,4 @@
-// The resolution queue (DESIGN.md R9): packets whose SA is being negotiated wait
+// The resolution queue (docs/design.md R9): packets whose SA is being negotiated wait
 // here, per larval SA, in arrival order. Two bounds keep memory fixed however hard
 // the flood: packets per larval SA and bytes over all queues. A packet over either
 // bound is refused (tail drop) and the caller counts it with its reason.

@@ -1,4 +1,4 @@
-// Socket-like semantics for local senders (DESIGN.md R11, the Morris slides): a
+// Socket-like semantics for local senders (docs/design.md R11, the Morris slides): a
 // sender whose flow needs an SA that is being negotiated is told so, the way a
 // socket would tell it, instead of having its packet silently lost.
 //

@@ -20,23 +20,15 @@ export {
   type PcapWriterOptions, type PcapngInterface, type PcapngWriterOptions, type WriteRecord,
 } from './writers.js';
 
-/** LINKTYPE_ETHERNET: IEEE 802.3 Ethernet frames. */
-export const LINKTYPE_ETHERNET = 1;
-/** LINKTYPE_RAW: raw IPv4 or IPv6 packets, told apart by the version nibble. */
-export const LINKTYPE_RAW = 101;
+import { LINKTYPE_RAW } from './linktype.js';
+import { DEFAULT_SNAP_LEN, PCAP_FILE_HEADER_BYTES, PCAP_RECORD_HEADER_BYTES, writePcapFileHeader } from './formats.js';
+export { LINKTYPE_ETHERNET, LINKTYPE_RAW } from './linktype.js';
+export { PCAP_MAGIC_MICROSECONDS, PCAP_MAGIC_NANOSECONDS } from './formats.js';
 
-/** Magic number of a file whose timestamps carry microseconds. */
-export const PCAP_MAGIC_MICROSECONDS = 0xa1b2c3d4;
-/** Magic number of a file whose timestamps carry nanoseconds. */
-export const PCAP_MAGIC_NANOSECONDS = 0xa1b23c4d;
+export { DEFAULT_SNAP_LEN } from './formats.js';
 
-/** Snap length written when none is given (libpcap's usual maximum). */
-export const DEFAULT_SNAP_LEN = 262_144;
-
-const FILE_HEADER_BYTES = 24;
-const RECORD_HEADER_BYTES = 16;
-const VERSION_MAJOR = 2;
-const VERSION_MINOR = 4;
+const FILE_HEADER_BYTES = PCAP_FILE_HEADER_BYTES;
+const RECORD_HEADER_BYTES = PCAP_RECORD_HEADER_BYTES;
 const U32_MAX = 0xffff_ffff;
 
 export interface PcapPacket {
@@ -143,13 +135,7 @@ export function encodePcap(packets: readonly PcapPacket[], options?: PcapOptions
 
   const out = new Uint8Array(total);
   const view = new DataView(out.buffer);
-  view.setUint32(0, nanoseconds ? PCAP_MAGIC_NANOSECONDS : PCAP_MAGIC_MICROSECONDS, true);
-  view.setUint16(4, VERSION_MAJOR, true);
-  view.setUint16(6, VERSION_MINOR, true);
-  view.setUint32(8, 0, true); // reserved (was thiszone)
-  view.setUint32(12, 0, true); // reserved (was sigfigs)
-  view.setUint32(16, snapLen, true);
-  view.setUint32(20, linkType, true);
+  writePcapFileHeader(view, 0, { nanoseconds, snapLen, linkType });
 
   let offset = FILE_HEADER_BYTES;
   packets.forEach((packet, i) => {

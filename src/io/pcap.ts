@@ -18,11 +18,14 @@
 
 import type { RecordBatch } from './batch.js';
 import type { CaptureError } from './capture-error.js';
+import {
+  PCAP_FILE_HEADER_BYTES, PCAP_MAGIC_MICROSECONDS, PCAP_MAGIC_NANOSECONDS, PCAP_RECORD_HEADER_BYTES, PCAP_VERSION_MAJOR, swap32,
+} from './formats.js';
 import { MAX_CAPLEN, type CaptureInfo, type Input, type Parser } from './input.js';
 import { KIND_UNSUPPORTED, decodeLink, linkKind, unsupportedLinkType, type LinkKind } from './linktype.js';
 
-const HEADER = 24;
-const RECORD = 16;
+const HEADER = PCAP_FILE_HEADER_BYTES;
+const RECORD = PCAP_RECORD_HEADER_BYTES;
 
 export class PcapParser implements Parser {
   record = 0;
@@ -43,15 +46,15 @@ export class PcapParser implements Parser {
     const dv = inp.dv;
     const at = inp.pos;
     const magic = dv.getUint32(at, true);
-    if (magic === 0xa1b2c3d4) this.le = true;
-    else if (magic === 0xd4c3b2a1) this.le = false;
-    else if (magic === 0xa1b23c4d) [this.le, this.nanos] = [true, true];
-    else if (magic === 0x4d3cb2a1) [this.le, this.nanos] = [false, true];
+    if (magic === PCAP_MAGIC_MICROSECONDS) this.le = true;
+    else if (magic === swap32(PCAP_MAGIC_MICROSECONDS)) this.le = false;
+    else if (magic === PCAP_MAGIC_NANOSECONDS) [this.le, this.nanos] = [true, true];
+    else if (magic === swap32(PCAP_MAGIC_NANOSECONDS)) [this.le, this.nanos] = [false, true];
     else throw inp.error('malformed', 0, at, `not a pcap file: magic 0x${magic.toString(16).padStart(8, '0')}`);
     const le = this.le;
     this.versionMajor = dv.getUint16(at + 4, le);
     this.versionMinor = dv.getUint16(at + 6, le);
-    if (this.versionMajor !== 2) {
+    if (this.versionMajor !== PCAP_VERSION_MAJOR) {
       throw inp.error('unsupported', 0, at, `pcap version ${this.versionMajor}.${this.versionMinor} is not supported (only 2.x)`);
     }
     this.snapLen = dv.getUint32(at + 16, le);

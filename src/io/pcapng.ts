@@ -29,13 +29,9 @@ import type { CaptureError } from './capture-error.js';
 import { MAX_CAPLEN, type CaptureInfo, type InterfaceInfo, type Input, type Parser } from './input.js';
 import { KIND_UNSUPPORTED, decodeLink, linkKind, unsupportedLinkType, type LinkKind } from './linktype.js';
 
-export const BLOCK_SHB = 0x0a0d0d0a;
-export const BLOCK_IDB = 0x00000001;
-export const BLOCK_OPB = 0x00000002;
-export const BLOCK_SPB = 0x00000003;
-export const BLOCK_ISB = 0x00000005;
-export const BLOCK_EPB = 0x00000006;
-export const BYTE_ORDER_MAGIC = 0x1a2b3c4d;
+import { BLOCK_EPB, BLOCK_IDB, BLOCK_ISB, BLOCK_OPB, BLOCK_SHB, BLOCK_SPB, BYTE_ORDER_MAGIC, swap32 } from './formats.js';
+
+export { BLOCK_EPB, BLOCK_IDB, BLOCK_ISB, BLOCK_OPB, BLOCK_SHB, BLOCK_SPB, BYTE_ORDER_MAGIC } from './formats.js';
 /** Largest block accepted (libpcap's limit). */
 export const MAX_BLOCK = 16 * 1024 * 1024;
 
@@ -100,8 +96,8 @@ export class PcapngParser implements Parser {
         // The byte order of a section is that of its own header.
         const bom = dv.getUint32(pos + 8, true);
         if (bom === BYTE_ORDER_MAGIC) le = true;
-        else if (bom === 0x4d3c2b1a) le = false;
-        else throw inp.error('malformed', this.record, pos, `section header byte-order magic 0x${bom.toString(16).padStart(8, '0')} is not 0x1a2b3c4d in either byte order`);
+        else if (bom === swap32(BYTE_ORDER_MAGIC)) le = false;
+        else throw inp.error('malformed', this.record, pos, `section header byte-order magic 0x${bom.toString(16).padStart(8, '0')} is not 0x${BYTE_ORDER_MAGIC.toString(16)} in either byte order`);
       }
       const len = dv.getUint32(pos + 4, le);
       if (len < 12 || (len & 3) !== 0 || len > MAX_BLOCK) {

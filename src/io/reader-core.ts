@@ -7,6 +7,7 @@ import { CaptureError } from './capture-error.js';
 import { Input, type Parser } from './input.js';
 import { PcapParser } from './pcap.js';
 import { PcapngParser } from './pcapng.js';
+import { BLOCK_SHB, isPcapMagic } from './formats.js';
 
 export interface CaptureOptions {
   /** Bytes read at a time; default 1 MiB (minimum 16, for tests of the chunk seams). */
@@ -137,9 +138,9 @@ export class ReaderEngine {
     const inp = this.input;
     if (inp.end - inp.pos < 4) return 4;
     const magic = inp.dv.getUint32(inp.pos, true);
-    if (magic === 0x0a0d0d0a) {
+    if (magic === BLOCK_SHB) {
       this.parser = new PcapngParser(inp);
-    } else if (magic === 0xa1b2c3d4 || magic === 0xd4c3b2a1 || magic === 0xa1b23c4d || magic === 0x4d3cb2a1) {
+    } else if (isPcapMagic(magic)) {
       this.parser = new PcapParser(inp);
     } else {
       const hex = [...inp.buf.subarray(inp.pos, inp.pos + 4)].map((x) => x.toString(16).padStart(2, '0')).join(' ');

@@ -11,7 +11,7 @@
 
 import { closeSync, openSync, readSync } from 'node:fs';
 import { open } from 'node:fs/promises';
-import type { RecordBatch, CaptureRecord } from './batch.js';
+import { RecordBatch, type CaptureRecord } from './batch.js';
 import type { CaptureError } from './capture-error.js';
 import type { CaptureInfo } from './input.js';
 
@@ -73,21 +73,37 @@ export class Capture extends CaptureState implements AsyncIterable<CaptureRecord
     try {
       const engine = new Engine(this.path, this.options, stable);
       this.engine = engine;
-      for (;;) {
-        const need = engine.step();
-        if (need === BATCH_READY) {
-          yield engine.batch;
-          continue;
-        }
-        if (need === END) return;
-        const position = engine.readPosition;
-        const [offset, length] = engine.room(need);
-        const { bytesRead } = await fh.read(engine.input.buf, offset, length, position);
-        engine.added(bytesRead);
+      for (const step of steps(engine)) {
+        if (step instanceof RecordBatch) yield step;
+        else engine.added((await fh.read(engine.input.buf, step.offset, step.length, step.position)).bytesRead);
       }
     } finally {
       await fh.close();
     }
+  }
+}
+
+/** A read the engine needs before it can go on: `length` bytes at file `position` into its buffer at `offset`. */
+interface ReadRequest {
+  position: number;
+  offset: number;
+  length: number;
+}
+
+// The one driving loop of both readers: batches as they fill, and the reads the
+// engine needs in between. The async reader answers the reads with await, the sync
+// one with readSync; the caller reports each read's byte count with engine.added().
+function* steps(engine: Engine): Generator<RecordBatch | ReadRequest, void, undefined> {
+  for (;;) {
+    const need = engine.step();
+    if (need === BATCH_READY) {
+      yield engine.batch;
+      continue;
+    }
+    if (need === END) return;
+    const position = engine.readPosition;
+    const [offset, length] = engine.room(need);
+    yield { position, offset, length };
   }
 }
 
@@ -148,16 +164,9 @@ export class CaptureSync extends CaptureState implements Iterable<CaptureRecord>
     try {
       const engine = new Engine(this.name, this.options, stable);
       this.engine = engine;
-      for (;;) {
-        const need = engine.step();
-        if (need === BATCH_READY) {
-          yield engine.batch;
-          continue;
-        }
-        if (need === END) return;
-        const position = engine.readPosition;
-        const [offset, length] = engine.room(need);
-        engine.added(readSync(fd, engine.input.buf, offset, length, position));
+      for (const step of steps(engine)) {
+        if (step instanceof RecordBatch) yield step;
+        else engine.added(readSync(fd, engine.input.buf, step.offset, step.length, step.position));
       }
     } finally {
       closeSync(fd);

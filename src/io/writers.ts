@@ -12,14 +12,10 @@
 //   await writer.close();
 
 import { open, type FileHandle } from 'node:fs/promises';
-import { BLOCK_EPB, BLOCK_IDB, BLOCK_SHB, BYTE_ORDER_MAGIC } from './pcapng.js';
-
-// The same values as pcap-writer.ts exports (which re-exports this module, so
-// importing them from there would make a cycle).
-const LINKTYPE_RAW = 101;
-const PCAP_MAGIC_MICROSECONDS = 0xa1b2c3d4;
-const PCAP_MAGIC_NANOSECONDS = 0xa1b23c4d;
-const DEFAULT_SNAP_LEN = 262_144;
+import {
+  BLOCK_EPB, BLOCK_IDB, BLOCK_SHB, BYTE_ORDER_MAGIC, DEFAULT_SNAP_LEN, PCAP_FILE_HEADER_BYTES, writePcapFileHeader,
+} from './formats.js';
+import { LINKTYPE_RAW } from './linktype.js';
 
 interface WriteRecordBase {
   /** The frame, starting at the link-layer header. */
@@ -157,27 +153,36 @@ export interface PcapWriterOptions {
   bufferSize?: number;
 }
 
-/** A classic pcap file being written (little-endian, version 2.4). */
-export class PcapWriter {
-  readonly linkType: number;
-  readonly nanoseconds: boolean;
-  readonly snapLen: number;
+// What both writers share: the buffered file, the record count, flush and close.
+abstract class CaptureFileWriter {
   /** Records written so far. */
   count = 0;
 
-  private constructor(private readonly sink: Sink, readonly path: string, linkType: number, nanoseconds: boolean, snapLen: number) {
+  protected constructor(protected readonly sink: Sink, readonly path: string) {}
+
+  /** Writes out what is buffered; resolves when it is in the file. */
+  flush(): Promise<void> {
+    return this.sink.flush();
+  }
+
+  async close(): Promise<void> {
+    await this.sink.close();
+  }
+}
+
+/** A classic pcap file being written (little-endian, version 2.4). */
+export class PcapWriter extends CaptureFileWriter {
+  readonly linkType: number;
+  readonly nanoseconds: boolean;
+  readonly snapLen: number;
+
+  private constructor(sink: Sink, path: string, linkType: number, nanoseconds: boolean, snapLen: number) {
+    super(sink, path);
     this.linkType = linkType;
     this.nanoseconds = nanoseconds;
     this.snapLen = snapLen;
-    const dv = sink.dv;
-    dv.setUint32(0, nanoseconds ? PCAP_MAGIC_NANOSECONDS : PCAP_MAGIC_MICROSECONDS, true);
-    dv.setUint16(4, 2, true);
-    dv.setUint16(6, 4, true);
-    dv.setUint32(8, 0, true);
-    dv.setUint32(12, 0, true);
-    dv.setUint32(16, snapLen, true);
-    dv.setUint32(20, linkType, true);
-    sink.used = 24;
+    writePcapFileHeader(sink.dv, 0, { nanoseconds, snapLen, linkType });
+    sink.used = PCAP_FILE_HEADER_BYTES;
   }
 
   static async open(path: string, options: PcapWriterOptions = {}): Promise<PcapWriter> {
@@ -231,15 +236,6 @@ export class PcapWriter {
     this.count++;
     return p;
   }
-
-  /** Writes out what is buffered; resolves when it is in the file. */
-  flush(): Promise<void> {
-    return this.sink.flush();
-  }
-
-  async close(): Promise<void> {
-    await this.sink.close();
-  }
 }
 
 /** Creates (or replaces) a pcap file and returns a writer for it. */
@@ -279,13 +275,12 @@ function optionBytes(value: Uint8Array): number {
 }
 
 /** A pcapng file being written: one little-endian section, timestamps in ns. */
-export class PcapngWriter {
-  /** Records written so far. */
-  count = 0;
+export class PcapngWriter extends CaptureFileWriter {
   private readonly linkTypes: number[] = [];
   private readonly snapLens: number[] = [];
 
-  private constructor(private readonly sink: Sink, readonly path: string, application: string) {
+  private constructor(sink: Sink, path: string, application: string) {
+    super(sink, path);
     const appl = encoder.encode(application);
     const len = 28 + (application === '' ? 0 : optionBytes(appl) + 4);
     void sink.reserve(len);
@@ -410,14 +405,6 @@ export class PcapngWriter {
     sink.used = at + len;
     this.count++;
     return p;
-  }
-
-  flush(): Promise<void> {
-    return this.sink.flush();
-  }
-
-  async close(): Promise<void> {
-    await this.sink.close();
   }
 }
 

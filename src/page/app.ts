@@ -39,9 +39,10 @@ let runs = 0;
 
 function main(): void {
   const data = JSON.parse($('larval-data').textContent!) as PageData;
-  usePageEngine(fromBase64($('larval-wasm').textContent!.trim()));
-  const capture = fromBase64(data.captureBase64);
-  const base = { capture, captureName: data.capture, configText: data.configText, configName: data.config };
+  // Decoded when a replay first runs, not while the page opens.
+  usePageEngine(() => fromBase64($('larval-wasm').textContent!.trim()));
+  let decoded: Uint8Array | undefined;
+  const base = { get capture() { return (decoded ??= fromBase64(data.captureBase64)); }, captureName: data.capture, configText: data.configText, configName: data.config };
   shown = {
     reports: data.reports, capture: data.capture, config: data.config, input: base, traces: null, tracing: null,
     options: { kmDelay: data.kmDelay, msl: data.msl, ...(data.rekeyMs ? { rekeyMs: data.rekeyMs } : {}), presets: data.presets },
@@ -61,6 +62,7 @@ function main(): void {
   $('preset').addEventListener('change', () => void rerun());
   setupDrop();
   document.documentElement.dataset.larval = 'ready';
+  document.documentElement.dataset.readyMs = performance.now().toFixed(0);
 }
 
 function render(): void {

@@ -8,17 +8,18 @@ import { instantiate } from '../../build/larval.js';
 import { setEnginePlatform, type CompiledEngine, type WasmExports } from '../engine/platform.js';
 import { unsealedEspCrypto, unsealed } from '../esp/unsealed.js';
 import { readCaptureBytes } from '../io/reader-core.js';
-import { parseSetkey, policySpec, saSpec } from '../config/setkey.js';
+import { parseSetkey } from '../config/setkey-parser.js';
+import { policySpec, saSpec } from '../config/setkey-types.js';
 import { replayJson, replayPresets, PRESET_NAMES } from '../replay/run.js';
 import type { ReplayReport, TracedPacket } from '../replay/replay.js';
 import type { PresetName } from '../engine/types.js';
 
-/** Register the page's engine platform: `wasm` compiled once, unsealed ESP. */
-export function usePageEngine(wasm: Uint8Array): void {
+/** Register the page's engine platform: `wasm` (or what gives it, called once) compiled once, unsealed ESP. */
+export function usePageEngine(wasm: Uint8Array | (() => Uint8Array)): void {
   let compiled: Promise<CompiledEngine> | undefined;
   setEnginePlatform({
     wasm: () =>
-      (compiled ??= WebAssembly.compile(wasm as Uint8Array<ArrayBuffer>).then((module) => ({
+      (compiled ??= WebAssembly.compile((typeof wasm === 'function' ? wasm() : wasm) as Uint8Array<ArrayBuffer>).then((module) => ({
         module,
         instantiate: (m: WebAssembly.Module, imports: Record<string, unknown>) => instantiate(m, imports as never) as Promise<WasmExports>,
       }))),

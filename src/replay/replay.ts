@@ -13,6 +13,8 @@
 // everything else is outbound.
 
 import * as L from '../../assembly/layout.js';
+import { PROTO_ESP, PROTO_UDP } from '../../assembly/wire-defs.js';
+import { ikeHeaderAt, ipSummary, isIkeSaInitStart, summarizeIp, udpDestinationPort } from '../wire/ip.js';
 import { createGateway, type Gateway, type ReleasedPackets } from '../gateway/gateway.js';
 import type { PacketInput } from '../engine/engine.js';
 import { ScriptedKeyManager } from '../gateway/scripted-km.js';
@@ -148,10 +150,6 @@ export interface ReplayReport {
   durationMs: number;
 }
 
-const IKE_PORT = 500;
-const NATT_PORT = L.NATT_PORT;
-const IKE_SA_INIT = 34;
-
 interface PeerState {
   /** SPIs of our outbound SAs the peer knows. */
   known: Set<number>;
@@ -211,6 +209,7 @@ class World {
   private readonly causes: TimelineSa['cause'][] = [];
   private readonly trace: ((p: TracedPacket) => void) | undefined;
   private readonly dstWords = new Uint32Array(4);
+  private readonly ipFields = ipSummary();
 
   constructor(gw: Gateway, setup: ReplaySetup, options: ReplayOptions, kmDelay: number) {
     this.gw = gw;
@@ -340,23 +339,22 @@ class World {
 
   // Direction by the configuration; also notices a peer starting IKE again.
   private direction(ip: Uint8Array, time: number): 'out' | 'in' {
-    const v4 = ip[0] >> 4 === 4;
-    const proto = v4 ? ip[9] : ip[6];
-    const l4 = v4 ? (ip[0] & 15) * 4 : 40;
-    const family: Family = v4 ? 4 : 6;
-    const dst = { family, words: addressWords(ip, v4 ? 16 : 24, v4, this.dstWords) };
+    const h = this.ipFields;
+    if (!summarizeIp(ip, h)) return 'out'; // not IP: the engine calls it malformed
+    const v4 = h.family === 4;
+    const dst = { family: h.family, words: addressWords(ip, h.dstAt, v4, this.dstWords) };
     const toGateway = this.gateways.some((p) => prefixContains(p, dst));
-    if (toGateway && proto === 17 && ip.length >= l4 + 8) {
-      const dport = (ip[l4 + 2] << 8) | ip[l4 + 3];
-      let ike = -1;
-      if (dport === IKE_PORT) ike = l4 + 8;
-      else if (dport === NATT_PORT && ip.length >= l4 + 12 && (ip[l4 + 8] | ip[l4 + 9] | ip[l4 + 10] | ip[l4 + 11]) === 0) ike = l4 + 12;
-      if (ike >= 0 && ip.length >= ike + 28) this.ike(ip, ike, v4, time);
-      return 'in';
+    if (toGateway && h.protocol === PROTO_UDP) {
+      const port = udpDestinationPort(ip, h.l4);
+      if (port >= 0) {
+        const ike = ikeHeaderAt(ip, h.l4, port);
+        if (ike >= 0 && v4) this.ike(ip, ike, h.srcAt, time);
+        return 'in';
+      }
     }
-    if (toGateway && proto === 50) return 'in';
+    if (toGateway && h.protocol === PROTO_ESP) return 'in';
     if (this.localNets.some((p) => prefixContains(p, dst))) {
-      const src = { family, words: addressWords(ip, v4 ? 12 : 8, v4, this.srcWords) };
+      const src = { family: h.family, words: addressWords(ip, h.srcAt, v4, this.srcWords) };
       if (!this.localNets.some((p) => prefixContains(p, src))) return 'in';
     }
     return 'out';
@@ -366,12 +364,10 @@ class World {
   // before: it restarted. It forgets its SAs, and the key manager negotiates anew
   // with it — without deleting ours (no INITIAL_CONTACT handling, as in 2000), so
   // what the gateway sends on meanwhile is decided by its SA selection (R6, R21).
-  private ike(ip: Uint8Array, at: number, v4: boolean, time: number): void {
-    let responderSpi = 0;
-    for (let i = 8; i < 16; i++) responderSpi |= ip[at + i];
-    if (ip[at + 18] !== IKE_SA_INIT || responderSpi !== 0) return;
-    const src = v4 ? `${ip[12]}.${ip[13]}.${ip[14]}.${ip[15]}` : null;
-    if (src === null) return;
+  // IPv4 peers only: the peer table is keyed by dotted-quad address.
+  private ike(ip: Uint8Array, at: number, srcAt: number, time: number): void {
+    if (!isIkeSaInitStart(ip, at)) return;
+    const src = `${ip[srcAt]}.${ip[srcAt + 1]}.${ip[srcAt + 2]}.${ip[srcAt + 3]}`;
     const peer = this.peers.get(src);
     if (!peer || peer.known.size === 0) return;
     this.flush();

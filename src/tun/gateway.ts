@@ -30,7 +30,7 @@ import { TunDevice } from './device.js';
 import { LarvalError } from '../common/errors.js';
 import { emitIpv4 } from '../wire/ipv4.js';
 import { parseAddress } from '../common/addr.js';
-import { PROTO_UDP } from '../common/protocols.js';
+import { IPV4_MIN_HEADER, NATT_PORT, NON_ESP_MARKER_LEN, PROTO_UDP, UDP_HEADER } from '../../assembly/wire-defs.js';
 import type { KeyManagerSession } from '../gateway/km-session.js';
 import type { AcquireEvent, PolicySpec, SaSpec } from '../engine/types.js';
 
@@ -63,9 +63,8 @@ export interface TunGatewayCounters {
   sas: number;
 }
 
-const MARKER = 4;
-const IPV4_HEADER = 20;
-const UDP_HEADER = 8;
+const MARKER = NON_ESP_MARKER_LEN;
+const IPV4_HEADER = IPV4_MIN_HEADER;
 
 export class TunGateway {
   private constructor(
@@ -183,7 +182,7 @@ export class TunGateway {
     emitIpv4({ src: address, dst: this.options.listen.address, protocol: PROTO_UDP, payloadLength: UDP_HEADER + msg.length }, p);
     // UDP checksum zero, as RFC 3948 §2.1 sends it (the socket already checked it).
     p.writeUInt16BE(port, 20);
-    p.writeUInt16BE(L.NATT_PORT, 22);
+    p.writeUInt16BE(NATT_PORT, 22);
     p.writeUInt16BE(UDP_HEADER + msg.length, 24);
     p.writeUInt16BE(0, 26);
     msg.copy(p, 28);

@@ -2,9 +2,10 @@
 // SPI, sequence number and the ICV, whose length the payload length gives.
 
 import { availableFrom, badField, readU16, readU32, requireRange, requireRoom, tooShort, writeU16, writeU32 } from './field.js';
+import * as W from '../../assembly/wire-defs.js';
 
 /** The fixed part, before the ICV. */
-export const AH_FIXED_LEN = 12;
+export const AH_FIXED_LEN = W.AH_FIXED_HEADER;
 
 export const AhField = {
   NEXT_HEADER: 0,

@@ -2,8 +2,9 @@
 // payload, padding, trailer, ICV) depends on the SA and is opaque here.
 
 import { availableFrom, readU32, requireRange, requireRoom, tooShort, writeU32 } from './field.js';
+import * as W from '../../assembly/wire-defs.js';
 
-export const ESP_HEADER_LEN = 8;
+export const ESP_HEADER_LEN = W.ESP_HEADER;
 
 export const EspField = {
   SPI: 0,

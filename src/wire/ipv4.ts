@@ -5,29 +5,30 @@ import { internetChecksum, onesComplementSum } from './checksum.js';
 import {
   addressBytes, addressWords, availableFrom, badField, readU16, requireRange, requireRoom, tooShort, writeU16,
 } from './field.js';
+import * as W from '../../assembly/wire-defs.js';
 
-export const IPV4_MIN_HEADER_LEN = 20;
-export const IPV4_MAX_HEADER_LEN = 60;
+export const IPV4_MIN_HEADER_LEN = W.IPV4_MIN_HEADER;
+export const IPV4_MAX_HEADER_LEN = W.IPV4_MAX_HEADER;
 export const IPV4_MAX_TOTAL_LEN = 0xffff;
 
 /** Byte offsets of the fixed header's fields. */
 export const Ipv4Field = {
-  VER_IHL: 0,
+  VER_IHL: W.IPV4_VER_IHL,
   DSCP_ECN: 1,
-  TOTAL_LEN: 2,
+  TOTAL_LEN: W.IPV4_TOTAL_LEN,
   IDENT: 4,
-  FLAGS_FRAG: 6,
+  FLAGS_FRAG: W.IPV4_FLAGS_FRAG,
   TTL: 8,
-  PROTOCOL: 9,
+  PROTOCOL: W.IPV4_PROTOCOL,
   CHECKSUM: 10,
-  SRC_ADDR: 12,
-  DST_ADDR: 16,
-  OPTIONS: 20,
+  SRC_ADDR: W.IPV4_SRC,
+  DST_ADDR: W.IPV4_DST,
+  OPTIONS: W.IPV4_MIN_HEADER,
 } as const;
 
-const FLAG_DF = 0x4000;
-const FLAG_MF = 0x2000;
-const FRAG_OFFSET_MASK = 0x1fff;
+const FLAG_DF = W.IPV4_FLAG_DF;
+const FLAG_MF = W.IPV4_FLAG_MF;
+const FRAG_OFFSET_MASK = W.IPV4_FRAG_OFFSET_MASK;
 const OPTION_NOP = 0x01;
 
 /** A checked view of an IPv4 datagram: header and payload up to the total length. */

@@ -6,28 +6,29 @@ import {
   addressBytes, addressWords, availableFrom, badField, readU16, readU32, requireRange, requireRoom, tooShort, writeU16,
   writeU32,
 } from './field.js';
+import * as W from '../../assembly/wire-defs.js';
 
-export const IPV6_HEADER_LEN = 40;
+export const IPV6_HEADER_LEN = W.IPV6_HEADER;
 
 export const Ipv6Field = {
   VER_TC_FLOW: 0,
-  PAYLOAD_LEN: 4,
-  NEXT_HEADER: 6,
+  PAYLOAD_LEN: W.IPV6_PAYLOAD_LEN,
+  NEXT_HEADER: W.IPV6_NEXT_HEADER,
   HOP_LIMIT: 7,
-  SRC_ADDR: 8,
-  DST_ADDR: 24,
+  SRC_ADDR: W.IPV6_SRC,
+  DST_ADDR: W.IPV6_DST,
 } as const;
 
 /** Next-header values of the extension headers this module knows. */
 export const Ipv6NextHeader = {
-  HOP_BY_HOP: 0,
-  ROUTING: 43,
-  FRAGMENT: 44,
-  NO_NEXT_HEADER: 59,
-  DESTINATION: 60,
-  MOBILITY: 135,
-  HIP: 139,
-  SHIM6: 140,
+  HOP_BY_HOP: W.PROTO_HOPOPTS,
+  ROUTING: W.PROTO_ROUTING,
+  FRAGMENT: W.PROTO_FRAGMENT,
+  NO_NEXT_HEADER: W.PROTO_NONE,
+  DESTINATION: W.PROTO_DSTOPTS,
+  MOBILITY: W.PROTO_MOBILITY,
+  HIP: W.PROTO_HIP,
+  SHIM6: W.PROTO_SHIM6,
 } as const;
 
 /**

@@ -1,8 +1,9 @@
 // SCTP common header (RFC 9260 §3.1). Chunks are left to the caller as opaque bytes.
 
 import { availableFrom, readU16, readU32, requireRange, requireRoom, tooShort, writeU16, writeU32 } from './field.js';
+import * as W from '../../assembly/wire-defs.js';
 
-export const SCTP_COMMON_HEADER_LEN = 12;
+export const SCTP_COMMON_HEADER_LEN = W.SCTP_COMMON_HEADER;
 
 export const SctpField = {
   SRC_PORT: 0,

@@ -3,8 +3,9 @@
 import { PROTO_TCP } from '../common/protocols.js';
 import { type PseudoHeader, upperLayerChecksum } from './checksum.js';
 import { availableFrom, badField, readU16, readU32, requireRange, requireRoom, tooShort, writeU16, writeU32 } from './field.js';
+import * as W from '../../assembly/wire-defs.js';
 
-export const TCP_MIN_HEADER_LEN = 20;
+export const TCP_MIN_HEADER_LEN = W.TCP_MIN_HEADER;
 
 export const TcpField = {
   SRC_PORT: 0,

@@ -3,13 +3,14 @@
 import { PROTO_UDP } from '../common/protocols.js';
 import { type PseudoHeader, upperLayerChecksum } from './checksum.js';
 import { availableFrom, badField, readU16, requireRange, requireRoom, tooShort, writeU16 } from './field.js';
+import * as W from '../../assembly/wire-defs.js';
 
-export const UDP_HEADER_LEN = 8;
+export const UDP_HEADER_LEN = W.UDP_HEADER;
 
 export const UdpField = {
   SRC_PORT: 0,
   DST_PORT: 2,
-  LENGTH: 4,
+  LENGTH: W.UDP_LENGTH,
   CHECKSUM: 6,
 } as const;
 

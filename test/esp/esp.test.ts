@@ -208,7 +208,7 @@ describe('drops with reasons (R18, R20, R23, R26)', () => {
   });
 });
 
-describe('keys stay in the host and are never printed (DESIGN.md §7)', () => {
+describe('keys stay in the host and are never printed (docs/design.md §7)', () => {
   it('dump(), getSA(), inspect and JSON show algorithms and sizes only', async () => {
     const c: Case = { mode: 'tunnel', family: 4, alg: 'cbc256-sha256', encap: true };
     const { a, aSa } = await pair(c);

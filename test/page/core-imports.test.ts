@@ -7,14 +7,14 @@ import { readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
-// @ts-expect-error: a plain .mjs helper without types
 import { importGraph } from '../../scripts/import-graph.mjs';
 
 const root = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
 export const CORE = [
   'src/io/reader-core.ts',
-  'src/config/setkey.ts',
+  'src/config/setkey-parser.ts',
+  'src/config/setkey-types.ts',
   'src/engine/engine.ts',
   'src/engine/platform.ts',
   'src/esp/unsealed.ts',

@@ -42,6 +42,7 @@ describe.skipIf(!present && !required)('the HTML report in headless Chromium (is
   let cliJson: string;
   let report: string;
   let openMs: number;
+  let pageMs: number;
 
   beforeAll(async () => {
     if (!present) throw new Error(`${CHROMIUM} not found and LARVAL_REQUIRE_CHROMIUM=1: install the Debian package chromium (.ci/run does)`);
@@ -73,6 +74,7 @@ describe.skipIf(!present && !required)('the HTML report in headless Chromium (is
     await page.goto(`file://${report}`);
     await page.waitForFunction(() => document.documentElement.dataset.larval === 'ready', undefined, { timeout: 60_000 });
     openMs = performance.now() - t0;
+    pageMs = Number(await page.evaluate(() => document.documentElement.dataset.readyMs));
     await page.screenshot({ path: path.join(root, 'build', 'page-report.png'), fullPage: true });
   });
 
@@ -83,7 +85,7 @@ describe.skipIf(!present && !required)('the HTML report in headless Chromium (is
 
   it('is one file under 2 MB that opens in under 2 s with no network and no console error', async () => {
     const size = statSync(report).size;
-    console.log(`test/page: report ${(size / 1024).toFixed(0)} KiB, ready in ${openMs.toFixed(0)} ms`);
+    console.log(`test/page: report ${(size / 1024).toFixed(0)} KiB, ready ${openMs.toFixed(0)} ms after goto (${pageMs} ms after the page's navigation start)`);
     expect(size).toBeLessThan(2 * 1024 * 1024);
     expect(openMs).toBeLessThan(2000);
     expect(await page.evaluate(() => document.documentElement.dataset.larval)).toBe('ready');

@@ -1,6 +1,6 @@
 // The main job's core (issue 6): replaying the bundled example under each preset
 // shows the seeds' faults under `linux` and `bsd-2000` and their absence under
-// `larval` (DESIGN.md §9; R6, R7–R9, R8, R21).
+// `larval` (docs/design.md §9; R6, R7–R9, R8, R21).
 import { describe, expect, it } from 'vitest';
 import { examplePackets } from '../../examples/make-capture.js';
 import { replay, type ReplayReport, type ReplayRecord } from '../../src/replay/replay.js';

@@ -1,4 +1,4 @@
-// The ping flood of the Morris slides, under each preset (DESIGN.md §9): 10 000
+// The ping flood of the Morris slides, under each preset (docs/design.md §9): 10 000
 // echo requests of one flow at 10 000 packets/s before any SA exists, and a key
 // manager that needs 200 ms to negotiate.
 import { describe, expect, it } from 'vitest';

@@ -136,20 +136,22 @@ export function chartSvg(reports: readonly ReplayReport[], title = 'larval repla
     g.push(`<text x="8" y="${top + 10}" font-size="10">↑ sent</text><text x="8" y="${bottom + 14}" font-size="10">↓ lost, queued</text>`);
     const w = Math.max(1, x(r.timeline.bucketMs) - x(0));
     for (const b of r.timeline.buckets) {
-      let yy = mid;
+      // Stacked on the square-root scale by cumulative count, so the stack's top is hu(total).
+      let cum = 0;
       const bx = x(b.t).toFixed(1);
       for (const [spi, n] of Object.entries(b.delivered)) {
-        const h = hu(n);
-        yy -= h;
+        const yy = mid - hu(cum + n);
+        const h = hu(cum + n) - hu(cum);
+        cum += n;
         g.push(`<rect x="${bx}" y="${yy.toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="${saColour(r, spi)}" data-t="${b.t}" data-spi="${esc(spi)}"><title>${esc(spi === 'clear' ? 'bypass' : `SPI ${spi}`)}: ${n} delivered, ${(b.t / 1000).toFixed(1)} s</title></rect>`);
       }
-      let yd = mid;
+      let down0 = 0;
       const fresh = b.lost - b.stale;
       for (const [n, colour, what] of [[fresh, COLOURS.lost, 'lost'], [b.stale, COLOURS.stale, 'lost on a stale SA'], [b.queued, COLOURS.queued, 'queued']] as const) {
         if (!n) continue;
-        const h = Math.max(1, hd(n));
-        g.push(`<rect x="${bx}" y="${yd.toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="${colour}" data-t="${b.t}"><title>${n} ${what}, ${(b.t / 1000).toFixed(1)} s</title></rect>`);
-        yd += h;
+        const h = Math.max(1, hd(down0 + n) - hd(down0));
+        g.push(`<rect x="${bx}" y="${(mid + hd(down0)).toFixed(1)}" width="${w.toFixed(1)}" height="${h.toFixed(1)}" fill="${colour}" data-t="${b.t}"><title>${n} ${what}, ${(b.t / 1000).toFixed(1)} s</title></rect>`);
+        down0 += n;
       }
     }
     for (const ev of r.timeline.events) {

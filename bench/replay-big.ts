@@ -9,6 +9,7 @@
 // policy, a discard policy or nothing selects (no encryption: that is measured by
 // esp-encrypt), 1 µs apart.
 
+import '../src/engine/node-platform.js';
 import { createWriteStream, existsSync, statSync, unlinkSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';

@@ -21,6 +21,7 @@
 //   esp-decrypt    engine.input(): decide + verify/decrypt + inner check, against raw
 //                  node:crypto AES-128-GCM decryption of the same packets (bench/esp.ts)
 
+import '../src/engine/node-platform.js';
 import Benchmark from 'benchmark';
 import { writeFileSync } from 'node:fs';
 import { parseArgs } from 'node:util';

@@ -5,6 +5,7 @@
 // The classifier behind its cache is the reference linear scan (src/reference/linear-spd.ts).
 // It reads packets where they are; the engine pays for copying them into its memory.
 
+import '../src/engine/node-platform.js';
 import { ReferenceSpd, type ReferenceFlow } from '../src/reference/linear-spd.js';
 import type { Direction, PolicySpec, SaSpec } from '../src/engine/types.js';
 import { formatAddress, parseAddress, type Family } from '../src/common/addr.js';

@@ -45,3 +45,8 @@ if (force || newest(['src', 'bench', 'examples', 'assembly/layout.ts', 'assembly
   run(bin('tsc'), ['-p', 'tsconfig.build.json']);
   writeFileSync(path.join(root, stamp), new Date().toISOString() + '\n');
 }
+// The HTML report's page script (esbuild bundle of src/page/), inlined by `--html`.
+if (force || newest(['src', 'assembly/layout.ts', 'assembly/wire-defs.ts', 'tsconfig.page.json']) > mtime('build/page.js') || mtime('build/larval.wasm') > mtime('build/page.js')) {
+  run(bin('tsc'), ['-p', 'tsconfig.page.json']);
+  run(process.execPath, [path.join(root, 'scripts', 'build-page.mjs')]);
+}

@@ -6,7 +6,7 @@ import { readFileSync, readdirSync, statSync } from 'node:fs';
 import path from 'node:path';
 
 /** Rooms of src/ from the bottom up: a room may import only from rooms before it (and itself). */
-export const ROOM_ORDER = ['common', 'wire', 'io', 'esp', 'engine', 'gateway', 'config', 'reference', 'replay', 'ike', 'tun', 'cli', 'index.ts'];
+export const ROOM_ORDER = ['common', 'wire', 'io', 'esp', 'engine', 'gateway', 'config', 'reference', 'replay', 'page', 'ike', 'tun', 'cli', 'index.ts'];
 
 function walk(dir) {
   return readdirSync(dir).flatMap((name) => {

@@ -1,4 +1,5 @@
-// larval: the public API.
+// larval: the public API (Node: registers build/larval.wasm and node:crypto ESP as the engine's platform).
+import './engine/node-platform.js';
 export { createEngine, Engine } from './engine/engine.js';
 export type { EngineDump, EngineStats, PacketBuffer, PacketInput, ResolvedOptions } from './engine/engine.js';
 export { Verdicts } from './engine/verdicts.js';
@@ -34,6 +35,9 @@ export { openCapture, openCaptureSync, CaptureError } from './io/capture.js';
 export { captureTimeMs } from './io/time.js';
 export { createPcapWriter, createPcapngWriter } from './io/writers.js';
 export { parseSetkey, loadSetkey, applyConfig, ConfigError } from './config/setkey.js';
+export { setEnginePlatform } from './engine/platform.js';
+export type { EnginePlatform } from './engine/platform.js';
+export type { EspCrypto } from './esp/crypto.js';
 export type { Config, ConfigPolicy, ConfigSa } from './config/setkey.js';
 export { replay } from './replay/replay.js';
 export type { ReplayOptions, ReplayReport, ReplaySetup, ReplayRecord } from './replay/replay.js';

@@ -3,6 +3,7 @@
 // flag and file handling in args.ts. Any failure ends as one line on stderr and a
 // non-zero exit code (describeFailure), never a stack trace for a user's mistake.
 
+import '../engine/node-platform.js';
 import { readFileSync } from 'node:fs';
 import { describeFailure } from '../common/errors.js';
 import { findUp } from '../common/paths.js';
@@ -17,6 +18,7 @@ const HELP = `larval — IPsec packet-path engine (WebAssembly data plane)
 Usage:
   larval replay CAPTURE --config FILE [--preset larval|linux|bsd-2000|all] [--km-delay 200ms]
                 [--msl 30s] [--rekey TIME] [--out OUT.pcap] [--json] [--chart OUT.svg]
+                [--html OUT.html]
   larval tun --swanctl FILE --dev NAME [--config SETKEY] [--log]   (or --config SETKEY --listen ADDR:PORT)
   larval demo [--rules FILE] [--packets N] [--seed N] [--json]
   larval bench --config FILE [--capture FILE] [--packets N] [--seconds S] [--json]

@@ -12,6 +12,8 @@ import { PRESETS as PRESET_KNOBS } from '../engine/engine.js';
 import { replay, type ReplayReport } from '../replay/replay.js';
 import { chartSvg, formatReport } from '../replay/report.js';
 import { Progress } from '../replay/progress.js';
+import { replayJson } from '../replay/run.js';
+import { writeHtmlReport } from './html.js';
 import type { PresetName } from '../engine/types.js';
 import { choice, duration, inputFile, looksBinary, outputPath, parseFlags, usage, warn } from './args.js';
 
@@ -42,6 +44,8 @@ Options:
                        DIR gets one file per preset, CAPTURE-NAME.PRESET.pcap
   --json               print the reports as JSON
   --chart FILE         draw an SVG timeline: SA usage, losses and ACQUIREs over time
+  --html FILE          write one self-contained web page: the table, the timelines,
+                       and the same engine to re-run the replay in the browser
   -h, --help           this help
 
 TIME is a number with ms, s, m or h (plain numbers are ms), up to 24h.
@@ -76,6 +80,7 @@ export async function replayCommand(argv: string[]): Promise<void> {
     out: { type: 'string', value: 'FILE or DIR' },
     json: { type: 'boolean', default: false },
     chart: { type: 'string', value: 'FILE' },
+    html: { type: 'string', value: 'FILE' },
     help: { type: 'boolean', short: 'h', default: false },
   }, 'replay');
   const str = (name: string) => values[name] as string | undefined;
@@ -105,6 +110,8 @@ export async function replayCommand(argv: string[]): Promise<void> {
   const outKind = out === undefined ? null : outputPath(out, '--out', true);
   const chart = str('chart');
   if (chart !== undefined) outputPath(chart, '--chart');
+  const html = str('html');
+  if (html !== undefined) outputPath(html, '--html');
 
   const config = await loadSetkey(configFile);
   if (config.policies.length === 0 && config.sas.length === 0) {
@@ -153,14 +160,16 @@ export async function replayCommand(argv: string[]): Promise<void> {
     }
   }
   if (chart !== undefined) writeFileSync(chart, chartSvg(reports, `larval replay ${capture}`));
+  if (html !== undefined) writeHtmlReport(html, { capture, config: configFile, kmDelay, msl, ...(rekeyMs ? { rekeyMs } : {}), presets: [...presets], reports });
   if (values.json) {
-    process.stdout.write(JSON.stringify({ capture, config: configFile, kmDelay, msl, ...(acquireTimeout !== undefined ? { acquireTimeout } : {}), ...(truncation ? { truncation } : {}), reports }, null, 2) + '\n');
+    process.stdout.write(replayJson({ capture, config: configFile, kmDelay, msl, ...(acquireTimeout !== undefined ? { acquireTimeout } : {}), ...(truncation ? { truncation } : {}), reports }));
   } else {
     process.stdout.write(`larval replay ${capture} with ${configFile} (km delay ${kmDelay} ms, msl ${msl} ms${rekeyMs ? `, rekey ${rekeyMs} ms` : ''}${acquireTimeout !== undefined ? `, acquire timeout ${acquireTimeout} ms` : ''})\n\n`);
     process.stdout.write(formatReport(reports) + '\n');
     if (truncation) process.stdout.write(`\n${truncation}\n`);
     if (out !== undefined) process.stdout.write(`\nwrote ${presets.map(outFile).join(', ')}\n`);
     if (chart !== undefined) process.stdout.write(`${out !== undefined ? '' : '\n'}wrote ${chart}\n`);
+    if (html !== undefined) process.stdout.write(`${out !== undefined || chart !== undefined ? '' : '\n'}wrote ${html}\n`);
   }
 }
 

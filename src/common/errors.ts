@@ -61,7 +61,7 @@ export function invalid(field: string, value: unknown, why: string): LarvalError
  */
 export function describeFailure(err: unknown): { line: string; exitCode: number } {
   if (err instanceof LarvalError) return { line: err.message, exitCode: err.code === 'EINVAL' && err.field?.startsWith('--') ? 2 : 1 };
-  const code = err instanceof Error ? (err as NodeJS.ErrnoException).code : undefined;
+  const code = err instanceof Error ? (err as Error & { code?: unknown }).code : undefined;
   if (typeof code === 'string' && code.startsWith('ERR_PARSE_ARGS')) {
     return { line: (err as Error).message, exitCode: 2 };
   }

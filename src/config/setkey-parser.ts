@@ -1,10 +1,10 @@
 // setkey(8) statements -> Config: every statement checked as the engine would check
 // it, errors at the offending token's line and column (the grammar is in setkey.ts).
 
-import { addressBytes, type Family, formatAddress, formatPrefix, maskWord, parseAddress } from '../common/addr.js';
+import { type Family, formatAddress, formatPrefix, maskWord, parseAddress } from '../common/addr.js';
 import { type ErrorCode, LarvalError } from '../common/errors.js';
 import type { EncryptionAlgorithm, IntegrityAlgorithm } from '../esp/algorithms.js';
-import { EspSa } from '../esp/sa.js';
+import { checkEspKeys, hexBytes } from '../esp/keys.js';
 import { PROTOCOLS, PROTO_AH, isIcmp, protocolName } from '../common/protocols.js';
 import type { Direction, IpsecMode, LifetimeLimits, PolicySpec, SaSpec, Template, TemplateLevel } from '../engine/types.js';
 import { type NormalizedPolicy, normalizePolicy, normalizeSa } from '../engine/validate.js';
@@ -303,14 +303,14 @@ class Parser {
 
   private key(t: Token | undefined, after: string, c: Cursor): Uint8Array {
     if (!t) throw this.error(c.end, `expected the key after ${after} before ';'`);
-    if (t.quoted) return Uint8Array.from(Buffer.from(t.text, 'utf8'));
+    if (t.quoted) return new TextEncoder().encode(t.text);
     if (/^0x/i.test(t.text)) {
       const hex = t.text.slice(2);
       if (hex === '' || !/^[0-9a-f]+$/i.test(hex)) throw this.error(at(t), `the key after ${after} is not hex: expected 0x and hex digits (the key is not shown)`);
       if (hex.length % 2 !== 0) {
         throw this.error(at(t), `the key after ${after} has an odd number of hex digits (${hex.length}): write whole octets (the key is not shown)`);
       }
-      return Uint8Array.from(Buffer.from(hex, 'hex'));
+      return hexBytes(hex);
     }
     if (/^-[A-Za-z]/.test(t.text) && t.text.length <= 10) throw this.error(at(t), `expected the key after ${after}, got the option ${shown(t)}`);
     throw this.error(at(t), `the key after ${after} must be 0x-prefixed hex or a "quoted string" (the key is not shown)`);
@@ -514,11 +514,7 @@ class Parser {
     const spec = saSpec(sa);
     this.engineCheck(pos, () => {
       const n = normalizeSa(spec);
-      EspSa.create(
-        { spi: n.spi, mode: n.mode, family: n.family, src: addressBytes(n.family, n.src), dst: addressBytes(n.family, n.dst), esn: n.esn },
-        spec,
-        n.proto === PROTO_AH ? 'ah' : 'esp',
-      );
+      checkEspKeys(spec, n.proto === PROTO_AH ? 'ah' : 'esp');
     });
   }
 

@@ -17,9 +17,9 @@ import type {
 import {
   type NormalizedPolicy, direction, engineTime, integer, normalizeFlow, normalizePolicy, normalizeSa, oneOf,
 } from './validate.js';
-import { instantiateEngine, type WasmExports } from './wasm.js';
+import { instantiateEngine, type WasmExports } from './platform.js';
+import type { EspCrypto, EspSaHandle } from '../esp/crypto.js';
 import { addressBytes, formatAddress, parseAddress } from '../common/addr.js';
-import { EspSa } from '../esp/sa.js';
 import { acceptPackets, protectPackets, type PacketOutput } from './esp-stage.js';
 import { isPacketBuffer, type PacketBuffer, type PacketInput } from './packets.js';
 
@@ -55,8 +55,8 @@ const enum Pass { Outbound, Release, Inbound, Inner, Lookup }
 /** Create an engine with its own WebAssembly instance and tables. */
 export async function createEngine(options?: EngineOptions): Promise<Engine> {
   const resolved = resolveOptions(options);
-  const x = await instantiateEngine();
-  return new Engine(x, resolved);
+  const { x, esp } = await instantiateEngine();
+  return new Engine(x, resolved, esp);
 }
 
 /** An IPsec packet-path engine: one WebAssembly instance with its SPD, SAD and larval SAs. Create it with createEngine(). Times are engine time in ms, monotonic (an earlier `now` than the engine's time is EINVAL). */
@@ -85,10 +85,10 @@ export class Engine {
   // Key material by SA id: the host's half of each ESP SA (docs/design.md §7). SA ids are
   // never reused, so an entry left behind by an SA the engine removed is never found
   // by a verdict; entries go when removeSA/flushPeer runs or the DELETED event is read.
-  private readonly espSas = new Map<number, EspSa>();
+  private readonly espSas = new Map<number, EspSaHandle>();
 
   /** Use createEngine(). @internal */
-  constructor(x: WasmExports, options: ResolvedOptions) {
+  constructor(x: WasmExports, options: ResolvedOptions, readonly espCrypto: EspCrypto) {
     this.x = x;
     this.options = Object.freeze(options);
     const cfg = x.configBlock();
@@ -263,7 +263,7 @@ export class Engine {
     const n = normalizeSa(sa);
     const t = this.at(now);
     // Keys are checked before the engine sees the SA, so a bad key installs nothing.
-    const esp = EspSa.create(
+    const esp = this.espCrypto.createSa(
       { spi: n.spi, mode: n.mode, family: n.family, src: addressBytes(n.family, n.src), dst: addressBytes(n.family, n.dst), esn: n.esn },
       sa,
       n.proto === PROTO_AH ? 'ah' : 'esp',
@@ -317,7 +317,7 @@ export class Engine {
   }
 
   /** The host's ESP state of SA `id` (keys as KeyObjects), or null if it has none (R23: no-keys). */
-  espSa(id: number): EspSa | null {
+  espSa(id: number): EspSaHandle | null {
     return this.espSas.get(id) ?? null;
   }
 

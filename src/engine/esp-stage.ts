@@ -17,9 +17,7 @@ import type { Verdicts } from './verdicts.js';
 import { packetAt } from './packets.js';
 import type { PacketBuffer, PacketInput } from './packets.js';
 import type { Direction, ReasonName } from './types.js';
-import type { EspSa } from '../esp/sa.js';
-import { encryptEsp } from '../esp/encrypt.js';
-import { decryptEsp } from '../esp/decrypt.js';
+import type { EspCrypto, EspSaHandle } from '../esp/crypto.js';
 
 /**
  * What the ESP stage needs of the engine (the Engine class provides it): keys by SA
@@ -27,7 +25,9 @@ import { decryptEsp } from '../esp/decrypt.js';
  * that the stage sits below the engine wrapper that calls it.
  */
 export interface EspStageEngine {
-  espSa(id: number): EspSa | null;
+  espSa(id: number): EspSaHandle | null;
+  /** The platform's ESP cryptography (node:crypto in Node; esp/crypto.ts). */
+  readonly espCrypto: EspCrypto;
   inboundDecrypted(items: readonly { packet: Uint8Array; saId: number; seq: bigint | number }[], now?: number): Verdicts;
   countDrops(dir: Direction, reason: ReasonName, n: number): void;
 }
@@ -68,7 +68,7 @@ export function protectPackets(engine: EspStageEngine, input: readonly PacketInp
     }
     if (v !== L.Verdict.Protect) continue;
     const sa = engine.espSa(verdicts.saId(i)!);
-    const r = sa === null ? L.Reason.NoKeys : encryptEsp(sa, packetAt(input, i), verdicts.seq(i) ?? 0n);
+    const r = sa === null ? L.Reason.NoKeys : engine.espCrypto.encrypt(sa, packetAt(input, i), verdicts.seq(i) ?? 0n);
     if (typeof r === 'number') drops.drop(i, r);
     else out[i] = r;
   }
@@ -92,7 +92,7 @@ export function acceptPackets(engine: EspStageEngine, input: readonly PacketInpu
     const saId = verdicts.saId(i)!;
     const seq = verdicts.seq(i) ?? 0n;
     const sa = engine.espSa(saId);
-    const r = sa === null ? L.Reason.NoKeys : decryptEsp(sa, packetAt(input, i), verdicts.l4Offset(i), seq);
+    const r = sa === null ? L.Reason.NoKeys : engine.espCrypto.decrypt(sa, packetAt(input, i), verdicts.l4Offset(i), seq);
     if (typeof r === 'number') {
       drops.drop(i, r);
       continue;

@@ -3,7 +3,7 @@
 
 import type * as L from '../../assembly/layout.js';
 import type { EncryptionAlgorithm, IntegrityAlgorithm } from '../esp/algorithms.js';
-import type { EspTransformInfo } from '../esp/sa.js';
+import type { EspTransformInfo } from '../esp/keys.js';
 
 /** Policy direction: outbound, inbound or forwarded. */
 export type Direction = 'out' | 'in' | 'fwd';

@@ -11,12 +11,9 @@
 
 import { createCipheriv, createHmac, randomFillSync } from 'node:crypto';
 import { Reason } from '../../assembly/layout.js';
-import {
-  ESP_HEADER, IPV4_MIN_HEADER as IPV4_HEADER, IPV6_HEADER, PROTO_ESP, PROTO_IPIP, PROTO_IPV6, PROTO_UDP, UDP_HEADER,
-} from '../../assembly/wire-defs.js';
+import { ESP_HEADER, IPV4_MIN_HEADER as IPV4_HEADER, IPV6_HEADER, PROTO_ESP, PROTO_UDP } from '../../assembly/wire-defs.js';
+import { espFrame, paddingFor } from './framing.js';
 import { gcmAad, seqHigh } from './header.js';
-import { Ipv6NextHeader } from '../wire/ipv6.js';
-import { padLength } from './algorithms.js';
 import type { EspSa } from './sa.js';
 import { rawKey, sodium, useSodium } from './sodium.js';
 
@@ -24,7 +21,6 @@ import { rawKey, sodium, useSodium } from './sodium.js';
 const nonce12 = new Uint8Array(12);
 import { internetChecksum, upperLayerChecksum } from '../wire/checksum.js';
 
-const MAX_IP = 65535;
 const TTL = 64;
 
 /** Options of encryptEsp()/sealEsp(). */
@@ -50,31 +46,9 @@ function randomIv(n: number): Buffer {
 
 /** Encapsulate `inner` (a whole IPv4/IPv6 packet) with `sa` and sequence number `seq`. */
 export function encryptEsp(sa: EspSa, inner: Uint8Array, seq: bigint, options?: EncryptOptions): Uint8Array | Reason {
-  const innerVersion = inner[0] >> 4;
-  let headerLength: number;   // octets of IP header in front of ESP (and UDP)
-  let payloadStart: number;   // where the protected payload starts in `inner`
-  let nextHeader: number;
-  let nhAt = -1;              // transport: where the protocol/next-header octet is
-  if (sa.mode === 'tunnel') {
-    headerLength = sa.family === 4 ? IPV4_HEADER : IPV6_HEADER;
-    payloadStart = 0;
-    nextHeader = innerVersion === 4 ? PROTO_IPIP : PROTO_IPV6;
-  } else {
-    const split = transportSplit(inner);
-    if (split === null) return Reason.CannotEncapsulate;
-    headerLength = payloadStart = split.headerLength;
-    nextHeader = split.nextHeader;
-    nhAt = split.nhAt;
-  }
-  const payload = inner.length - payloadStart;
-  const pad = paddingFor(sa, payload, options);
-  if (pad < 0) return Reason.CannotEncapsulate;
-  const udp = sa.encap ? UDP_HEADER : 0;
-  const ctLength = payload + pad + 2;
-  const espLength = ESP_HEADER + sa.ivLength + ctLength + sa.icvLength;
-  const total = headerLength + udp + espLength;
-  const family = sa.mode === 'tunnel' ? sa.family : innerVersion;
-  if ((family === 4 ? total : total - IPV6_HEADER) > MAX_IP) return Reason.CannotEncapsulate;
+  const f = espFrame(sa, inner, options?.padding);
+  if (typeof f === 'number') return f;
+  const { headerLength, payloadStart, nextHeader, nhAt, pad, udp, espLength, total, family } = f;
 
   const out = Buffer.allocUnsafe(total);
   const proto = sa.encap ? PROTO_UDP : PROTO_ESP;
@@ -109,16 +83,10 @@ export function encryptEsp(sa: EspSa, inner: Uint8Array, seq: bigint, options?: 
  * emitting half that encryptEsp() frames, and what published ESP test vectors give.
  */
 export function sealEsp(sa: EspSa, payload: Uint8Array, nextHeader: number, seq: bigint, options?: EncryptOptions): Uint8Array | Reason {
-  const pad = paddingFor(sa, payload.length, options);
+  const pad = paddingFor(sa, payload.length, options?.padding);
   if (pad < 0) return Reason.CannotEncapsulate;
   const out = Buffer.allocUnsafe(ESP_HEADER + sa.ivLength + payload.length + pad + 2 + sa.icvLength);
   return sealInto(sa, out, 0, payload, nextHeader, pad, seq, options?.iv) ? out : Reason.CannotEncapsulate;
-}
-
-// Octets of padding: the minimum, or the caller's (TFC) if it keeps the alignment; -1 if not.
-function paddingFor(sa: EspSa, payloadLength: number, options?: EncryptOptions): number {
-  const pad = options?.padding ?? padLength(payloadLength, sa.enc.align);
-  return Number.isInteger(pad) && pad >= 0 && pad <= 255 && (payloadLength + pad + 2) % sa.enc.align === 0 ? pad : -1;
 }
 
 // Write SPI, sequence number, IV, the encrypted payload and trailer, and the ICV at
@@ -203,24 +171,3 @@ function writeOuterHeader(sa: EspSa, inner: Uint8Array, out: Buffer, total: numb
   }
 }
 
-// Transport mode: ESP goes after the IPv4 header (options included), or after the
-// IPv6 header and any hop-by-hop and routing headers (RFC 4303 §3.1.1; destination
-// options go inside). Fragments are refused: IPsec applies before fragmentation
-// (RFC 4301 §7), so a fragment cannot be protected in transport mode.
-function transportSplit(inner: Uint8Array): { headerLength: number; nextHeader: number; nhAt: number } | null {
-  if (inner[0] >> 4 === 4) {
-    if (((inner[6] & 0x3f) | inner[7]) !== 0) return null; // MF or an offset
-    return { headerLength: (inner[0] & 0x0f) * 4, nextHeader: inner[9], nhAt: 9 };
-  }
-  let nhAt = 6;
-  let off = IPV6_HEADER;
-  let next = inner[6];
-  while (next === Ipv6NextHeader.HOP_BY_HOP || next === Ipv6NextHeader.ROUTING) {
-    if (off + 2 > inner.length) return null;
-    nhAt = off;
-    next = inner[off];
-    off += (inner[off + 1] + 1) * 8;
-  }
-  if (next === Ipv6NextHeader.FRAGMENT || off > inner.length) return null;
-  return { headerLength: off, nextHeader: next, nhAt };
-}

@@ -8,7 +8,7 @@
 // work scheduled with `at()` (a key manager's simulated negotiation delay, a
 // sender's timeout) runs when time reaches it, before packets of that instant.
 
-import { EventEmitter } from 'node:events';
+import { Emitter } from '../common/emitter.js';
 import * as L from '../../assembly/layout.js';
 import { createEngine, type Engine, type EngineStats, type PacketBuffer, type PacketInput } from '../engine/engine.js';
 import type { Verdicts } from '../engine/verdicts.js';
@@ -89,7 +89,7 @@ export async function createGateway(options: GatewayOptions = {}): Promise<Gatew
 }
 
 /** An engine with SA resolution around it: queues packets that wait for an SA (R7-R9), talks to key managers, and releases or drops the queued packets. Events: 'release', 'drop', 'refused'. */
-export class Gateway extends EventEmitter<GatewayEvents> {
+export class Gateway extends Emitter<GatewayEvents> {
   readonly engine: Engine;
   readonly queue: ResolutionQueue;
   readonly sockets: LocalSockets;

@@ -9,7 +9,7 @@
 // more events; they wait in the engine's ring, and ACQUIREs that find the ring full
 // wait in the engine until there is room (R8c). Nothing is lost or sent twice.
 
-import { EventEmitter } from 'node:events';
+import { Emitter } from '../common/emitter.js';
 import type { Engine, EngineDump } from '../engine/engine.js';
 import { LarvalError } from '../common/errors.js';
 import { integer } from '../engine/validate.js';
@@ -50,7 +50,7 @@ export interface KeyManagerSessionEvents {
 const LISTENED = ['event', 'acquire', 'invalid-spi', 'expire', 'deleted'] as const;
 
 /** A key manager's session with a gateway: engine events in (ACQUIRE, EXPIRE, ...), SAs and policies out (R12). */
-export class KeyManagerSession extends EventEmitter<KeyManagerSessionEvents> implements AsyncIterable<EngineEvent> {
+export class KeyManagerSession extends Emitter<KeyManagerSessionEvents> implements AsyncIterable<EngineEvent> {
   readonly name: string;
   private readonly gw: KeyManagerHost;
   private readonly highWaterMark: number;

@@ -11,16 +11,17 @@ import type { Gateway } from './gateway.js';
 import type { KeyManagerSession } from './km-session.js';
 import { LarvalError, invalid } from '../common/errors.js';
 import type { AcquireEvent, AcquireTemplate, SaSpec } from '../engine/types.js';
-import { createHmac } from 'node:crypto';
-import { EventEmitter } from 'node:events';
+import type { EspCrypto } from '../esp/crypto.js';
+import { enginePlatform } from '../engine/platform.js';
+import { Emitter } from '../common/emitter.js';
 
 /**
  * The AES-GCM-128 key material (key + salt, RFC 4106) the scripted key manager gives
  * SPI `spi`: HMAC-SHA-256(secret, "esp " + spi), first 20 octets. Deterministic, so
  * two gateways with the same secret agree, and tests and tshark can be given the keys.
  */
-export function scriptedKeys(spi: number, secret = 'larval-scripted-km'): Pick<SaSpec, 'encryption'> {
-  const key = createHmac('sha256', secret).update(`esp ${spi >>> 0}`).digest().subarray(0, 20);
+export function scriptedKeys(spi: number, secret = 'larval-scripted-km', crypto: Pick<EspCrypto, 'hmacSha256'> = enginePlatform().esp): Pick<SaSpec, 'encryption'> {
+  const key = crypto.hmacSha256(secret, `esp ${spi >>> 0}`).subarray(0, 20);
   return { encryption: { algorithm: 'aes-gcm-16', key } };
 }
 
@@ -100,7 +101,12 @@ export interface NegotiationFailure {
  * time with test keys. Events: 'failed' (NegotiationFailure) when the engine refuses
  * a negotiated SA; the negotiation is counted in `counts.failed`.
  */
-export class ScriptedKeyManager extends EventEmitter {
+/** Events of a ScriptedKeyManager: an install the engine refused ends its negotiation as failed. */
+export interface ScriptedKeyManagerEvents {
+  failed: [NegotiationFailure];
+}
+
+export class ScriptedKeyManager extends Emitter<ScriptedKeyManagerEvents> {
   readonly gw: Gateway;
   behaviour: ScriptedBehaviour;
   delay: number;
@@ -175,7 +181,7 @@ export class ScriptedKeyManager extends EventEmitter {
 
   private keysFor(spi: number, proto: 'esp' | 'ah'): Partial<SaSpec> {
     if (this.options.keys === false || proto !== 'esp') return {};
-    return scriptedKeys(spi, this.options.secret);
+    return scriptedKeys(spi, this.options.secret, this.gw.engine.espCrypto);
   }
 
   private install(session: KeyManagerSession, ev: AcquireEvent): void {

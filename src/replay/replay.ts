@@ -22,7 +22,7 @@ import { parseAddress, parsePrefix, prefixContains, type Family, type Prefix } f
 import { VERDICT_NAMES } from '../engine/codec.js';
 import type { Verdicts } from '../engine/verdicts.js';
 import type { PolicySpec, PresetName, SaSpec, VerdictName } from '../engine/types.js';
-import { policySpec, saSpec, type Config, type ConfigPolicy, type ConfigSa } from '../config/setkey.js';
+import { policySpec, saSpec, type Config, type ConfigPolicy, type ConfigSa } from '../config/setkey-types.js';
 import { invalid } from '../common/errors.js';
 
 /** What replay needs of a capture reader's batch (src/io/batch.ts RecordBatch). */
@@ -77,6 +77,44 @@ export interface ReplayOptions {
   progress?: (records: number) => void;
   /** Width of the timeline's buckets, ms. Default 100. */
   bucketMs?: number;
+  /** Called with what happened to each packet (the page's details; costs nothing when absent). */
+  trace?: (p: TracedPacket) => void;
+}
+
+/** One packet's fate, for the page's details (ReplayOptions.trace). */
+export interface TracedPacket {
+  /** ms since the first packet. */
+  t: number;
+  dir: 'out' | 'in';
+  /** delivered, queued, lost (dropped), stale (lost at the peer, R6), peer-down, discard, received (inbound), or the drop reason's fate. */
+  fate: 'delivered' | 'queued' | 'lost' | 'stale' | 'peer-down' | 'discard' | 'received';
+  verdict: VerdictName;
+  reason?: string;
+  /** SPI (hex) of the SA it used, when protected. */
+  spi?: string;
+  /** "src > dst proto[:sport>dport]". */
+  flow: string;
+}
+
+/** An outbound SA of the replay, for the legend (SA by SPI and negotiation). */
+export interface TimelineSa {
+  spi: string;
+  peer: string;
+  /** 1 for the first outbound SA negotiated, 0 for one the configuration installed. */
+  negotiation: number;
+  /** Why it was negotiated. */
+  cause: 'config' | 'acquire' | 'rekey' | 'restart';
+  /** ms since the first packet. */
+  installedAt: number;
+}
+
+/** A moment on the timeline: an ACQUIRE (or a resend of one), a rekey's or restart's install, a peer restart. */
+export interface TimelineEvent {
+  t: number;
+  kind: 'acquire' | 'resend' | 'install' | 'restart';
+  spi?: string;
+  peer?: string;
+  cause?: TimelineSa['cause'];
 }
 
 export interface TimelineBucket {
@@ -88,6 +126,8 @@ export interface TimelineBucket {
   lost: number;
   /** Packets queued for a negotiation (R7). */
   queued: number;
+  /** Of `lost`: sent on an SA the peer no longer knew (R6). */
+  stale: number;
   acquires: number;
 }
 
@@ -117,7 +157,7 @@ export interface ReplayReport {
   lost: number;
   /** Delay that waiting for an SA added to queued packets, ms. */
   latency: { queued: number; p50: number | null; p99: number | null; max: number | null };
-  timeline: { bucketMs: number; buckets: TimelineBucket[] };
+  timeline: { bucketMs: number; buckets: TimelineBucket[]; sas: TimelineSa[]; events: TimelineEvent[] };
   durationMs: number;
 }
 
@@ -201,6 +241,9 @@ class World {
   private readonly batchSpan: number;
   private readonly batchSize: number;
   private readonly srcWords = new Uint32Array(4);
+  /** Why each negotiation under way without an ACQUIRE started, oldest first (the delays are equal). */
+  private readonly causes: TimelineSa['cause'][] = [];
+  private readonly trace: ((p: TracedPacket) => void) | undefined;
   private readonly dstWords = new Uint32Array(4);
   private readonly ipFields = ipSummary();
 
@@ -210,11 +253,12 @@ class World {
     this.bucketMs = options.bucketMs ?? 100;
     this.batchSpan = options.batchSpanMs ?? 1;
     this.batchSize = options.batchSize ?? 256;
+    this.trace = options.trace;
     const zero = () => Object.fromEntries(VERDICT_NAMES.map((v) => [v, 0])) as Record<VerdictName, number>;
     this.r = {
       preset: options.preset, records: 0, nonIp: 0, packets: { out: 0, in: 0 }, verdicts: { out: zero(), in: zero() }, drops: {},
       acquires: 0, acquireResends: 0, negotiations: 0, sasInstalled: 0, peerRestarts: 0, delivered: 0, stale: 0, peerDown: 0, lost: 0,
-      latency: { queued: 0, p50: null, p99: null, max: null }, timeline: { bucketMs: this.bucketMs, buckets: [] }, durationMs: 0,
+      latency: { queued: 0, p50: null, p99: null, max: null }, timeline: { bucketMs: this.bucketMs, buckets: [], sas: [], events: [] }, durationMs: 0,
     };
     const rekey = options.rekeyMs;
     this.km = new ScriptedKeyManager(gw, {
@@ -225,14 +269,24 @@ class World {
       },
       onInstall: ({ id, spec, direction }) => {
         this.r.sasInstalled++;
-        if (direction === 'out') this.outSas.set(spec.spi, { id, peer: spec.dst });
+        if (direction === 'out') {
+          this.outSas.set(spec.spi, { id, peer: spec.dst });
+          const cause = spec.acquireSeq ? 'acquire' : (this.causes.shift() ?? 'rekey');
+          const sas = this.r.timeline.sas;
+          const spi = `0x${spec.spi.toString(16)}`;
+          sas.push({ spi, peer: spec.dst, negotiation: sas.filter((x) => x.negotiation > 0).length + 1, cause, installedAt: this.gw.time });
+          this.r.timeline.events.push({ t: this.gw.time, kind: 'install', spi, peer: spec.dst, cause });
+        }
       },
     });
     // R14: the key manager rekeys when an SA it uses outbound reaches a soft limit.
     this.km.control.on('expire', (ev) => {
       if (ev.kind !== 'soft' || !this.outSas.has(ev.spi)) return;
       const t = this.templates.get(ev.dst)?.find((x) => x.src === ev.src);
-      if (t) this.km.negotiate(t);
+      if (t) {
+        this.causes.push('rekey');
+        this.km.negotiate(t);
+      }
     });
     gw.on('release', (rel) => this.released(rel));
     for (const p of setup.policies) {
@@ -251,6 +305,7 @@ class World {
     for (const sa of setup.sas) {
       const id = gw.engine.addSA(sa, 0);
       this.r.sasInstalled++;
+      if (this.isLocal(sa.src)) this.r.timeline.sas.push({ spi: `0x${sa.spi.toString(16)}`, peer: sa.dst, negotiation: 0, cause: 'config', installedAt: 0 });
       // An SA from us (a local tunnel address or host) is outbound: its peer knows it.
       if (this.isLocal(sa.src)) this.learn(sa, id);
     }
@@ -353,8 +408,12 @@ class World {
     if (!peer || peer.known.size === 0) return;
     this.flush();
     this.r.peerRestarts++;
+    this.r.timeline.events.push({ t: time, kind: 'restart', peer: src });
     peer.known.clear();
-    for (const t of this.templates.get(src) ?? []) this.km.negotiate(t, time);
+    for (const t of this.templates.get(src) ?? []) {
+      this.causes.push('restart');
+      this.km.negotiate(t, time);
+    }
   }
 
   private flush(): void {
@@ -381,6 +440,7 @@ class World {
       counts[VERDICT_NAMES[code]]++;
       if (code === L.Verdict.Queued) {
         bucket.queued++;
+        if (this.trace) this.traced(now, dir, 'queued', v, i, this.batch[i]);
         continue;
       }
       if (code === L.Verdict.Drop || code === L.Verdict.Malformed || code === L.Verdict.Discard) {
@@ -390,21 +450,25 @@ class World {
           this.r.lost++;
           bucket.lost++;
         }
+        if (this.trace) this.traced(now, dir, code === L.Verdict.Discard ? 'discard' : dir === 'out' ? 'lost' : 'received', v, i, this.batch[i]);
         continue;
       }
       const p = wire[i];
       if (p === null) continue;
       this.emitted(p, this.epochMs + now, dir);
-      if (dir === 'out') this.deliver(p, code === L.Verdict.Protect ? v.spi(i) : null, bucket);
+      if (dir === 'out') {
+        const fate = this.deliver(p, code === L.Verdict.Protect ? v.spi(i) : null, bucket);
+        if (this.trace) this.traced(now, dir, fate, v, i, this.batch[i]);
+      } else if (this.trace) this.traced(now, dir, 'received', v, i, this.batch[i]);
     }
   }
 
   // Did the peer get it? A protected packet needs an SA the peer knows.
-  private deliver(_p: Uint8Array, spi: number | null, bucket: TimelineBucket): void {
+  private deliver(_p: Uint8Array, spi: number | null, bucket: TimelineBucket): TracedPacket['fate'] {
     if (spi === null) {
       this.r.delivered++;
       bucket.delivered.clear = (bucket.delivered.clear ?? 0) + 1;
-      return;
+      return 'delivered';
     }
     const sa = this.outSas.get(spi);
     const peer = sa ? this.peers.get(sa.peer) : undefined;
@@ -412,7 +476,7 @@ class World {
       this.r.delivered++;
       const key = `0x${spi.toString(16)}`;
       bucket.delivered[key] = (bucket.delivered[key] ?? 0) + 1;
-      return;
+      return 'delivered';
     }
     // Lost at the peer: was there an SA it knows that the gateway could have used?
     let usable = false;
@@ -427,7 +491,21 @@ class World {
       this.r.stale++;
       this.r.lost++;
       bucket.lost++;
-    } else this.r.peerDown++;
+      bucket.stale++;
+      return 'stale';
+    }
+    this.r.peerDown++;
+    return 'peer-down';
+  }
+
+  // The page's details: what happened to packet `i` of a batch (ReplayOptions.trace).
+  private traced(t: number, dir: 'out' | 'in', fate: TracedPacket['fate'], v: Verdicts, i: number, input: PacketInput | Uint8Array | undefined): void {
+    const code = v.verdictCode(i);
+    const ip = input === undefined ? null : input instanceof Uint8Array ? input : (input as { data: Uint8Array }).data;
+    const p: TracedPacket = { t, dir, fate, verdict: VERDICT_NAMES[code], flow: ip ? flowOf(ip) : '?' };
+    if (code === L.Verdict.Drop || code === L.Verdict.Malformed) p.reason = v.reason(i);
+    if (code === L.Verdict.Protect && v.spi(i) !== null) p.spi = `0x${v.spi(i)!.toString(16)}`;
+    this.trace!(p);
   }
 
   private released(rel: ReleasedPackets): void {
@@ -444,12 +522,14 @@ class World {
           this.r.lost++;
           bucket.lost++;
         }
+        if (this.trace) this.traced(rel.time, 'out', code === L.Verdict.Discard ? 'discard' : 'lost', rel.verdicts, i, rel.packets[i] as PacketInput);
         continue;
       }
       const p = rel.wire[i];
       if (p === null) continue;
       this.emitted(p, this.epochMs + rel.time, 'out');
-      this.deliver(p, code === L.Verdict.Protect ? rel.verdicts.spi(i) : null, bucket);
+      const fate = this.deliver(p, code === L.Verdict.Protect ? rel.verdicts.spi(i) : null, bucket);
+      if (this.trace) this.traced(rel.time, 'out', fate, rel.verdicts, i, rel.packets[i] as PacketInput);
     }
   }
 
@@ -464,7 +544,7 @@ class World {
   private bucket(time: number): TimelineBucket {
     const t = Math.floor(time / this.bucketMs) * this.bucketMs;
     let b = this.buckets.get(t);
-    if (!b) this.buckets.set(t, (b = { t, delivered: {}, lost: 0, queued: 0, acquires: 0 }));
+    if (!b) this.buckets.set(t, (b = { t, delivered: {}, lost: 0, queued: 0, stale: 0, acquires: 0 }));
     return b;
   }
 
@@ -487,7 +567,13 @@ class World {
     this.r.acquires = s.resolution.acquires;
     this.r.acquireResends = this.km.counts.duplicates;
     this.r.negotiations = this.km.counts.negotiations;
-    for (const ev of this.km.acquires) this.bucket(ev.time).acquires++;
+    const asked = new Set<number>();
+    for (const ev of this.km.acquires) {
+      this.bucket(ev.time).acquires++;
+      this.r.timeline.events.push({ t: ev.time, kind: asked.has(ev.seq) ? 'resend' : 'acquire' });
+      asked.add(ev.seq);
+    }
+    this.r.timeline.events.sort((a, b) => a.t - b.t);
     this.r.durationMs = this.now;
     const sorted = this.latencies.sort((a, b) => a - b);
     if (sorted.length) {
@@ -507,4 +593,16 @@ function addressWords(ip: Uint8Array, at: number, v4: boolean, out: Uint32Array)
     out[i] = ((ip[o] << 24) | (ip[o + 1] << 16) | (ip[o + 2] << 8) | ip[o + 3]) >>> 0;
   }
   return out;
+}
+
+// "src > dst proto[ sport > dport]" of an IP packet, for the page's details.
+function flowOf(ip: Uint8Array): string {
+  const v4 = ip[0] >> 4 === 4;
+  if (!v4 && ip.length < 40) return '?';
+  const a = (at: number) => (v4 ? `${ip[at]}.${ip[at + 1]}.${ip[at + 2]}.${ip[at + 3]}` : Array.from({ length: 8 }, (_, k) => ((ip[at + 2 * k] << 8) | ip[at + 2 * k + 1]).toString(16)).join(':'));
+  const proto = v4 ? ip[9] : ip[6];
+  const l4 = v4 ? (ip[0] & 15) * 4 : 40;
+  const name = proto === 6 ? 'tcp' : proto === 17 ? 'udp' : proto === 1 ? 'icmp' : proto === 58 ? 'icmpv6' : proto === 50 ? 'esp' : `proto ${proto}`;
+  const ports = (proto === 6 || proto === 17) && ip.length >= l4 + 4 ? ` ${(ip[l4] << 8) | ip[l4 + 1]} > ${(ip[l4 + 2] << 8) | ip[l4 + 3]}` : '';
+  return `${a(v4 ? 12 : 8)} > ${a(v4 ? 16 : 24)} ${name}${ports}`;
 }

@@ -455,9 +455,9 @@ function buildNode(list: u32, n: u32, depth: u32, family: u32, scratchTop: u32):
   return node;
 }
 
-// Build every tree from the live policies. `live(slot)` gives the dirfam of a live
-// policy slot, or -1; `ptr(slot)` its record; `rankOf(slot)` its rank. Returns the
-// number of records; treeRef is filled for the policies in the trees.
+// Build every tree from the live policies among the first `slots` policy slots
+// (spd.ts liveDirFam). Returns the number of records; treeRef maps each of those
+// policies' slots to its record.
 export function buildAll(slots: u32): u32 {
   // Records grouped by dirfam, rank order within.
   let n: u32 = 0;

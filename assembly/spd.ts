@@ -50,6 +50,8 @@ let filterMask: u32 = 0;
 // records until the next rebuild, which runs lazily (at the next lookup) once the
 // delta or the dead records pass a fraction of the trees.
 let deltaCount: u32 = 0;
+let pendingCount: u32 = 0;   // added while a rebuild was due: in neither structure yet
+const PENDING: u32 = 0xffffffff; // treeRef of a pending policy
 let deadCount: u32 = 0;
 let rebuildDue = false;
 let treesEnabled = true;     // off: tuple space search alone (benchmarks compare the two)
@@ -555,13 +557,18 @@ export function spdAdd(spec: usize): i32 {
   store<u32>(p + PO_ID, id);
   store<u32>(p + PO_SEQ, id);
   store<u32>(p + PO_GEN, generation + 1);
-  const status = classifierInsert(slot);
-  if (status != Status.Ok) {
-    zeroWords(p, PO_SIZE >> 3);
-    return status;
+  // While a rebuild is due (it runs before the next lookup), a new policy waits for
+  // it instead of entering the tables: bulk loads cost one rebuild, not 10k inserts.
+  const pending = rebuildDue;
+  if (!pending) {
+    const status = classifierInsert(slot);
+    if (status != Status.Ok) {
+      zeroWords(p, PO_SIZE >> 3);
+      return status;
+    }
   }
   if (idInsert(idIndex, id, slot) == 0) {
-    classifierRemove(slot);
+    if (!pending) classifierRemove(slot);
     zeroWords(p, PO_SIZE >> 3);
     return Status.IndexFull;
   }
@@ -572,8 +579,13 @@ export function spdAdd(spec: usize): i32 {
   store<u32>(hot + PH_GEN, generation);
   store<u32>(hot + PH_ID, id);
   store<u32>(hot + PH_ACTION, <u32>load<u8>(p + PO_ACTION));
-  store<u32>(treeRef + (<usize>slot << 2), 0);
-  deltaCount++;
+  if (pending) {
+    store<u32>(treeRef + (<usize>slot << 2), PENDING);
+    pendingCount++;
+  } else {
+    store<u32>(treeRef + (<usize>slot << 2), 0);
+    deltaCount++;
+  }
   checkRebuild();
   // Remember the addition so cached flows it does not select stay valid.
   const dir = <u32>load<u8>(p + PO_DIR);
@@ -591,7 +603,10 @@ export function spdRemove(id: u32): i32 {
   if (taken < 0) return Status.NotFound;
   const slot = <u32>taken;
   const ref = load<u32>(treeRef + (<usize>slot << 2));
-  if (ref != 0) {
+  if (ref == PENDING) {
+    store<u32>(treeRef + (<usize>slot << 2), 0);
+    pendingCount--;
+  } else if (ref != 0) {
     killRecord(ref - 1);
     store<u32>(treeRef + (<usize>slot << 2), 0);
     deadCount++;
@@ -621,7 +636,7 @@ function checkRebuild(): void {
   const live = treeRules - deadCount;
   const deltaLimit = max<u32>(DELTA_MIN, live >> 4);
   const deadLimit = max<u32>(DELTA_MIN, live >> 2);
-  rebuildDue = deltaCount > deltaLimit || deadCount > deadLimit;
+  rebuildDue = pendingCount != 0 || deltaCount > deltaLimit || deadCount > deadLimit;
 }
 
 // Build the trees from every live policy and empty the tables. Answers do not
@@ -637,6 +652,7 @@ export function spdRebuild(): void {
   }
   deltaCount = 0;
   deadCount = 0;
+  pendingCount = 0;
   rebuildDue = false;
   rebuilds++;
 }

@@ -11,6 +11,7 @@ export interface EspSaHandle {
   info(): EspTransformInfo;
 }
 
+/** The ESP cryptography a platform gives the engine: makes SA handles from keys, seals and opens ESP (Node: node:crypto; the page: unsealed decisions only). */
 export interface EspCrypto {
   /** What the adapter does, for messages and the page: 'node:crypto' or 'unsealed'. */
   readonly name: string;

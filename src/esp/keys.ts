@@ -11,6 +11,7 @@ import {
 /** Key material: bytes, or a hex string (an optional 0x prefix, as setkey writes it). */
 export type KeyMaterial = Uint8Array | string;
 
+/** An SA's keys and algorithms, as SaSpec takes them. */
 export interface EspKeysSpec {
   encryption?: { algorithm: EncryptionAlgorithm; key: KeyMaterial };
   integrity?: { algorithm: IntegrityAlgorithm; key: KeyMaterial };

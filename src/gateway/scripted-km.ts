@@ -96,16 +96,16 @@ export interface NegotiationFailure {
   error: Error;
 }
 
-/**
- * A key manager for tests and replays: it answers ACQUIREs after `delay` ms of engine
- * time with test keys. Events: 'failed' (NegotiationFailure) when the engine refuses
- * a negotiated SA; the negotiation is counted in `counts.failed`.
- */
 /** Events of a ScriptedKeyManager: an install the engine refused ends its negotiation as failed. */
 export interface ScriptedKeyManagerEvents {
   failed: [NegotiationFailure];
 }
 
+/**
+ * A key manager for tests and replays: it answers ACQUIREs after `delay` ms of engine
+ * time with test keys. Events: 'failed' (NegotiationFailure) when the engine refuses
+ * a negotiated SA; the negotiation is counted in `counts.failed`.
+ */
 export class ScriptedKeyManager extends Emitter<ScriptedKeyManagerEvents> {
   readonly gw: Gateway;
   behaviour: ScriptedBehaviour;

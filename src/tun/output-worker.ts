@@ -5,6 +5,7 @@
 // posts its count (and, with collect, every SPI and sequence number it sent).
 
 import { parentPort, workerData } from 'node:worker_threads';
+import '../engine/node-platform.js';
 import { createEngine } from '../engine/engine.js';
 import { packetBuffer } from '../engine/packets.js';
 import { buildPacket } from '../wire/build.js';

@@ -104,7 +104,7 @@ describe.skipIf(!present)('the HTML report in headless Chromium (issue 18)', () 
     const table = await tableOf(page);
     expect(table).toEqual(expectedTable(reports));
     const row = (label: string) => table.find((r) => r[0] === label)!.slice(1).map(cellNumber);
-    expect(row('delivered to the peer')).toEqual(reports.map((r) => r.delivered));
+    expect(row('outbound reaching the peer (ESP or clear)')).toEqual(reports.map((r) => r.delivered));
     expect(row('LOST (dropped, stale SA)')).toEqual(reports.map((r) => r.lost));
     expect(row('ACQUIREs sent')).toEqual(reports.map((r) => r.acquires));
     expect(row('SAs installed')).toEqual(reports.map((r) => r.sasInstalled));

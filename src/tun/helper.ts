@@ -1,0 +1,37 @@
+// The python3 helper that attaches a TUN device for Node (no native addon): it
+// inherits /dev/net/tun as fd 3, does the TUNSETIFF and SIOCSIFMTU ioctls, and then
+// wakes Node through a pipe when the device is readable (see device.ts and
+// src/tun/README.md). Kept apart so that the device module reads as TypeScript.
+
+// argv: name mtu wait. Prints "ok NAME\n" or "err STEP ERRNAME MESSAGE\n" on
+// stdout. With wait=1 it then loops: wait for a byte on stdin (EOF: exit),
+// poll fd 3 and stdin, write b'r' when fd 3 is readable.
+export const HELPER = String.raw`
+import errno, fcntl, os, select, socket, struct, sys
+def fail(step, e):
+    os.write(1, ('err %s %s %s\n' % (step, errno.errorcode.get(e.errno, str(e.errno)), e.strerror)).encode())
+    sys.exit(1)
+name, mtu, wait = sys.argv[1].encode(), int(sys.argv[2]), sys.argv[3] == '1'
+try:
+    r = fcntl.ioctl(3, 0x400454ca, struct.pack('16sH22x', name, 0x0001 | 0x1000))
+except OSError as e:
+    fail('TUNSETIFF', e)
+name = r[:16].split(b'\0', 1)[0]
+if mtu:
+    try:
+        s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+        fcntl.ioctl(s, 0x8922, struct.pack('16si20x', name, mtu))
+        s.close()
+    except OSError as e:
+        fail('SIOCSIFMTU', e)
+os.write(1, b'ok ' + name + b'\n')
+if not wait:
+    sys.exit(0)
+p = select.poll()
+p.register(3, select.POLLIN)
+p.register(0, select.POLLIN)
+while os.read(0, 1):
+    if any(fd == 0 for fd, ev in p.poll()):
+        break
+    os.write(1, b'r')
+`;

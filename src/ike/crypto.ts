@@ -8,13 +8,16 @@ import {
   diffieHellman, generateKeyPairSync, getDiffieHellman, randomBytes, timingSafeEqual, type CipherGCMTypes, type KeyObject,
 } from 'node:crypto';
 import { inspect } from 'node:util';
+import { Redacted } from './secret.js';
 import type { DhGroup, IkeEncr, IkeInteg, IkePrf } from './config-types.js';
 import { DhId, Encr, Integ, Prf } from './constants.js';
 
 /** Key material that never shows its bytes (R31). */
-export class KeyBytes {
+export class KeyBytes extends Redacted {
   readonly #bytes: Buffer;
+  protected readonly label = 'key';
   constructor(bytes: Buffer) {
+    super();
     this.#bytes = bytes;
   }
   get length(): number {
@@ -23,15 +26,6 @@ export class KeyBytes {
   /** The bytes, for node:crypto calls only. */
   expose(): Buffer {
     return this.#bytes;
-  }
-  toString(): string {
-    return `<key ${this.#bytes.length} octets>`;
-  }
-  toJSON(): string {
-    return this.toString();
-  }
-  [inspect.custom](): string {
-    return this.toString();
   }
 }
 

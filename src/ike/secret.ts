@@ -8,10 +8,34 @@
 import { timingSafeEqual } from 'node:crypto';
 import { inspect } from 'node:util';
 
-export class Secret {
+/**
+ * What every holder of secret bytes shares (R31): printing, logging, JSON and
+ * util.inspect show only `<LABEL N bytes>`. Secret (PSKs) and crypto.ts's KeyBytes
+ * (SK_* keys) are the two kinds.
+ */
+export abstract class Redacted {
+  abstract get length(): number;
+  protected abstract readonly label: string;
+
+  toString(): string {
+    return `<${this.label} ${this.length} bytes>`;
+  }
+
+  toJSON(): string {
+    return this.toString();
+  }
+
+  [inspect.custom](): string {
+    return this.toString();
+  }
+}
+
+export class Secret extends Redacted {
   readonly #bytes: Uint8Array;
+  protected readonly label = 'secret';
 
   constructor(bytes: Uint8Array) {
+    super();
     this.#bytes = Uint8Array.from(bytes);
   }
 
@@ -44,18 +68,6 @@ export class Secret {
   /** Overwrite the bytes with zeros (e.g. when a configuration is unloaded). */
   wipe(): void {
     this.#bytes.fill(0);
-  }
-
-  toString(): string {
-    return `<secret ${this.#bytes.length} bytes>`;
-  }
-
-  toJSON(): string {
-    return this.toString();
-  }
-
-  [inspect.custom](): string {
-    return this.toString();
   }
 
   get [Symbol.toStringTag](): string {

@@ -122,7 +122,7 @@ describe('key schedule (RFC 7296 §2.14, §2.17, §2.18) and AUTH (§2.15)', () 
     const k = deriveIkeKeys(gcm, skeyseed(gcm, ni, nr, gir), ni, nr, spiI, spiR);
     const text = inspect(k) + JSON.stringify(k) + String(k.skD);
     expect(text).not.toMatch(/[0-9a-f]{16}/);
-    expect(text).toContain('<key 32 octets>');
+    expect(text).toContain('<key 32 bytes>');
   });
 });
 

@@ -5,7 +5,7 @@
 
 import {
   Dir, Family, MAX_PACKET_BYTES, FK_DIR, FK_FAMILY, FK_SIZE, PD_CAPLEN, PD_OFFSET, PD_SIZE, PD_WIRELEN, PW_HASH, PW_SIZE, PW_STATUS, Reason,
-  VR_LARVAL, VR_POLICY, VR_REASON, VR_SA, VR_SEQ, VR_SIZE, VR_SPI, VR_VERDICT,
+  FK_PROTO, PW_L4OFF, VR_FAMILY, VR_L4OFF, VR_PROTO, Verdict, VR_LARVAL, VR_POLICY, VR_REASON, VR_SA, VR_SEQ, VR_SIZE, VR_SPI, VR_VERDICT,
 } from './layout';
 import { hashWords } from './hash';
 import { reserve, zeroWords } from './memory';
@@ -124,3 +124,16 @@ export function wireLength(i: u32): u32 {
   return wire < cap ? cap : wire;
 }
 
+
+// The fields every verdict record copies from its packet's work record, and the
+// verdict of a packet that did not parse (not counted: the caller counts as its
+// path does). Returns the packet's parse status (0: parsed).
+@inline
+export function beginVerdict(w: usize, v: usize): u32 {
+  store<u8>(v + VR_FAMILY, load<u8>(w + FK_FAMILY));
+  store<u8>(v + VR_PROTO, load<u8>(w + FK_PROTO));
+  store<u32>(v + VR_L4OFF, load<u32>(w + PW_L4OFF));
+  const status = load<u32>(w + PW_STATUS);
+  if (status != 0) writeVerdict(v, Verdict.Malformed, status, 0, 0, 0);
+  return status;
+}

@@ -15,7 +15,7 @@ import {
 } from './layout';
 import { ESP_HEADER, PROTO_ESP, PROTO_UDP, UDP_HEADER } from './packet';
 import { NATT_PORT } from './wire-defs';
-import { arenaBase, descBase, parseDescriptor, verdictBase, wireLength, workBase, writeVerdict } from './batch';
+import { arenaBase, beginVerdict, descBase, parseDescriptor, verdictBase, wireLength, workBase, writeVerdict } from './batch';
 import { decideFlow } from './outbound';
 import { policyAction, policyIdOf, policyPtr } from './spd';
 import { saPtr, saSlotOf, specFitsKey, spiLookup, templateKey } from './sad';
@@ -34,12 +34,10 @@ function verdict(v: usize, what: u32, reason: u32, policyId: u32, saId: u32, spi
 function parseAt(i: u32): usize {
   const w = workBase + <usize>i * PW_SIZE;
   const v = verdictBase + <usize>i * VR_SIZE;
-  const status = parseDescriptor(i, Dir.In);
-  store<u8>(v + VR_FAMILY, load<u8>(w + FK_FAMILY));
-  store<u8>(v + VR_PROTO, load<u8>(w + FK_PROTO));
-  store<u32>(v + VR_L4OFF, load<u32>(w + PW_L4OFF));
+  parseDescriptor(i, Dir.In);
+  const status = beginVerdict(w, v);
   if (status != 0) {
-    verdict(v, Verdict.Malformed, status, 0, 0, 0, 0);
+    countVerdict(Dir.In, Verdict.Malformed, status);
     return 0;
   }
   return arenaBase + load<u32>(descBase + <usize>i * PD_SIZE + PD_OFFSET);

@@ -15,7 +15,7 @@ import {
   VR_SIZE, VR_SPI, VR_VERDICT, VR_SEQ, LT_FLAGS,
 } from './layout';
 import {
-  arenaBase, descBase, hashFlowKey, initBatchRegions, parseDescriptor, touchBase, verdictBase, wireLength, workBase, writeVerdict,
+  arenaBase, beginVerdict, descBase, hashFlowKey, initBatchRegions, parseDescriptor, touchBase, verdictBase, wireLength, workBase, writeVerdict,
 } from './batch';
 import { cacheLookup, cacheStore, homeSlot } from './flowcache';
 import {
@@ -241,12 +241,8 @@ export function processBatch(n: u32, dir: u32, now: f64, release: bool): void {
   for (let i: u32 = 0; i < n; i++) {
     const w = workBase + <usize>i * PW_SIZE;
     const v = verdictBase + <usize>i * VR_SIZE;
-    store<u8>(v + VR_FAMILY, load<u8>(w + FK_FAMILY));
-    store<u8>(v + VR_PROTO, load<u8>(w + FK_PROTO));
-    store<u32>(v + VR_L4OFF, load<u32>(w + PW_L4OFF));
-    const status = load<u32>(w + PW_STATUS);
+    const status = beginVerdict(w, v);
     if (status != 0) {
-      writeVerdict(v, Verdict.Malformed, status, 0, 0, 0);
       count(dir, Verdict.Malformed, status);
       continue;
     }
@@ -273,14 +269,7 @@ export function lookupBatch(n: u32, dir: u32, useCache: bool): void {
   for (let i: u32 = 0; i < n; i++) {
     const w = workBase + <usize>i * PW_SIZE;
     const v = verdictBase + <usize>i * VR_SIZE;
-    store<u8>(v + VR_FAMILY, load<u8>(w + FK_FAMILY));
-    store<u8>(v + VR_PROTO, load<u8>(w + FK_PROTO));
-    store<u32>(v + VR_L4OFF, load<u32>(w + PW_L4OFF));
-    const status = load<u32>(w + PW_STATUS);
-    if (status != 0) {
-      writeVerdict(v, Verdict.Malformed, status, 0, 0, 0);
-      continue;
-    }
+    if (beginVerdict(w, v) != 0) continue;
     const slot1 = useCache ? decideFlow(w, dir) : classify(w, dir);
     const action = policyAction(slot1, dir);
     const verdict: u32 = action == Action.Protect ? Verdict.Protect : action == Action.Discard ? Verdict.Discard : Verdict.Bypass;

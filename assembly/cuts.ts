@@ -89,11 +89,11 @@ export function initCuts(policies: u32): bool {
   ranges = reserve(<u64>policies * MAX_DIMS * 8, 8);
   order = reserve(<u64>policies * 4, 8);
   treeRef = reserve(<u64>policies * 4, 8);
-  nodeCap = policies * 32 + 8192;
+  nodeCap = policies * 16 + 8192;
   nodes = reserve(<u64>nodeCap * 4, 64);
-  leafCap = policies * 96 + 4096;
+  leafCap = policies * 48 + 4096;
   leaves = reserve(<u64>leafCap * 4, 64);
-  scratchCap = policies * 96 + 4096;
+  scratchCap = policies * 48 + 4096;
   scratch = reserve(<u64>scratchCap * 4, 8);
   counts = reserve(((1 << ROOT_BITS) + 2) * 4, 8);
   groupOf = reserve(((1 << ROOT_BITS) + 2) * 4, 8);

@@ -73,12 +73,15 @@ export async function tunCommand(argv: string[]): Promise<void> {
   process.on('SIGUSR1', () => line('stats'));
   process.on('SIGUSR2', () => g.rekey());
   const every = values['stats-interval'] ? setInterval(() => line('stats'), parseDuration(values['stats-interval'], '--stats-interval')) : null;
-  await new Promise<void>((resolve) => {
-    const stop = () => resolve();
+  const failure = await new Promise<Error | null>((resolve) => {
+    const stop = () => resolve(null);
     process.once('SIGINT', stop);
     process.once('SIGTERM', stop);
+    g.onFatal((err) => resolve(err));
   });
   if (every) clearInterval(every);
   line('stopped');
   await g.close();
+  // The device failed (deleted under us): one line on stderr and exit 1 (main's describeFailure).
+  if (failure) throw failure instanceof LarvalError ? failure : new LarvalError('EIO', `tun: ${failure.message}`);
 }

@@ -155,10 +155,22 @@ export class IkeDaemon {
     this.installPolicies();
     if (this.bind) {
       const locals = [...new Set(this.config.connections.flatMap((c) => c.localAddrs))];
-      for (const a of locals) {
-        const ike = await this.open(a, this.ports.ike, false);
-        const natt = await this.open(a, this.ports.natt, true);
-        this.sockets.set(a, { ike, natt });
+      // A port that cannot be bound (in use) fails the start: close what was opened,
+      // or the open sockets keep the process alive after its error (issue 17).
+      const opened: Socket[] = [];
+      try {
+        for (const a of locals) {
+          const ike = await this.open(a, this.ports.ike, false);
+          opened.push(ike);
+          const natt = await this.open(a, this.ports.natt, true);
+          opened.push(natt);
+          this.sockets.set(a, { ike, natt });
+        }
+      } catch (err) {
+        for (const s of opened) s.close();
+        this.sockets.clear();
+        this.km.close();
+        throw err;
       }
     }
     this.km.on('acquire', (ev) => this.safely(() => this.onAcquire(ev), 'acquire'));
@@ -173,7 +185,10 @@ export class IkeDaemon {
   private open(address: string, port: number, natt: boolean): Promise<Socket> {
     const s = createSocket({ type: 'udp4', reuseAddr: false });
     return new Promise((resolve, reject) => {
-      s.once('error', (err) => reject(new LarvalError('EINVAL', `ike: cannot listen on ${address}:${port}: ${err.message}`)));
+      s.once('error', (err) => {
+        try { s.close(); } catch { /* never bound */ }
+        reject(new LarvalError('EINVAL', `ike: cannot listen on ${address}:${port}: ${err.message}`));
+      });
       s.bind(port, address, () => {
         s.removeAllListeners('error');
         s.on('error', (err) => this.logLine(`socket ${address}:${port}: ${err.message}`));

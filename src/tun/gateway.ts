@@ -64,6 +64,12 @@ export class TunGateway {
 
   private readonly counters: TunGatewayCounters = { tunIn: 0, tunOut: 0, udpIn: 0, udpOut: 0, acquires: 0, drops: {} };
   private clock: NodeJS.Timeout | null = null;
+  private readonly fatalListeners: ((err: Error) => void)[] = [];
+
+  /** Called when the device fails and reading stopped (issue 17: the device deleted under it). */
+  onFatal(fn: (err: Error) => void): void {
+    this.fatalListeners.push(fn);
+  }
 
   static async open(options: TunGatewayOptions): Promise<TunGateway> {
     if (!options.swanctl && !options.listen) throw new LarvalError('EINVAL', 'tun: give an IKE configuration (--swanctl) or a --listen address for manual SAs');
@@ -128,7 +134,13 @@ export class TunGateway {
       for (const p of r.wire) if (p) this.send(p);
       this.count(r.verdicts);
     });
-    this.tun.onError((err) => process.stderr.write(`larval tun: ${err.message}\n`));
+    // A device error stops reading (the interface was deleted, …): the gateway is
+    // useless then. Whoever listens (the CLI) ends the process with one line and
+    // exit 1; without a listener, the line goes to stderr as before.
+    this.tun.onError((err) => {
+      if (this.fatalListeners.length === 0) process.stderr.write(`larval tun: ${err.message}\n`);
+      for (const fn of this.fatalListeners) fn(err);
+    });
     // Engine time is wall time here: lifetimes, larval timeouts and drains run on it.
     this.clock = setInterval(() => this.gw.tick(this.now()), 50);
   }
@@ -167,11 +179,22 @@ export class TunGateway {
     p.writeUInt16BE(0, 26);
     msg.copy(p, 28);
     const res = this.gw.input([p], this.now());
-    for (const inner of res.packets) if (inner && inner !== p) {
-      this.counters.tunOut++;
-      this.tun.write(inner);
+    const v = res.verdicts;
+    for (let i = 0; i < v.length; i++) {
+      const inner = res.packets[i];
+      const code = v.verdictCode(i);
+      if (inner && inner !== p && code === L.Verdict.Protect) {
+        this.counters.tunOut++;
+        this.tun.write(inner);
+      } else if (code === L.Verdict.Drop || code === L.Verdict.Malformed) {
+        this.dropCount(v.reason(i));
+      } else {
+        // Issue 17: a datagram at the ESP port that the engine did not take as ESP
+        // (too short for an ESP header, a bypass or discard verdict) was neither
+        // delivered nor counted; nothing from the underlay is forwarded in clear.
+        this.dropCount(code === L.Verdict.Discard ? 'policy-discard' : 'not-esp');
+      }
     }
-    this.count(res.verdicts);
   }
 
   private dropCount(reason: string): void {
@@ -190,9 +213,12 @@ export class TunGateway {
     this.ike?.rekeyChildren();
   }
 
-  stats(): TunGatewayCounters & { engine: ReturnType<Gateway['stats']>['resolution']; tun: ReturnType<TunDevice['stats']>; ike: IkeDaemonStats | null } {
+  stats(): TunGatewayCounters & { engine: ReturnType<Gateway['stats']>['resolution']; tables: ReturnType<Gateway['stats']>['tables']; memory: { rss: number; heapUsed: number; external: number }; tun: ReturnType<TunDevice['stats']>; ike: IkeDaemonStats | null } {
     const ike = this.ike?.stats() ?? null;
-    return { ...this.counters, acquires: ike?.counters.acquires ?? 0, drops: { ...this.counters.drops }, engine: this.gw.stats().resolution, tun: this.tun.stats(), ike };
+    const all = this.gw.stats();
+    const m = process.memoryUsage();
+    // tables and memory: issue 17 checks bounds under attack and in the soak (SAs freed, RSS flat).
+    return { ...this.counters, acquires: ike?.counters.acquires ?? 0, drops: { ...this.counters.drops }, engine: all.resolution, tables: all.tables, memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external }, tun: this.tun.stats(), ike };
   }
 
   async close(): Promise<void> {

@@ -53,7 +53,7 @@ describe('hostile IKE input (R30, R24)', () => {
     }
     // Replays of the whole exchange are retransmissions or out-of-window: no new state.
     recorded.forEach((m, i) => feed(m, i % 2 === 0));
-    await new Promise((res) => setTimeout(res, 50));
+    await new Promise((res) => setImmediate(res)); // receive() is synchronous: one turn for its sends, no fixed wait
     const dropsAfter = Object.values(b.ike.stats().drops).reduce((x, y) => x + y, 0) + Object.values(a.ike.stats().drops).reduce((x, y) => x + y, 0);
     // A corrupted IKE_SA_INIT request may be a valid new request (a new half-open SA,
     // bounded and expiring); everything under SK must be a drop.
@@ -96,7 +96,7 @@ describe('hostile IKE input (R30, R24)', () => {
       }
     }
     expect(n).toBeGreaterThan(5);
-    await new Promise((res) => setTimeout(res, 20));
+    await new Promise((res) => setImmediate(res)); // receive() is synchronous: one turn for its sends, no fixed wait
     noInternal(b);
     expect(b.gw.engine.dump().sas).toHaveLength(0);
     expect(b.ike.stats().ikeSas).toBe(0);
@@ -148,7 +148,7 @@ describe('hostile IKE input (R30, R24)', () => {
       for (let i = 32; i < m.length; i++) m[i] = (i * 7 + id) & 0xff;
       b.ike.receive(Buffer.concat([Buffer.alloc(4), m]), A, 4500, B, 4500);
     }
-    await new Promise((res) => setTimeout(res, 20));
+    await new Promise((res) => setImmediate(res)); // receive() is synchronous: one turn for its sends, no fixed wait
     expect(snapshot(b)).toBe(before);
     const d = b.ike.stats().drops;
     expect((d['sk-integrity'] ?? 0) + (d['bad-message-id'] ?? 0) + (d['sk-bad-length'] ?? 0) + (d['retransmit-integrity'] ?? 0)).toBe(20);

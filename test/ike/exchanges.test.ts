@@ -31,6 +31,24 @@ describe('IKEv2 larval ↔ larval', () => {
     await close();
   });
 
+  it('R18/R30: ESP on an unknown SPI from a peer while its IKE SA is alive is a counted drop and starts nothing (a spoofer cannot force a negotiation; docs/security.md)', async () => {
+    const { a, close } = await pair(swanctl(conn(A, B, '10.1.0.0/24', '10.2.0.0/24')), swanctl(conn(B, A, '10.2.0.0/24', '10.1.0.0/24')));
+    a.gw.output([ping()], 0);
+    await until(() => a.released.length === 1);
+    const children = a.ike.list()[0].children.length;
+    // UDP to 4500 without the non-ESP marker is ESP; its SPI (0x00010203) names no SA.
+    const spoofed = buildPacket({ src: B, dst: A, proto: 'udp', srcPort: 4500, dstPort: 4500 }, { payloadLength: 64 });
+    const res = a.gw.input([spoofed]);
+    expect(res.verdicts.reason(0)).toBe('unknown-spi');
+    await until(() => a.gw.engine.stats().resolution.invalidSpiEvents >= 1);
+    await new Promise((r) => setImmediate(r)); // the daemon's turn for the event
+    expect(a.ike.stats().counters['invalid-spi-reconnect'] ?? 0).toBe(0);
+    expect(a.ike.stats().counters['ike-init-sent']).toBe(1);
+    expect(a.ike.list()).toHaveLength(1);
+    expect(a.ike.list()[0].children).toHaveLength(children);
+    await close();
+  });
+
   it('NO_PROPOSAL_CHOSEN: no overlap, no SA, the ACQUIRE fails', async () => {
     const cb = conn(B, A, '10.2.0.0/24', '10.1.0.0/24', { proposals: [{ encr: [{ alg: 'aes-cbc', keyBits: 128 }], integ: ['hmac-sha2-256-128'], prf: ['hmac-sha2-384'], dh: ['ecp256'] }] });
     const { a, b, close } = await pair(swanctl(conn(A, B, '10.1.0.0/24', '10.2.0.0/24')), swanctl(cb));

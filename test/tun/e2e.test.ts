@@ -10,6 +10,7 @@ import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tsharkMissing } from '../support/tshark.js';
+import { SERVER } from '../support/transfer.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const cli = join(root, 'dist/src/cli/main.js');
@@ -210,17 +211,6 @@ secrets { ike-net { id-1 = a.example
   }, 10_000);
 });
 
-const SERVER = `
-import socket, hashlib
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('10.2.0.1', 5001)); s.listen(1)
-print('listening', flush=True)
-c, _ = s.accept(); h = hashlib.sha256()
-while True:
-    d = c.recv(1 << 16)
-    if not d: break
-    h.update(d)
-c.sendall(h.hexdigest().encode()); c.close()
-`;
 
 const CLIENT = `
 import socket, hashlib, sys, json, os, time

@@ -86,8 +86,11 @@ const until = async (what: string, ms: number, probe: () => boolean): Promise<vo
 
 interface Pair { a: string; b: string }
 
-/** Extra node options for the gateway on side a (BENCH_TUN_NODE_ARGS, e.g. --cpu-prof --cpu-prof-dir=/tmp/p), for profiling. */
-const nodeArgs = (side: 'a' | 'b'): string[] => (side === 'a' && process.env.BENCH_TUN_NODE_ARGS ? process.env.BENCH_TUN_NODE_ARGS.split(' ') : []);
+/**
+ * Extra node options for the gateway on side a (BENCH_TUN_NODE_ARGS, e.g. --cpu-prof --cpu-prof-dir=/tmp/p), for
+ * profiling; BENCH_TUN_NODE_SIDES=ab (or b) gives them to both sides (or side b, the receiver of the TCP data).
+ */
+const nodeArgs = (side: 'a' | 'b'): string[] => ((process.env.BENCH_TUN_NODE_SIDES ?? 'a').includes(side) && process.env.BENCH_TUN_NODE_ARGS ? process.env.BENCH_TUN_NODE_ARGS.split(' ') : []);
 
 /** Two namespaces joined by a veth pair, underlay addresses on it. */
 function makePair(name: string): Pair {

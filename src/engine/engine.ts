@@ -59,7 +59,11 @@ export async function createEngine(options?: EngineOptions): Promise<Engine> {
   return new Engine(x, resolved, esp);
 }
 
+/** Sequence numbers are below 2^64 (RFC 4303 §2.2.1). */
+const SEQ_LIMIT = 1n << 64n;
+
 /** An IPsec packet-path engine: one WebAssembly instance with its SPD, SAD and larval SAs. Create it with createEngine(). Times are engine time in ms, monotonic (an earlier `now` than the engine's time is EINVAL). */
+
 export class Engine {
   readonly options: Readonly<ResolvedOptions>;
   private readonly x: WasmExports;
@@ -389,7 +393,7 @@ export class Engine {
       if (typeof it !== 'object' || it === null || !(it.packet instanceof Uint8Array)) throw invalid(`items[${i}]`, it, 'expected { packet: Uint8Array, saId, seq }');
       integer(it.saId, `items[${i}].saId`, 1, 0xffffffff);
       const seq = BigInt(it.seq);
-      if (seq < 0n || seq >= 2n ** 64n) throw invalid(`items[${i}].seq`, it.seq, 'expected a sequence number 0..2^64-1');
+      if (seq < 0n || seq >= SEQ_LIMIT) throw invalid(`items[${i}].seq`, it.seq, 'expected a sequence number 0..2^64-1');
       return { saId: it.saId, seq };
     });
     this.tags = tags;
@@ -462,8 +466,10 @@ export class Engine {
     this.u32[d + L.PD_WIRELEN / 4] = wire;
     const tag = this.tags?.[index];
     this.u32[d + L.PD_SA / 4] = tag ? tag.saId : 0;
-    this.u32[d + L.PD_SEQ / 4] = tag ? Number(tag.seq & 0xffffffffn) : 0;
-    this.u32[d + L.PD_SEQ / 4 + 1] = tag ? Number(tag.seq >> 32n) : 0;
+    // A 32-bit sequence number (no ESN) needs no BigInt arithmetic (issue 16: per packet).
+    const small = tag !== undefined && tag.seq <= 0xffffffffn;
+    this.u32[d + L.PD_SEQ / 4] = tag ? (small ? Number(tag.seq) : Number(BigInt.asUintN(32, tag.seq))) : 0;
+    this.u32[d + L.PD_SEQ / 4 + 1] = tag && !small ? Number(tag.seq >> 32n) : 0;
   }
 
   private pass = Pass.Outbound;

@@ -119,6 +119,7 @@ export class IkeDaemon {
   private readonly counters: Record<string, number> = {};
   private readonly cookieSecret = randomBytes(32);
   private espHandler: ((msg: Buffer, address: string, port: number, local: string) => void) | null = null;
+  private espFlush: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private nextSpi = (0x1000 + ((Math.random() * 0x7fff0000) >>> 0)) >>> 0;
@@ -219,9 +220,16 @@ export class IkeDaemon {
     this.km.close();
   }
 
-  /** ESP in UDP arriving on a port-4500 socket (anything without the non-ESP marker). */
-  onEsp(handler: (msg: Buffer, address: string, port: number, local: string) => void): void {
+  /**
+   * ESP in UDP arriving on a port-4500 socket (anything without the non-ESP marker).
+   * `flush`, if given, is called before each IKE datagram is handled: a handler that
+   * collects ESP into batches (the TUN gateway) handles what it holds first, so that
+   * ESP and IKE take effect in arrival order (ESP sent before a DELETE or a rekey
+   * still meets the SAs it was sent on).
+   */
+  onEsp(handler: (msg: Buffer, address: string, port: number, local: string) => void, flush?: () => void): void {
     this.espHandler = handler;
+    this.espFlush = flush ?? null;
   }
 
   /** Send ESP in UDP from our port 4500 on `local` (default the first local address). */
@@ -478,6 +486,7 @@ export class IkeDaemon {
       this.espHandler(msg, address, port, local);
       return;
     }
+    if (this.espFlush) this.safely(this.espFlush, 'esp-flush');
     this.safely(() => {
       if (localPort === this.ports.natt) {
         if (msg.length === 1 && msg[0] === 0xff) return this.count('natt-keepalive');

@@ -138,7 +138,8 @@ export class TunGateway {
   }
 
   private start(): void {
-    if (this.ike) this.ike.onEsp((msg, address, port, local) => this.receive(msg, address, port, local));
+    // ESP collected in this turn is handled before an IKE datagram that came after it (arrival order).
+    if (this.ike) this.ike.onEsp((msg, address, port, local) => this.receive(msg, address, port, local), () => this.inbound.deliver());
     else {
       const local = this.options.listen!.address;
       this.socket!.on('message', (msg, rinfo) => {

@@ -26,7 +26,7 @@ import { TunDevice } from './device.js';
 import { LarvalError } from '../common/errors.js';
 import { parseAddress } from '../common/addr.js';
 import { NON_ESP_MARKER_LEN, UDP_HEADER } from '../../assembly/wire-defs.js';
-import { DatagramBatcher, ipv4String, syncLookup, type DatagramBatch } from './udp.js';
+import { DatagramBatcher, ipv4String, syncLookup, type BatcherStats, type DatagramBatch } from './udp.js';
 import { InboundFramer, OUTER_HEADROOM } from './frame.js';
 import type { PolicySpec, SaSpec } from '../engine/types.js';
 
@@ -250,12 +250,13 @@ export class TunGateway {
     this.ike?.rekeyChildren();
   }
 
-  stats(): TunGatewayCounters & { engine: ReturnType<Gateway['stats']>['resolution']; tables: ReturnType<Gateway['stats']>['tables']; memory: { rss: number; heapUsed: number; external: number }; tun: ReturnType<TunDevice['stats']>; ike: IkeDaemonStats | null } {
+  stats(): TunGatewayCounters & { engine: ReturnType<Gateway['stats']>['resolution']; tables: ReturnType<Gateway['stats']>['tables']; memory: { rss: number; heapUsed: number; external: number }; tun: ReturnType<TunDevice['stats']>; udp: BatcherStats; ike: IkeDaemonStats | null } {
     const ike = this.ike?.stats() ?? null;
     const all = this.gw.stats();
     const m = process.memoryUsage();
     // tables and memory: issue 17 checks bounds under attack and in the soak (SAs freed, RSS flat).
-    return { ...this.counters, acquires: ike?.counters.acquires ?? 0, drops: { ...this.counters.drops }, engine: all.resolution, tables: all.tables, memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external }, tun: this.tun.stats(), ike };
+    // udp: the inbound batches (issue 16: datagrams per engine call).
+    return { ...this.counters, acquires: ike?.counters.acquires ?? 0, drops: { ...this.counters.drops }, engine: all.resolution, tables: all.tables, memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external }, tun: this.tun.stats(), udp: this.inbound.stats(), ike };
   }
 
   async close(): Promise<void> {

@@ -15,6 +15,7 @@ import { ESP_HEADER, gcmAad, seqHigh } from './header.js';
 import type { EspSa } from './sa.js';
 import { rawKey, sodium, useSodium } from './sodium.js';
 import { packetBuffer } from './slab.js';
+import { cbcOpener } from './cbc-chain.js';
 
 /** The AEAD nonce (salt | IV), filled per packet: node:crypto and libsodium copy it. */
 const nonce12 = Buffer.alloc(12);
@@ -80,11 +81,8 @@ export function openEsp(sa: EspSa, bytes: Uint8Array, seq: bigint): { payload: B
     h.update(b.subarray(0, icvAt));
     if (sa.esn) h.update(seqHigh(seq));
     if (!timingSafeEqual(h.digest().subarray(0, sa.icvLength), b.subarray(icvAt))) return Reason.IntegrityFailed;
-    const d = createDecipheriv(sa.cipherName, sa.cipherKey, b.subarray(ivAt, ctAt));
-    d.setAutoPadding(false);
-    const head = d.update(b.subarray(ctAt, icvAt));
-    const tail = d.final();
-    plain = tail.length ? Buffer.concat([head, tail]) : head;
+    // The SA's long-lived context over IV | ciphertext; the first block out is not the packet's (esp/cbc-chain.ts).
+    plain = cbcOpener(sa).update(b.subarray(ivAt, icvAt)).subarray(sa.ivLength);
   }
   // Trailer (RFC 4303 §2.4–2.6): padding must be 1, 2, 3, …; next header 59 is a
   // dummy packet (TFC), dropped here as carrying nothing.

@@ -17,6 +17,7 @@ import { gcmAad, seqHigh } from './header.js';
 import type { EspSa } from './sa.js';
 import { rawKey, sodium, useSodium } from './sodium.js';
 import { packetBuffer } from './slab.js';
+import { cbcSealer } from './cbc-chain.js';
 
 import { internetChecksum, upperLayerChecksum } from '../wire/checksum.js';
 
@@ -133,10 +134,15 @@ function sealInto(sa: EspSa, out: Buffer, esp: number, plain: Uint8Array, nextHe
     c.final();
     c.getAuthTag().copy(out, at);
   } else {
-    const c = createCipheriv(sa.cipherName, sa.cipherKey, iv);
-    c.setAutoPadding(false);
-    c.update(clear).copy(out, ctAt); // whole blocks: nothing is held back for final()
-    c.final();
+    if (explicitIv === undefined) {
+      // The SA's long-lived context over random block | plaintext: the first block out is the IV (esp/cbc-chain.ts).
+      cbcSealer(sa).update(out.subarray(ivAt, at)).copy(out, ivAt);
+    } else {
+      const c = createCipheriv(sa.cipherName, sa.cipherKey, iv);
+      c.setAutoPadding(false);
+      c.update(clear).copy(out, ctAt); // whole blocks: nothing is held back for final()
+      c.final();
+    }
     const h = createHmac(sa.auth!.hash, sa.authKey!);
     h.update(out.subarray(esp, at));
     if (sa.esn) h.update(seqHigh(seq)); // RFC 4303 §3.3.2.1: ESN high bits follow, not sent

@@ -20,9 +20,9 @@
 // peers) gets `syncLookup`, so that the address of a send is not looked up through
 // dns.lookup, which defers every send to a process.nextTick.
 
-export { syncLookup } from '../common/addr.js';
-
 import { createSocket, type Socket } from 'node:dgram';
+
+export { syncLookup } from '../common/addr.js';
 
 export interface Endpoint { address: string; port: number }
 

@@ -57,6 +57,14 @@ export interface TunGatewayCounters {
   drops: Record<string, number>;
 }
 
+/**
+ * Socket buffers of the --listen socket: bursts wait there while the event loop
+ * encrypts (the kernel caps them at net.core.rmem_max / wmem_max). What is queued
+ * there is also delay under load; LARVAL_UDP_BUFFER_BYTES overrides it (bench:tun
+ * `larval+LARVAL_UDP_BUFFER_BYTES=...` measures the trade).
+ */
+const UDP_BUFFER_BYTES = ((v) => (Number.isInteger(v) && v >= 4096 ? v : 8 << 20))(Number(process.env.LARVAL_UDP_BUFFER_BYTES));
+
 /** larval as a userspace IPsec gateway between a TUN device and ESP in UDP (what `larval tun` runs). Open it with TunGateway.open(). */
 export class TunGateway {
   private constructor(
@@ -114,8 +122,8 @@ export class TunGateway {
         throw new LarvalError('EINVAL', `tun: cannot listen on ${l.address}:${l.port}: ${(err as Error).message}`);
       }
       try {
-        s.setRecvBufferSize(8 << 20);
-        s.setSendBufferSize(8 << 20);
+        s.setRecvBufferSize(UDP_BUFFER_BYTES);
+        s.setSendBufferSize(UDP_BUFFER_BYTES);
       } catch {
         /* the default stays */
       }

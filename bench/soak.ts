@@ -35,8 +35,9 @@
 //
 //   npm run soak -- [--seconds 600] [--rekey 30s] [--restart 120s] [--flows 100000]
 //                   [--passes 4] [--tcp-rate 1000000] [--out docs/soak] [--warmup 60s]
+//   npm run soak -- --replot [--out docs/soak]     (PREFIX.svg again from PREFIX.csv and .json)
 
-import { writeFileSync } from 'node:fs';
+import { readFileSync, writeFileSync } from 'node:fs';
 import { loadavg } from 'node:os';
 import { fileURLToPath } from 'node:url';
 import { duration, parseFlags } from '../src/cli/args.js';
@@ -333,6 +334,12 @@ export function toCsv(samples: SoakSample[]): string {
   return cols.join(',') + '\n' + samples.map((s) => cols.map((c) => (c === 't' ? s.t.toFixed(2) : String(s[c]))).join(',')).join('\n') + '\n';
 }
 
+export function fromCsv(text: string): SoakSample[] {
+  const [head, ...rows] = text.trim().split('\n');
+  const cols = head.split(',');
+  return rows.map((r) => Object.fromEntries(r.split(',').map((v, i) => [cols[i], cols[i] === 'gateway' ? v : Number(v)])) as unknown as SoakSample);
+}
+
 /** RSS and heapUsed of both gateways over time (MiB), rekeys (grey) and restarts (red) marked. Plain SVG. */
 export function toSvg(r: SoakResult): string {
   const W = 1000, H = 480, L = 60, R = 20, T = 40, B = 50;
@@ -366,9 +373,11 @@ export function toSvg(r: SoakResult): string {
   series('a', 'rss', '#1f77b4', ''); series('a', 'heapUsed', '#1f77b4', '5,3');
   series('b', 'rss', '#ff7f0e', ''); series('b', 'heapUsed', '#ff7f0e', '5,3');
   const legend: [string, string, string][] = [['#1f77b4', '', 'A RSS'], ['#1f77b4', '5,3', 'A heapUsed'], ['#ff7f0e', '', 'B RSS'], ['#ff7f0e', '5,3', 'B heapUsed'], ['#d62728', '', 'B killed and restarted'], ['#bbb', '2,3', 'CHILD SA rekey (A)']];
-  legend.forEach(([c, d, label], i) => {
-    const lx = L + 10 + i * 150, ly = T + 30;
+  let lx = L + 10;
+  legend.forEach(([c, d, label]) => {
+    const ly = T + 30;
     out.push(`<line x1="${lx}" x2="${lx + 24}" y1="${ly}" y2="${ly}" stroke="${c}" stroke-width="2"${d ? ` stroke-dasharray="${d}"` : ''}/><text x="${lx + 28}" y="${ly + 4}">${label}</text>`);
+    lx += 40 + label.length * 7;
   });
   out.push('</svg>');
   return out.join('\n') + '\n';
@@ -379,7 +388,14 @@ async function main(): Promise<void> {
     seconds: { type: 'string', default: '600', value: 'N' }, rekey: { type: 'string', default: '30s', value: 'TIME' }, restart: { type: 'string', default: '120s', value: 'TIME' },
     flows: { type: 'string', default: '100000', value: 'N' }, passes: { type: 'string', default: '4', value: 'N' }, 'tcp-rate': { type: 'string', default: '1000000', value: 'BYTES/S' },
     out: { type: 'string', default: 'docs/soak', value: 'PREFIX' }, warmup: { type: 'string', value: 'TIME' }, 'rss-bound': { type: 'string', default: '16', value: 'MiB' }, 'heap-bound': { type: 'string', default: '8', value: 'MiB' },
-  }, 'soak') as { values: Record<string, string> };
+    replot: { type: 'boolean', default: false },
+  }, 'soak') as { values: Record<string, string> & { replot?: boolean } };
+  if (values.replot) {
+    // Draw PREFIX.svg again from PREFIX.csv and PREFIX.json (a plot change without a 10-minute run).
+    const summary = JSON.parse(readFileSync(`${values.out}.json`, 'utf8')) as Omit<SoakResult, 'samples'>;
+    writeFileSync(`${values.out}.svg`, toSvg({ ...summary, samples: fromCsv(readFileSync(`${values.out}.csv`, 'utf8')) }));
+    return;
+  }
   const seconds = Number(values.seconds);
   const result = await runSoak({
     seconds, rekeyMs: duration(values.rekey, '--rekey'), restartMs: duration(values.restart, '--restart'), flows: Number(values.flows), passes: Number(values.passes),

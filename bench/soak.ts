@@ -254,12 +254,17 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
         await b.waitFor((l) => l.event === 'up', 60_000, 'up after restart');
         const upAt = now();
         let recoveredAt: number | null = null, bIke: number | null = null;
+        // A ping every 0.5 s from A's side while B recovers: on a busy machine B can take
+        // seconds to start, and the soak's own traffic may have ended by then.
+        const probe = lab.spawnIn('a', ['ping', '-q', '-i', '0.5', '-W', '1', '-I', INNER.a, INNER.b]);
         try {
           const l = await b.waitFor((x) => x.event === 'stats' && x.tunOut > 0, RECOVERY_BOUND_S * 1000, 'traffic from A after restart');
           recoveredAt = now();
           bIke = l.ike?.counters?.['ike-established'] ?? null;
         } catch (err) {
           log(`soak: restart ${k}: ${(err as Error).message.slice(0, 300)}`);
+        } finally {
+          probe.proc.kill('SIGINT');
         }
         const aIc2 = (await lab.stats('a')).ike?.counters?.['initial-contact'] ?? 0;
         restarts.push({ killAt, upAt, recoveredAt, bIkeEstablished: bIke, aInitialContact: aIc2 - aIc });

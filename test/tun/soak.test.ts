@@ -1,8 +1,8 @@
 // Issue 17 item 3, the CI version of the soak (bench/soak.ts, `npm run soak` runs 10
 // minutes): 60 s through two `larval tun` gateways negotiating with larval's IKEv2
 // daemon, 20 000 UDP flows and one TCP transfer, CHILD SAs rekeying by their
-// configured lifetime every 10 s (R28) and gateway B killed and restarted at 25 s and
-// 50 s. Checked: the TCP data's sha256 at the receiver, no `no-sa` drop on either
+// configured lifetime every 10 s (R28) and gateway B killed and restarted at 20 s and
+// 40 s (the traffic runs to 54 s: a slow restart on a busy machine still recovers in it). Checked: the TCP data's sha256 at the receiver, no `no-sa` drop on either
 // gateway under the larval preset (R7/R9) and every drop a named reason (R26), key
 // entries live = installed - freed = SAs and bounded, B carries A's traffic again
 // after each restart through one negotiation with INITIAL_CONTACT (R29), UDP lost only
@@ -18,7 +18,7 @@ describe.skipIf(labMissing !== null)('soak: 60 s, rekeys, peer restarts (issue 1
   it('memory flat, no no-sa drop, key entries freed, recovery by one negotiation, checksum matches', async () => {
     const before = spawnSync('ip', ['netns', 'list'], { encoding: 'utf8' }).stdout;
     const r = await runSoak({
-      seconds: 60, rekeyMs: 10_000, restartMs: 25_000, flows: 20_000, passes: 3, tcpRate: 1_000_000,
+      seconds: 60, rekeyMs: 10_000, restartMs: 20_000, flows: 20_000, passes: 3, tcpRate: 1_000_000,
       warmupMs: 12_000, out: null, rssBoundMiB: 16, heapBoundMiB: 8, log: (m) => console.log(m),
     });
     for (const c of r.checks) console.log(`${c.ok ? 'ok  ' : 'FAIL'} ${c.name}: ${c.detail}`);

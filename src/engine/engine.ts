@@ -90,6 +90,11 @@ export class Engine {
   // never reused, so an entry left behind by an SA the engine removed is never found
   // by a verdict; entries go when removeSA/flushPeer runs or the DELETED event is read.
   private readonly espSas = new Map<number, EspSaHandle>();
+  /** Key entries made and freed (stats().keys): a removal that forgot its entry shows as live > SAs. */
+  private keysInstalled = 0;
+  private keysFreed = 0;
+  /** eventsLost when the key entries were last swept: a lost DELETED event would leave its entry behind. */
+  private sweptAtLost = 0;
 
   /** Use createEngine(). @internal */
   constructor(x: WasmExports, options: ResolvedOptions, readonly espCrypto: EspCrypto) {
@@ -277,7 +282,10 @@ export class Engine {
     const r = this.x.addSA(t, n.acquireSeq);
     this.collect();
     if (r > 0) {
-      if (esp) this.espSas.set(r, esp);
+      if (esp) {
+        this.espSas.set(r, esp);
+        this.keysInstalled++;
+      }
       return r;
     }
     if (r === L.Status.Stale) {
@@ -301,7 +309,7 @@ export class Engine {
   removeSA(id: number): void {
     integer(id, 'id', 1, 0xffffffff);
     if (this.x.removeSA(id) === L.Status.NotFound) throw new LarvalError('ENOENT', `removeSA: no SA with id ${id}`, { field: 'id', value: id });
-    this.espSas.delete(id);
+    this.freeKeys(id);
     this.collect();
   }
 
@@ -678,10 +686,16 @@ export class Engine {
       const ev = decodeEvent(this.dv, records + (head & (cap - 1)) * L.EV_SIZE);
       this.dv.setUint32(this.ring + L.EVR_HEAD, (head + 1) >>> 0, true);
       if (ev) {
-        if (ev.type === 'deleted') this.espSas.delete(ev.saId);
+        if (ev.type === 'deleted') this.freeKeys(ev.saId);
         out.push(ev);
       }
       if (head + 1 === tail || out.length === max) this.x.eventsRead();
+    }
+    // A DELETED event the full ring lost would leave its SA's key entry behind: sweep then.
+    const lost = Number(this.dv.getBigUint64(this.counters + L.CN_EVENTS_LOST * 8, true));
+    if (lost !== this.sweptAtLost) {
+      this.sweptAtLost = lost;
+      this.sweepKeys();
     }
     return out;
   }
@@ -719,8 +733,18 @@ export class Engine {
     for (let i = 0; i < 4; i++) this.dv.setUint32(this.control + L.FK_SRC + 4 * i, a.words[i], true);
     const n = this.x.flushPeer(t);
     this.collect();
-    for (const id of this.espSas.keys()) if (this.x.saSlot(id) < 0) this.espSas.delete(id);
+    this.sweepKeys();
     return n;
+  }
+
+  /** Forget SA `id`'s key entry (if it has one) and count it. */
+  private freeKeys(id: number): void {
+    if (this.espSas.delete(id)) this.keysFreed++;
+  }
+
+  /** Free the key entries of SAs the engine no longer has (their DELETED event was not read or was lost). */
+  private sweepKeys(): void {
+    for (const id of [...this.espSas.keys()]) if (this.x.saSlot(id) < 0) this.freeKeys(id);
   }
 
   // -------------------------------------------------------------------------
@@ -805,6 +829,7 @@ export class Engine {
         eventsLost: c(L.CN_EVENTS_LOST),
       },
       tables: { policies: this.x.policyCount(), maxPolicies: this.options.maxPolicies, sas: this.x.saCount(), maxSAs: this.options.maxSAs },
+      keys: { installed: this.keysInstalled, freed: this.keysFreed, live: this.espSas.size },
       memoryBytes: this.totalBytes,
     };
   }

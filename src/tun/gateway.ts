@@ -258,13 +258,13 @@ export class TunGateway {
     this.ike?.rekeyChildren();
   }
 
-  stats(): TunGatewayCounters & { engine: ReturnType<Gateway['stats']>['resolution']; tables: ReturnType<Gateway['stats']>['tables']; memory: { rss: number; heapUsed: number; external: number }; tun: ReturnType<TunDevice['stats']>; udp: BatcherStats; ike: IkeDaemonStats | null } {
+  stats(): TunGatewayCounters & { engine: ReturnType<Gateway['stats']>['resolution']; tables: ReturnType<Gateway['stats']>['tables']; keys: ReturnType<Gateway['stats']>['keys']; memory: { rss: number; heapUsed: number; external: number }; tun: ReturnType<TunDevice['stats']>; udp: BatcherStats; ike: IkeDaemonStats | null } {
     const ike = this.ike?.stats() ?? null;
     const all = this.gw.stats();
     const m = process.memoryUsage();
-    // tables and memory: issue 17 checks bounds under attack and in the soak (SAs freed, RSS flat).
+    // tables, keys and memory: issue 17 checks bounds under attack and in the soak (SAs and key entries freed, RSS flat).
     // udp: the inbound batches (issue 16: datagrams per engine call).
-    return { ...this.counters, acquires: ike?.counters.acquires ?? 0, drops: { ...this.counters.drops }, engine: all.resolution, tables: all.tables, memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external }, tun: this.tun.stats(), udp: this.inbound.stats(), ike };
+    return { ...this.counters, acquires: ike?.counters.acquires ?? 0, drops: { ...this.counters.drops }, engine: all.resolution, tables: all.tables, keys: all.keys, memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external }, tun: this.tun.stats(), udp: this.inbound.stats(), ike };
   }
 
   async close(): Promise<void> {

@@ -1,6 +1,8 @@
 // A/B driver for the flow-cache hit path: two builds of larval in one process,
 // alternating round by round on the same packets, so that the machine's load moves
-// both sides alike (a ratio of adjacent rounds, not two absolute rates).
+// both sides alike (a ratio of adjacent rounds, not two absolute rates). Rates are
+// per second of the process's CPU time, which a busy machine disturbs less than the
+// wall clock.
 //
 //   node --expose-gc dist/bench/ab-hits.js --a DIR [--b DIR] [--rounds N] [--seconds S] [--flows N] [--slots N] [--set NAME]
 //
@@ -34,8 +36,11 @@ function median(xs: number[]): number {
 }
 
 let sink = 0;
+// Packets per second of this process's CPU time (user + system), not of wall time:
+// on a shared machine the wall clock also counts the time other work held the CPU.
 function round(engine: Engine, inputs: Input[], seconds: number, state: { k: number }): number {
   let packets = 0;
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   const end = start + seconds * 1000;
   let t = start;
@@ -48,7 +53,8 @@ function round(engine: Engine, inputs: Input[], seconds: number, state: { k: num
       state.k = state.k + 1 === inputs.length ? 0 : state.k + 1;
     }
   } while ((t = performance.now()) < end);
-  return packets / ((t - start) / 1000);
+  const cpu = process.cpuUsage(cpu0);
+  return packets / ((cpu.user + cpu.system) / 1e6);
 }
 
 function answers(engine: Engine, inputs: Input[], count: number): Uint32Array {

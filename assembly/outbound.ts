@@ -216,12 +216,10 @@ function touchTags(n: u32): u32 {
   for (let i: u32 = 0; i < n; i++) {
     const w = workBase + <usize>i * PW_SIZE;
     let c: usize = 0;
-    if (load<u32>(w + PW_STATUS) == 0) {
-      c = tagCandidate(load<u32>(w + PW_HASH));
-      if (c != 0) t ^= load<u32>(c);
-    }
+    if (load<u32>(w + PW_STATUS) == 0) c = tagCandidate(load<u32>(w + PW_HASH));
     store<u32>(touchBase + (<usize>i << 2), <u32>c);
   }
+  for (let i: u32 = 0; i < n; i++) t ^= load<u32>(<usize>load<u32>(touchBase + (<usize>i << 2)));
   return t;
 }
 

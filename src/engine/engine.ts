@@ -49,6 +49,10 @@ function staged(dataLength: number, offsets: Uint32Array, lengths: Uint32Array, 
   return true;
 }
 
+// Bytes of verdict records per chunk that outbound()/inbound() results are cut from
+// (32 batches of 256 packets).
+const RECORD_CHUNK = 256 * 1024;
+
 // Which engine call a batch goes to.
 const enum Pass { Outbound, Release, Inbound, Inner, Lookup }
 
@@ -470,9 +474,25 @@ export class Engine {
 
   // Where a call's verdict records go: a new array (they stay valid after later
   // calls), or, for classify(), the engine's reused lookup buffer.
+  // Verdict records of outbound()/inbound() calls are cut from chunks that are never
+  // reused: each Verdicts owns its bytes (they stay valid after the next call), while
+  // one ArrayBuffer serves many batches instead of one per call (issue 15,
+  // docs/performance.md). A Verdicts that is kept keeps its chunk alive.
+  private recordChunk = new Uint8Array(0);
+  private recordUsed = 0;
+  private freshRecords(bytes: number): Uint8Array {
+    if (this.recordUsed + bytes > this.recordChunk.length) {
+      this.recordChunk = new Uint8Array(Math.max(RECORD_CHUNK, bytes));
+      this.recordUsed = 0;
+    }
+    const out = this.recordChunk.subarray(this.recordUsed, this.recordUsed + bytes);
+    this.recordUsed += bytes;
+    return out;
+  }
+
   private outRecords(count: number): Uint8Array {
     const bytes = count * L.VR_SIZE;
-    if (this.pass !== Pass.Lookup) return new Uint8Array(bytes);
+    if (this.pass !== Pass.Lookup) return this.freshRecords(bytes);
     if (this.lookupOut.length < bytes) this.lookupOut = new Uint8Array(Math.max(bytes, this.lookupOut.length * 2));
     return this.lookupOut.subarray(0, bytes);
   }
@@ -588,10 +608,13 @@ export class Engine {
       else this.runOnly(m, t);
       i += m;
     }
-    // One batch: its verdict records are copied out once, with no zeroed array first.
+    // One batch: its verdict records are copied out once, into a chunk (freshRecords).
     if (out !== null) return new Verdicts(out);
     const records = this.verdicts + last * L.VR_SIZE;
-    return new Verdicts(this.pass === Pass.Lookup ? u8.subarray(this.verdicts, records) : u8.slice(this.verdicts, records));
+    if (this.pass === Pass.Lookup) return new Verdicts(u8.subarray(this.verdicts, records));
+    const own = this.freshRecords(records - this.verdicts);
+    own.set(u8.subarray(this.verdicts, records));
+    return new Verdicts(own);
   }
 
   private runOnly(n: number, t: number): void {

@@ -538,9 +538,12 @@ export class Engine {
     const count = pb.count ?? offsets.length;
     integer(count, 'packets.count', 0, Math.min(offsets.length, lengths.length));
     if (wires !== undefined && wires.length < count) throw invalid('packets.wireLengths', wires.length, `needs ${count} entries`);
+    // One batch is checked by the engine once staged (stagedValid); longer inputs are
+    // checked here first, so that a bad packet refuses the input before any batch runs.
     if (offsets instanceof Uint32Array && lengths instanceof Uint32Array && (wires === undefined || wires instanceof Uint32Array) &&
-      this.tags === null && staged(data.length, offsets, lengths, wires, count)) {
-      return this.runStaged(data, offsets, lengths, wires, count, t);
+      this.tags === null && (count <= this.options.batchSize || staged(data.length, offsets, lengths, wires, count))) {
+      const v = this.runStaged(data, offsets, lengths, wires, count, t);
+      if (v !== null) return v;
     }
     let prev = 0;
     for (let i = 0; i < count; i++) {
@@ -583,7 +586,9 @@ export class Engine {
   // batch's offsets and lengths are staged into linear memory with one copy each,
   // the engine writes the descriptors itself (describeBuffer), and the batch's byte
   // range is copied with one more. No per-packet work in JS.
-  private runStaged(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, wires: Uint32Array | undefined, count: number, t: number): Verdicts {
+  // Returns null, having run nothing, when the engine finds a single batch out of
+  // bounds (the caller's validating path then says what is wrong).
+  private runStaged(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, wires: Uint32Array | undefined, count: number, t: number): Verdicts | null {
     this.views();
     const batch = this.options.batchSize;
     const one = count <= batch;
@@ -599,6 +604,7 @@ export class Engine {
       u32.set(offsets.subarray(i, i + n), st);
       u32.set(lengths.subarray(i, i + n), st + batch);
       if (wires !== undefined) u32.set(wires.subarray(i, i + n), st + 2 * batch);
+      if (one && this.x.stagedValid(n, wires === undefined ? 0 : 1, Math.min(data.length, 0xffffffff)) !== 1) return null;
       const m = this.x.describeBuffer(n, wires === undefined ? 0 : 1);
       if (m <= 0) throw new LarvalError('EINVAL', `outbound: engine refused to describe a batch of ${n} (status ${m})`);
       const base = offsets[i];

@@ -77,4 +77,18 @@ describe('batch input forms', () => {
     expect(() => e.outbound({ ...pb, count: 3 })).toThrow(/packets\.count/);
     expect(e.stats().packets.out).toBe(0);
   });
+
+  it('refuses bad Uint32Array PacketBuffers the same way, in one batch (checked by the engine) and in many (checked by the host)', async () => {
+    for (const batchSize of [256, 1]) {
+      const e = await createEngine({ batchSize });
+      const pb = pack([buildPacket({ src: '10.0.0.1', dst: '10.0.0.2', proto: 'udp' }), buildPacket({ src: '10.0.0.1', dst: '10.0.0.3', proto: 'udp' })]);
+      const u = (xs: number[]) => Uint32Array.from(xs);
+      expect(() => e.outbound({ ...pb, offsets: u([pb.offsets[1], 0]) })).toThrow(/packets\.offsets\[1\]/);
+      expect(() => e.outbound({ ...pb, lengths: u([20, pb.data.length]) })).toThrow(/packets\.lengths\[1\].*within data/);
+      expect(() => e.outbound({ ...pb, wireLengths: u([pb.lengths[0], 1]) })).toThrow(/packets\.wireLengths\[1\]/);
+      expect(e.stats().packets.out).toBe(0);
+      expect(e.outbound({ ...pb, wireLengths: u([pb.lengths[0], pb.lengths[1]]) }).length).toBe(2);
+      expect(e.stats().packets.out).toBe(2);
+    }
+  });
 });

@@ -224,7 +224,7 @@ function touchTags(n: u32): u32 {
 }
 
 // Process descriptors 0..n-1 in direction `dir`, writing n verdict records.
-// Four loops, so that the cache misses of each stage overlap across the batch.
+// A pipeline of loops, so that the cache misses of each stage overlap across the batch.
 // `release`: the packets come out of a resolution queue (R9) and were counted then.
 export function processBatch(n: u32, dir: u32, now: f64, release: bool): void {
   releasing = release;

@@ -49,6 +49,10 @@ function staged(dataLength: number, offsets: Uint32Array, lengths: Uint32Array, 
   return true;
 }
 
+// Bytes of verdict records per chunk that outbound()/inbound() results are cut from
+// (32 batches of 256 packets).
+const RECORD_CHUNK = 256 * 1024;
+
 // Which engine call a batch goes to.
 const enum Pass { Outbound, Release, Inbound, Inner, Lookup }
 
@@ -484,9 +488,25 @@ export class Engine {
 
   // Where a call's verdict records go: a new array (they stay valid after later
   // calls), or, for classify(), the engine's reused lookup buffer.
+  // Verdict records of outbound()/inbound() calls are cut from chunks that are never
+  // reused: each Verdicts owns its bytes (they stay valid after the next call), while
+  // one ArrayBuffer serves many batches instead of one per call (issue 15,
+  // docs/performance.md). A Verdicts that is kept keeps its chunk alive.
+  private recordChunk = new Uint8Array(0);
+  private recordUsed = 0;
+  private freshRecords(bytes: number): Uint8Array {
+    if (this.recordUsed + bytes > this.recordChunk.length) {
+      this.recordChunk = new Uint8Array(Math.max(RECORD_CHUNK, bytes));
+      this.recordUsed = 0;
+    }
+    const out = this.recordChunk.subarray(this.recordUsed, this.recordUsed + bytes);
+    this.recordUsed += bytes;
+    return out;
+  }
+
   private outRecords(count: number): Uint8Array {
     const bytes = count * L.VR_SIZE;
-    if (this.pass !== Pass.Lookup) return new Uint8Array(bytes);
+    if (this.pass !== Pass.Lookup) return this.freshRecords(bytes);
     if (this.lookupOut.length < bytes) this.lookupOut = new Uint8Array(Math.max(bytes, this.lookupOut.length * 2));
     return this.lookupOut.subarray(0, bytes);
   }
@@ -532,9 +552,12 @@ export class Engine {
     const count = pb.count ?? offsets.length;
     integer(count, 'packets.count', 0, Math.min(offsets.length, lengths.length));
     if (wires !== undefined && wires.length < count) throw invalid('packets.wireLengths', wires.length, `needs ${count} entries`);
+    // One batch is checked by the engine once staged (stagedValid); longer inputs are
+    // checked here first, so that a bad packet refuses the input before any batch runs.
     if (offsets instanceof Uint32Array && lengths instanceof Uint32Array && (wires === undefined || wires instanceof Uint32Array) &&
-      this.tags === null && staged(data.length, offsets, lengths, wires, count)) {
-      return this.runStaged(data, offsets, lengths, wires, count, t);
+      this.tags === null && (count <= this.options.batchSize || staged(data.length, offsets, lengths, wires, count))) {
+      const v = this.runStaged(data, offsets, lengths, wires, count, t);
+      if (v !== null) return v;
     }
     let prev = 0;
     for (let i = 0; i < count; i++) {
@@ -577,7 +600,9 @@ export class Engine {
   // batch's offsets and lengths are staged into linear memory with one copy each,
   // the engine writes the descriptors itself (describeBuffer), and the batch's byte
   // range is copied with one more. No per-packet work in JS.
-  private runStaged(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, wires: Uint32Array | undefined, count: number, t: number): Verdicts {
+  // Returns null, having run nothing, when the engine finds a single batch out of
+  // bounds (the caller's validating path then says what is wrong).
+  private runStaged(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, wires: Uint32Array | undefined, count: number, t: number): Verdicts | null {
     this.views();
     const batch = this.options.batchSize;
     const one = count <= batch;
@@ -593,6 +618,7 @@ export class Engine {
       u32.set(offsets.subarray(i, i + n), st);
       u32.set(lengths.subarray(i, i + n), st + batch);
       if (wires !== undefined) u32.set(wires.subarray(i, i + n), st + 2 * batch);
+      if (one && this.x.stagedValid(n, wires === undefined ? 0 : 1, Math.min(data.length, 0xffffffff)) !== 1) return null;
       const m = this.x.describeBuffer(n, wires === undefined ? 0 : 1);
       if (m <= 0) throw new LarvalError('EINVAL', `outbound: engine refused to describe a batch of ${n} (status ${m})`);
       const base = offsets[i];
@@ -602,10 +628,13 @@ export class Engine {
       else this.runOnly(m, t);
       i += m;
     }
-    // One batch: its verdict records are copied out once, with no zeroed array first.
+    // One batch: its verdict records are copied out once, into a chunk (freshRecords).
     if (out !== null) return new Verdicts(out);
     const records = this.verdicts + last * L.VR_SIZE;
-    return new Verdicts(this.pass === Pass.Lookup ? u8.subarray(this.verdicts, records) : u8.slice(this.verdicts, records));
+    if (this.pass === Pass.Lookup) return new Verdicts(u8.subarray(this.verdicts, records));
+    const own = this.freshRecords(records - this.verdicts);
+    own.set(u8.subarray(this.verdicts, records));
+    return new Verdicts(own);
   }
 
   private runOnly(n: number, t: number): void {

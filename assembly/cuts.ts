@@ -146,60 +146,76 @@ export function killRecord(i: u32): void {
 
 @inline export function recordSlot(i: u32): u32 { return load<u32>(recSlot + (<usize>i << 2)); }
 
-// Walk one tree to its leaf for key k: the leaf's address. One load per level: a
-// child's entry holds its own header (see buildNode), so the walk never reads a
-// node's header and its child slot from two places.
+// Walk one tree to its leaf for key k. One load per level: a child's entry holds
+// its own header (see buildNode), so the walk never reads a node's header and then
+// its child slot; a leaf's entry holds the leaf's first record index instead, so
+// that record is loaded alongside the leaf rather than after it. Returns the leaf
+// code | the first record index << 32.
 @inline
-function walk(code: u32, h: u32, k: usize): usize {
+function walk(code: u32, h: u32, k: usize): u64 {
   while ((code & LEAF) == 0) {
     const v = load<u32>(k + (h & 0xff));
     const e = load<u64>(nodes + (<usize>code << 3) + (<usize>((v >>> ((h >>> 8) & 31)) & (h >>> 16)) << 3));
     code = <u32>e;
     h = <u32>(e >>> 32);
   }
-  return leaves + (<usize>(code & ~LEAF) << 2);
+  return <u64>code | (<u64>h << 32);
 }
 
 // Lowest record index of dirfam df that selects key k, or NO_RULE. For IPv6 the
-// record's first address words filter and `full` (spd.ts policyMatches) decides.
+// record's first address words filter and the full policy decides (scanLeaf).
 export function treeLookup(k: usize, df: u32): u32 {
   const n = load<u32>(treeCount + (<usize>df << 2));
   let best = NO_RULE;
   if (n == 0) return best;
   const base = <usize>(df * SUBSETS) << 2;
+  let key = i32x4.splat(load<u32>(k + FK_SRC));
+  key = i32x4.replace_lane(key, 1, load<u32>(k + FK_DST));
+  key = i32x4.replace_lane(key, 2, <u32>load<u8>(k + FK_PROTO) | (<u32>load<u8>(k + FK_KIND) << 8));
+  key = i32x4.replace_lane(key, 3, load<u32>(k + FK_SPORT));
   for (let t: u32 = 0; t < n; t++) {
     if (load<u32>(treeMin + base + (<usize>t << 2)) >= best) break;
     visited++;
-    const leaf = walk(load<u32>(treeRoot + base + (<usize>t << 2)), load<u32>(treeHead + base + (<usize>t << 2)), k);
-    const found = scanLeaf(leaf, k, best);
+    const e = walk(load<u32>(treeRoot + base + (<usize>t << 2)), load<u32>(treeHead + base + (<usize>t << 2)), k);
+    const found = scanLeaf(leaves + (<usize>(<u32>e & ~LEAF) << 2), <u32>(e >>> 32), key, k, best);
     comparedRules += scanned;
     if (found != NO_RULE) best = found;
   }
   return best;
 }
 
-// The first record of the leaf that selects key k and is below `best`, or NO_RULE;
-// `scanned` says how many were compared. For IPv6 the record's first words
-// filtered and the full policy (spd.ts policyMatches) decides.
+// Does the record at r select the key (as a vector: source, destination, protocol |
+// kind << 8, ports)? Lanes 0-2: (key & mask) == value; lane 3: both u16 halves within
+// [low, high]. A few SIMD operations and one branch per rule.
+@inline
+function recordSelects(r: usize, key: v128): bool {
+  const val = v128.load(r + CR_VAL);
+  const mask = v128.load(r + CR_MASK);
+  const fields = i32x4.eq(v128.and(key, mask), val);
+  const ports = v128.and(i16x8.ge_u(key, val), i16x8.le_u(key, mask));
+  return i16x8.all_true(v128.bitselect(ports, fields, i32x4(0, 0, 0, -1)));
+}
+
+// The first record of the leaf (whose first record index is `first`) that selects
+// key k and is below `best`, or NO_RULE; `scanned` says how many were compared. For
+// IPv6 the record's first words filtered and the full policy (spd.ts
+// policyMatches) decides.
 let scanned: u32 = 0;
 @inline
-function scanLeaf(leaf: usize, k: usize, best: u32): u32 {
+function scanLeaf(leaf: usize, first: u32, key: v128, k: usize, best: u32): u32 {
+  // The first rule's record is read before the leaf's count (the shared empty
+  // leaf's `first` is 0: a harmless read), so the two loads overlap.
+  const selects = recordSelects(recordPtr(first), key);
   const count = load<u32>(leaf);
-  let key = i32x4.splat(load<u32>(k + FK_SRC));
-  key = i32x4.replace_lane(key, 1, load<u32>(k + FK_DST));
-  key = i32x4.replace_lane(key, 2, <u32>load<u8>(k + FK_PROTO) | (<u32>load<u8>(k + FK_KIND) << 8));
-  key = i32x4.replace_lane(key, 3, load<u32>(k + FK_SPORT));
-  const portsLane = i32x4(0, 0, 0, -1);
-  let i: u32 = 0;
+  scanned = 0;
+  if (count == 0 || first >= best) return NO_RULE;
+  scanned = 1;
+  if (selects && (load<u8>(k + FK_FAMILY) != <u8>Family.V6 || policyMatches(policyPtr(recordSlot(first)), k))) return first;
+  let i: u32 = 1;
   for (; i < count; i++) {
     const idx = load<u32>(leaf + 4 + (<usize>i << 2));
     if (idx >= best) break;
-    const r = recordPtr(idx);
-    const val = v128.load(r + CR_VAL);
-    const mask = v128.load(r + CR_MASK);
-    const fields = i32x4.eq(v128.and(key, mask), val);
-    const ports = v128.and(i16x8.ge_u(key, val), i16x8.le_u(key, mask));
-    if (!i16x8.all_true(v128.bitselect(ports, fields, portsLane))) continue;
+    if (!recordSelects(recordPtr(idx), key)) continue;
     if (load<u8>(k + FK_FAMILY) == <u8>Family.V6 && !policyMatches(policyPtr(recordSlot(idx)), k)) continue;
     scanned = i + 1;
     return idx;
@@ -312,6 +328,9 @@ function childSpan(i: u32, d: u32, base: u32, width: u32, b: u32): u64 {
   const last = (hi - base) >>> shift;
   return (<u64>first << 32) | <u64>last;
 }
+
+// The first record index of a leaf (0 for the shared empty leaf, whose next word is 0).
+@inline function leafFirst(code: u32): u32 { return load<u32>(leaves + (<usize>(code & ~LEAF) << 2) + 4); }
 
 // The header of the node buildNode last returned: field offset in the key | shift
 // << 8 | (children - 1) << 16. Its parent stores it beside the child's code.
@@ -454,7 +473,7 @@ function buildNode(list: u32, n: u32, depth: u32, family: u32, scratchTop: u32):
       store<u32>(regionBase(depth + 1, d) + 4, 0);
     }
     const code = buildNode(start, end - start, depth + 1, family, top);
-    const entry = <u64>code | (<u64>((code & LEAF) != 0 ? 0 : builtHeader) << 32);
+    const entry = <u64>code | (<u64>((code & LEAF) != 0 ? leafFirst(code) : builtHeader) << 32);
     for (let c = c0; c <= c1; c++) store<u64>(np + (<usize>c << 3), entry);
   }
   builtHeader = header;
@@ -490,8 +509,8 @@ export function buildAll(slots: u32): u32 {
     cutsAllowed = attempt < 2;
     overflow = false;
     nodeUsed = 0;
-    store<u32>(leaves, 0); // the shared empty leaf
-    leafUsed = 1;
+    store<u64>(leaves, 0); // the shared empty leaf, and 0 as its "first record" (leafFirst)
+    leafUsed = 2;
     for (let df: u32 = 0; df < DIRFAMS && !overflow; df++) buildDirFam(df, load<u32>(starts + (<usize>df << 2)), load<u32>(starts + (<usize>(df + 1) << 2)));
     if (!overflow) break;
   }
@@ -517,7 +536,7 @@ function buildDirFam(df: u32, from: u32, to: u32): void {
     }
     const code = buildNode(0, n, 0, family, n);
     if (overflow) return;
-    const head = (code & LEAF) != 0 ? 0 : builtHeader;
+    const head = (code & LEAF) != 0 ? leafFirst(code) : builtHeader;
     // Insert in order of the best record (the first of the subset).
     const min = load<u32>(scratch);
     let at = trees;

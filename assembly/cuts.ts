@@ -20,8 +20,8 @@
 // policy capacity; a build that would not fit retries with fewer cuts, and finally
 // with one leaf per subset, which always fits.
 
-import { Family, FK_DPORT, FK_DST, FK_FAMILY, FK_KIND, FK_PROTO, FK_SPORT, FK_SRC, L4Kind, PO_DP_HI, PO_DP_LO, PO_DST, PO_DSTLEN, PO_FAMILY, PO_FLAGS, PO_PROTO, PO_SP_HI, PO_SP_LO, PO_SRC, PO_SRCLEN, POF_ICMP, POF_PORTS, POF_PROTO_ANY } from './layout';
-import { reserve } from './memory';
+import { Family, FK_SIZE, PW_SIZE, FK_DPORT, FK_DST, FK_FAMILY, FK_KIND, FK_PROTO, FK_SPORT, FK_SRC, L4Kind, PO_DP_HI, PO_DP_LO, PO_DST, PO_DSTLEN, PO_FAMILY, PO_FLAGS, PO_PROTO, PO_SP_HI, PO_SP_LO, PO_SRC, PO_SRCLEN, POF_ICMP, POF_PORTS, POF_PROTO_ANY } from './layout';
+import { copyWords, reserve, wordsEqual } from './memory';
 import { liveDirFam, policyMatches, policyPtr, policyRankOf } from './spd';
 
 // Compact rule record (internal to the data plane; the host never reads it): the
@@ -104,7 +104,8 @@ export function initCuts(policies: u32): bool {
   treeMin = reserve(DIRFAMS * SUBSETS * 4, 8);
   treeCount = reserve(DIRFAMS * 4, 8);
   starts = reserve((DIRFAMS + 1) * 4, 8);
-  return starts != 0;
+  aheadKey = reserve(FK_SIZE, 8);
+  return aheadKey != 0;
 }
 
 @inline function recordPtr(i: u32): usize { return records + <usize>i * CR_SIZE; }
@@ -164,16 +165,35 @@ function walk(code: u32, h: u32, k: usize): u64 {
 
 // Lowest record index of dirfam df that selects key k, or NO_RULE. For IPv6 the
 // record's first address words filter and the full policy decides (scanLeaf).
+//
+// A tree walk is a chain of dependent loads. So that it overlaps other work, each
+// lookup also walks the first tree (the one with the best rules, never skipped)
+// for the key one work record further on (k + PW_SIZE: in a batch, the next
+// packet's flow key, already parsed), and remembers the leaf entry it reached with
+// a copy of that key; the processor resolves that chain while the rest of this
+// packet's path runs. A later lookup uses the entry only for an identical key and
+// the same build: anything else (a hit in between, a new batch, a rebuild, a key
+// that is not a batch record) walks as usual, so answers never depend on it.
 export function treeLookup(k: usize, df: u32): u32 {
   const n = load<u32>(treeCount + (<usize>df << 2));
-  let best = NO_RULE;
-  if (n == 0) return best;
+  if (n == 0) return NO_RULE;
   const base = <usize>(df * SUBSETS) << 2;
   let key = i32x4.splat(load<u32>(k + FK_SRC));
   key = i32x4.replace_lane(key, 1, load<u32>(k + FK_DST));
   key = i32x4.replace_lane(key, 2, <u32>load<u8>(k + FK_PROTO) | (<u32>load<u8>(k + FK_KIND) << 8));
   key = i32x4.replace_lane(key, 3, load<u32>(k + FK_SPORT));
-  for (let t: u32 = 0; t < n; t++) {
+  const ahead = aheadBuild == builds && aheadDf == df && wordsEqual(k, aheadKey, FK_WORDS);
+  const e0 = ahead ? aheadEntry : walk(load<u32>(treeRoot + base), load<u32>(treeHead + base), k);
+  // The next key's first walk (see above).
+  const next = k + PW_SIZE;
+  copyWords(aheadKey, next, FK_WORDS);
+  aheadEntry = walk(load<u32>(treeRoot + base), load<u32>(treeHead + base), aheadKey);
+  aheadDf = df;
+  aheadBuild = builds;
+  visited++;
+  let best = scanLeaf(leaves + (<usize>(<u32>e0 & ~LEAF) << 2), <u32>(e0 >>> 32), key, k, NO_RULE);
+  comparedRules += scanned;
+  for (let t: u32 = 1; t < n; t++) {
     if (load<u32>(treeMin + base + (<usize>t << 2)) >= best) break;
     visited++;
     const e = walk(load<u32>(treeRoot + base + (<usize>t << 2)), load<u32>(treeHead + base + (<usize>t << 2)), k);
@@ -183,6 +203,13 @@ export function treeLookup(k: usize, df: u32): u32 {
   }
   return best;
 }
+
+const FK_WORDS: u32 = <u32>FK_SIZE >> 3;
+let aheadKey: usize = 0;      // FK_SIZE bytes: the key the first tree was walked ahead for
+let aheadEntry: u64 = 0;      // the leaf entry it reached
+let aheadDf: u32 = 0xffffffff;
+let aheadBuild: u32 = 0xffffffff;
+let builds: u32 = 0;          // builds so far (an ahead walk is for one build only)
 
 // Does the record at r select the key (as a vector: source, destination, protocol |
 // kind << 8, ports)? Lanes 0-2: (key & mask) == value; lane 3: both u16 halves within
@@ -515,6 +542,7 @@ export function buildAll(slots: u32): u32 {
     if (!overflow) break;
   }
   lastAttempt = attempt;
+  builds++;
   treeRules = n;
   return n;
 }
@@ -572,6 +600,7 @@ export function clearTrees(): void {
   memory.fill(treeCount, 0, DIRFAMS * 4);
   memory.fill(treeRef, 0, <usize>capacity << 2);
   treeRules = 0;
+  builds++;
 }
 
 // Benchmarks: set the build's tuning (0 keeps a value).

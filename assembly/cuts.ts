@@ -55,9 +55,9 @@ let capacity: u32 = 0;
 let records: usize = 0;       // capacity CR_SIZE records, grouped by dirfam, rank order within
 let ranges: usize = 0;        // capacity * MAX_DIMS * (u32 lo, u32 hi), by record index
 let order: usize = 0;         // capacity u32: slots being sorted
-export let recSlot: usize = 0;       // capacity u32 by record index: policy slot (NO_RULE once removed)
+let recSlot: usize = 0;        // capacity u32 by record index: policy slot (NO_RULE once removed)
 export let treeRef: usize = 0; // capacity u32 by policy slot: record index + 1 (0 = not in a tree)
-let nodes: usize = 0;         // u64 child entries: child code | the child node's header << 32
+let nodes: usize = 0;         // u64 child entries: child code | (the child node's header, or a leaf's first record index) << 32
 let nodeCap: u32 = 0;
 let nodeUsed: u32 = 0;
 let leaves: usize = 0;
@@ -70,7 +70,7 @@ let groupOf: usize = 0;       // (1 << ROOT_BITS) + 2 u32
 let region: usize = 0;        // (MAX_DEPTH + 2) * MAX_DIMS * (u32 base, u32 width)
 // Trees per dirfam, in order of their best rule: root code and best record index.
 let treeRoot: usize = 0;      // DIRFAMS * SUBSETS u32
-let treeHead: usize = 0;      // DIRFAMS * SUBSETS u32: the root node's header (0 for a leaf)
+let treeHead: usize = 0;      // DIRFAMS * SUBSETS u32: the root node's header, or a root leaf's first record index
 let treeMin: usize = 0;       // DIRFAMS * SUBSETS u32
 let treeCount: usize = 0;     // DIRFAMS u32
 let starts: usize = 0;        // DIRFAMS + 1 u32: first record of each dirfam

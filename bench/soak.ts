@@ -83,6 +83,8 @@ export interface SoakResult {
   keys: { a: Line; b: Line; tablesA: number; tablesB: number };
   memory: { warmupRssA: number; endRssA: number; rssGrowthA: number; heapGrowthA: number; rssSlopeMiBPerMin: number; heapSlopeMiBPerMin: number; maxKeysLive: number };
   checks: SoakCheck[];
+  /** The network namespaces the run made (deleted when it returns). */
+  namespaces: string[];
 }
 
 /**
@@ -330,6 +332,7 @@ export async function runSoak(o: SoakOptions): Promise<SoakResult> {
       keys: { a: endA.keys, b: endB.keys, tablesA: endA.tables.sas, tablesB: endB.tables.sas },
       memory: { warmupRssA: median(first.map((s) => s.rss)), endRssA: median(lastW.map((s) => s.rss)), rssGrowthA: rssGrowth, heapGrowthA: heapGrowth, rssSlopeMiBPerMin: rssSlope, heapSlopeMiBPerMin: heapSlope, maxKeysLive },
       checks,
+      namespaces: [lab.ns.a, lab.ns.b],
     };
     if (o.out) {
       writeFileSync(`${o.out}.csv`, toCsv(samples));

@@ -6,6 +6,7 @@
 import { LarvalError } from '../common/errors.js';
 import { loadSetkey, policySpec, saSpec } from '../config/setkey.js';
 import { TunGateway } from '../tun/gateway.js';
+import { TunWorkers } from '../tun/workers.js';
 import { loadSwanctl } from '../ike/config.js';
 import { duration as parseDuration, inputFile, integerFlag, parseFlags } from './args.js';
 
@@ -33,6 +34,9 @@ Options:
   --mtu N              MTU of the device                                       (default 1400)
   --log                print the IKE daemon's log lines (JSON, never a key)
   --stats-interval TIME  print counters periodically                           (default off)
+  --workers N          the data path on N worker threads, one queue each of a
+                       multi-queue TUN device; with --config only. Each worker owns
+                       its SAs: give N outbound SAs per tunnel (same endpoints)
 
 Signals: SIGUSR1 prints counters, SIGUSR2 rekeys every CHILD SA, SIGINT/SIGTERM stop.
 `;
@@ -47,6 +51,7 @@ export async function tunCommand(argv: string[]): Promise<void> {
   const { values: flags } = parseFlags(argv, {
     swanctl: { type: 'string', value: 'FILE' }, config: { type: 'string', value: 'FILE' }, dev: { type: 'string', value: 'NAME' }, listen: { type: 'string', value: 'ADDR:PORT' },
     mtu: { type: 'string', default: '1400', value: 'N' }, log: { type: 'boolean', default: false }, 'stats-interval': { type: 'string', value: 'TIME' },
+    workers: { type: 'string', value: 'N' },
     help: { type: 'boolean', short: 'h', default: false },
   }, 'tun');
   const values = flags as Record<string, string | undefined> & { help?: boolean; log?: boolean };
@@ -61,6 +66,11 @@ export async function tunCommand(argv: string[]): Promise<void> {
   const mtu = integerFlag(values.mtu!, '--mtu', 576, 65535);
   const setkey = values.config ? await loadSetkey(inputFile(values.config, 'config')) : null;
   const swanctl = values.swanctl ? await loadSwanctl(inputFile(values.swanctl, 'swanctl')) : undefined;
+  if (values.workers !== undefined) {
+    const workers = integerFlag(values.workers, '--workers', 1, 64);
+    if (swanctl) throw new LarvalError('EINVAL', 'tun: --workers runs manual SAs (--config) only; the IKE daemon is not wired to workers yet', { field: '--workers' });
+    return runWorkers(workers, values.dev, mtu, setkey!, listen!, values['stats-interval']);
+  }
   const g = await TunGateway.open({
     dev: values.dev, mtu,
     ...(setkey ? { policies: setkey.policies.map(policySpec), sas: setkey.sas.map(saSpec) } : {}),
@@ -83,5 +93,23 @@ export async function tunCommand(argv: string[]): Promise<void> {
   line('stopped');
   await g.close();
   // The device failed (deleted under us): one line on stderr and exit 1 (main's describeFailure).
+  if (failure) throw failure instanceof LarvalError ? failure : new LarvalError('EIO', `tun: ${failure.message}`);
+}
+
+async function runWorkers(workers: number, dev: string, mtu: number, setkey: Awaited<ReturnType<typeof loadSetkey>>, listen: { address: string; port: number }, statsInterval: string | undefined): Promise<void> {
+  const g = await TunWorkers.open({ workers, dev, mtu, listen, policies: setkey.policies.map(policySpec), sas: setkey.sas.map(saSpec) });
+  const line = (event: string) => process.stdout.write(JSON.stringify({ event, dev: g.name, ...g.stats() }) + '\n');
+  process.stdout.write(JSON.stringify({ event: 'up', dev: g.name, workers, listen }) + '\n');
+  process.on('SIGUSR1', () => line('stats'));
+  const every = statsInterval ? setInterval(() => line('stats'), parseDuration(statsInterval, '--stats-interval')) : null;
+  const failure = await new Promise<Error | null>((resolve) => {
+    const stop = () => resolve(null);
+    process.once('SIGINT', stop);
+    process.once('SIGTERM', stop);
+    g.onFatal((err) => resolve(err));
+  });
+  if (every) clearInterval(every);
+  line('stopped');
+  await g.close();
   if (failure) throw failure instanceof LarvalError ? failure : new LarvalError('EIO', `tun: ${failure.message}`);
 }

@@ -29,6 +29,7 @@
 //                concurrent marker (V8 11.3, Node 20).
 
 import { createSocket, type Socket } from 'node:dgram';
+import { readFileSync } from 'node:fs';
 import { Worker } from 'node:worker_threads';
 import { LarvalError } from '../common/errors.js';
 import { parseAddress } from '../common/addr.js';
@@ -84,6 +85,17 @@ export function shareSas(sas: readonly SaSpec[], local: string, workers: number)
   return { byWorker, inboundOwner };
 }
 
+/** CPU seconds of the main thread (its /proc task has the process id), NaN where there is no /proc. */
+function mainThreadCpu(): number {
+  try {
+    const st = readFileSync(`/proc/self/task/${process.pid}/stat`, 'utf8');
+    const f = st.slice(st.lastIndexOf(')') + 2).split(' ');
+    return (Number(f[11]) + Number(f[12])) / 100; // utime + stime, USER_HZ
+  } catch {
+    return NaN;
+  }
+}
+
 /** Steered datagrams waiting for one worker, in one transferable buffer. */
 class SteerBatch {
   readonly meta: Uint32Array;
@@ -124,6 +136,8 @@ export interface TunWorkersStats {
   drops: Record<string, number>;
   workers: { tunIn: number; tunOut: number; udpIn: number; udpOut: number; batches: number; socketErrors: number; sas: number[] }[];
   memory: { rss: number; heapUsed: number; external: number };
+  /** CPU seconds so far: the main thread (steering, control) and the whole process (workers and V8's helpers too). */
+  cpu: { main: number; process: number };
 }
 
 export class TunWorkers {
@@ -301,7 +315,8 @@ export class TunWorkers {
     });
     const sum = (k: 'tunIn' | 'tunOut' | 'udpOut') => workers.reduce((s, w) => s + w[k], 0);
     const m = process.memoryUsage();
-    return { tunIn: sum('tunIn'), tunOut: sum('tunOut'), udpIn: this.udpIn, udpOut: sum('udpOut'), drops, workers, memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external } };
+    const u = process.cpuUsage();
+    return { tunIn: sum('tunIn'), tunOut: sum('tunOut'), udpIn: this.udpIn, udpOut: sum('udpOut'), drops, workers, memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external }, cpu: { main: mainThreadCpu(), process: (u.user + u.system) / 1e6 } };
   }
 
   /** Stop the workers (each closes its queue and socket), then the ESP socket. */

@@ -13,7 +13,7 @@
 // §2.1 receivers take the packet whatever its source port), and larval's inbound
 // path looks only at the destination port (assembly/inbound.ts espOffset).
 
-import { parentPort, workerData } from 'node:worker_threads';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import '../engine/node-platform.js';
 import { createSocket } from 'node:dgram';
 import * as L from '../../assembly/layout.js';
@@ -21,7 +21,7 @@ import { NATT_PORT, PROTO_UDP, UDP_HEADER } from '../../assembly/wire-defs.js';
 import { createGateway } from '../gateway/gateway.js';
 import { emitIpv4, fillIpv4Checksum, Ipv4Field } from '../wire/ipv4.js';
 import { TunDevice } from './device.js';
-import { COUNTER_REASONS, COUNTER_SLOTS, Counter, OUTER_HEADROOM, STEER_FIELDS, type FromWorker, type QueueJob, type ToWorker } from './worker-protocol.js';
+import { COUNTER_REASONS, COUNTER_SLOTS, Counter, FORWARD_BYTES, FORWARD_DATA, FORWARD_PACKETS, OUTER_HEADROOM, STEER_FIELDS, type FromWorker, type QueueJob, type ToWorker } from './worker-protocol.js';
 
 const job = workerData as QueueJob;
 const port = parentPort!;
@@ -72,18 +72,71 @@ function send(p: Uint8Array): void {
   socket.send(p.subarray(ihl + UDP_HEADER), dport, dst);
 }
 
+// Only ESP leaves (a protect verdict): nothing a TUN queue read goes out in clear.
+function sendAll(out: { packets: (Uint8Array | null)[]; verdicts: { length: number; verdictCode(i: number): number; reasonCode(i: number): number } }): void {
+  const v = out.verdicts;
+  for (let i = 0; i < v.length; i++) {
+    const p = out.packets[i];
+    if (p && v.verdictCode(i) === L.Verdict.Protect) send(p);
+  }
+  count(v);
+}
+
 tun.onPackets((packets) => {
   counters[Counter.tunIn] += packets.length;
   counters[Counter.batches]++;
-  const out = gw.output(packets, now());
-  for (const p of out.packets) if (p) send(p);
-  count(out.verdicts);
+  if (job.forward) forward(job.forward, packets);
+  else sendAll(gw.output(packets, now()));
 });
 // Packets that waited for an SA leave the moment it is installed (R9).
-gw.on('release', (r) => {
-  for (const p of r.wire) if (p) send(p);
-  count(r.verdicts);
-});
+gw.on('release', (r) => sendAll({ packets: r.wire, verdicts: r.verdicts }));
+
+// -- forwarding: a worker without outbound SAs of its own ------------------------------
+
+const fwdFree: ArrayBuffer[] = [];
+let fwdAllocated = 0;
+const FORWARD_BUFFERS = 16;
+job.forward?.on('message', (buffer: ArrayBuffer) => fwdFree.push(buffer));
+
+/** Copy a batch the TUN queue read into one buffer and transfer it to the SAs' owner (bounded: beyond FORWARD_BUFFERS a counted drop). */
+function forward(to: MessagePort, packets: Uint8Array[]): void {
+  let i = 0;
+  while (i < packets.length) {
+    const buffer = fwdFree.pop() ?? (fwdAllocated < FORWARD_BUFFERS ? (fwdAllocated++, new ArrayBuffer(FORWARD_BYTES)) : null);
+    if (!buffer) {
+      counters[Counter.forwardBusy] += packets.length - i;
+      return;
+    }
+    const meta = new Uint32Array(buffer, 0, 1 + 2 * FORWARD_PACKETS);
+    const data = new Uint8Array(buffer);
+    let n = 0, at = FORWARD_DATA;
+    for (; i < packets.length && n < FORWARD_PACKETS && at + packets[i].length <= FORWARD_BYTES; i++, n++) {
+      meta[1 + 2 * n] = at;
+      meta[2 + 2 * n] = packets[i].length;
+      data.set(packets[i], at);
+      at = (at + packets[i].length + 7) & ~7;
+    }
+    meta[0] = n;
+    counters[Counter.forwarded] += n;
+    to.postMessage(buffer, [buffer]);
+  }
+}
+
+// The owner's side: forwarded batches go through this worker's engine and SAs.
+const fwdOffsets = new Uint32Array(FORWARD_PACKETS);
+const fwdLengths = new Uint32Array(FORWARD_PACKETS);
+for (const from of job.forwarded ?? []) {
+  from.on('message', (buffer: ArrayBuffer) => {
+    const meta = new Uint32Array(buffer, 0, 1 + 2 * FORWARD_PACKETS);
+    const n = meta[0];
+    for (let k = 0; k < n; k++) {
+      fwdOffsets[k] = meta[1 + 2 * k];
+      fwdLengths[k] = meta[2 + 2 * k];
+    }
+    sendAll(gw.output({ data: new Uint8Array(buffer), offsets: fwdOffsets, lengths: fwdLengths, count: n }, now()));
+    from.postMessage(buffer, [buffer]); // ESP went out in buffers of its own: this one goes back
+  });
+}
 tun.onError((err) => post({ kind: 'fatal', message: err.message }));
 
 // -- inbound: steered batches ---------------------------------------------------------
@@ -143,6 +196,8 @@ port.on('message', (m: ToWorker) => {
   if (m.kind === 'esp') inbound(m.buffer);
   else if (m.kind === 'stop') {
     clearInterval(clock);
+    job.forward?.close();
+    for (const f of job.forwarded ?? []) f.close();
     socket.close();
     void tun.close().then(() => {
       post({ kind: 'stopped' });

@@ -3,6 +3,7 @@
 // batch of inbound ESP datagrams, and the layout of a worker's counters in shared
 // memory. One definition each, read by both sides.
 
+import type { MessagePort } from 'node:worker_threads';
 import type { PolicySpec, SaSpec } from '../engine/types.js';
 import { REASON_NAMES } from '../engine/codec.js';
 import { IPV4_MIN_HEADER, UDP_HEADER } from '../../assembly/wire-defs.js';
@@ -21,6 +22,13 @@ export interface QueueJob {
   local: string;
   /** Shared counters of all workers (COUNTER_SLOTS float64 each). */
   counters: SharedArrayBuffer;
+  /**
+   * A worker without outbound SAs of its own (fewer SAs than workers): the port its
+   * TUN queue's packets go out on, to the worker that owns the SAs (forwarded batches).
+   */
+  forward?: MessagePort;
+  /** The owner's ends of those ports: batches from them go through this worker's output(). */
+  forwarded?: MessagePort[];
 }
 
 /** Main → worker. */
@@ -54,7 +62,14 @@ export const OUTER_HEADROOM = IPV4_MIN_HEADER + UDP_HEADER;
 // Each worker writes its own slot (plain float64 stores, one writer per slot); the
 // main thread reads them for the stats line without a message round trip.
 
-export const Counter = { tunIn: 0, tunOut: 1, udpIn: 2, udpOut: 3, notEsp: 4, policyDiscard: 5, socketErrors: 6, batches: 7 } as const;
+export const Counter = { tunIn: 0, tunOut: 1, udpIn: 2, udpOut: 3, notEsp: 4, policyDiscard: 5, socketErrors: 6, batches: 7, forwarded: 8, forwardBusy: 9 } as const;
 /** Engine drop reasons (R26) follow the fixed counters, by reason code. */
-export const COUNTER_REASONS = 8;
+export const COUNTER_REASONS = 10;
+
+// -- a forwarded batch (TUN packets of a worker without SAs, to their owner) ----------
+// One ArrayBuffer, transferred forwarder → owner → forwarder: word 0 the count, then
+// per packet its offset and length; the packets from FORWARD_DATA on.
+export const FORWARD_PACKETS = 256;
+export const FORWARD_BYTES = 1 << 19;
+export const FORWARD_DATA = (1 + 2 * FORWARD_PACKETS) * 4;
 export const COUNTER_SLOTS = COUNTER_REASONS + REASON_NAMES.length;

@@ -4,9 +4,11 @@
 //   TUN device   opened with IFF_MULTI_QUEUE: each worker attaches its own queue, and
 //                the kernel spreads the packets it routes into the device over the
 //                queues by flow. Any queue takes writes.
-//   outbound     each worker owns its own outbound SAs (one per worker and tunnel at
-//                least: per-resource SAs as RFC 9611 describes them, all with the same
+//   outbound     each worker owns its own outbound SAs (one per worker and tunnel:
+//                per-resource SAs as RFC 9611 describes them, all with the same
 //                selectors) and runs engine + ESP output() for what its queue reads.
+//                With fewer SAs than workers, the workers without SAs forward what
+//                their queue reads to an owner (a transferred batch over a port).
 //                An SA is installed in one engine only, so its sequence numbers (R13)
 //                come from one counter: no (SPI, sequence number) pair twice, with
 //                no lock and no atomic on the fast path.
@@ -30,7 +32,7 @@
 
 import { createSocket, type Socket } from 'node:dgram';
 import { readFileSync } from 'node:fs';
-import { Worker } from 'node:worker_threads';
+import { MessageChannel, Worker, type MessagePort } from 'node:worker_threads';
 import { LarvalError } from '../common/errors.js';
 import { parseAddress } from '../common/addr.js';
 import { REASON_NAMES } from '../engine/codec.js';
@@ -48,17 +50,24 @@ export interface TunWorkersOptions {
   listen: { address: string; port: number };
 }
 
-/** How the SAs are shared out: each worker's SAs, and the owner of each inbound SPI. */
+/** How the SAs are shared out: each worker's SAs, the owner of each inbound SPI, and the workers that own outbound SAs. */
 export interface SaShare {
   byWorker: SaSpec[][];
   inboundOwner: Map<number, number>;
+  /**
+   * Workers 0 .. senders-1 own the outbound SAs; a worker w ≥ senders (a tunnel has
+   * fewer SAs than there are workers) hands what its TUN queue reads to worker w % senders.
+   */
+  senders: number;
 }
 
 /**
  * Give each SA one owner (R13, R19). Inbound SAs (destination `local`) go round
  * robin: the main thread steers their ESP by SPI. Outbound SAs go round robin within
- * each tunnel (source, destination, reqid): every worker needs one of each tunnel's
- * SAs, since the kernel may give it any flow. Fewer SAs than workers is an error.
+ * each tunnel (source, destination, reqid): a worker that sends needs one of each
+ * tunnel's SAs, since the kernel may give it any flow. With N SAs per tunnel every
+ * worker sends; with fewer (k, the smallest tunnel's), workers 0 .. k-1 send and the
+ * others forward their packets to them: still one owner per SA, less parallel ESP.
  */
 export function shareSas(sas: readonly SaSpec[], local: string, workers: number): SaShare {
   if (!Number.isInteger(workers) || workers < 1 || workers > 64) throw new LarvalError('EINVAL', `workers: expected 1..64, got ${workers}`);
@@ -76,13 +85,9 @@ export function shareSas(sas: readonly SaSpec[], local: string, workers: number)
       tunnels.set(key, [...(tunnels.get(key) ?? []), sa]);
     }
   }
-  for (const [key, group] of tunnels) {
-    if (group.length < workers) {
-      throw new LarvalError('EINVAL', `tun --workers ${workers}: the outbound SAs ${key.replace('/', ' reqid ')} are ${group.length}; each worker needs its own (an SA has one owner, R13): give ${workers} SAs with the same endpoints, e.g. SPIs ${group.map((s) => '0x' + s.spi.toString(16)).join(', ')} and more`);
-    }
-    group.forEach((sa, j) => byWorker[j % workers].push(sa));
-  }
-  return { byWorker, inboundOwner };
+  const senders = Math.min(workers, ...[...tunnels.values()].map((g) => g.length));
+  for (const group of tunnels.values()) group.forEach((sa, j) => byWorker[j % senders].push(sa));
+  return { byWorker, inboundOwner, senders };
 }
 
 /** CPU seconds of the main thread (its /proc task has the process id), NaN where there is no /proc. */
@@ -134,7 +139,7 @@ export interface TunWorkersStats {
   udpIn: number;
   udpOut: number;
   drops: Record<string, number>;
-  workers: { tunIn: number; tunOut: number; udpIn: number; udpOut: number; batches: number; socketErrors: number; sas: number[] }[];
+  workers: { tunIn: number; tunOut: number; udpIn: number; udpOut: number; batches: number; socketErrors: number; forwarded: number; sas: number[] }[];
   memory: { rss: number; heapUsed: number; external: number };
   /** CPU seconds so far: the main thread (steering, control) and the whole process (workers and V8's helpers too). */
   cpu: { main: number; process: number };
@@ -171,9 +176,21 @@ export class TunWorkers {
     const counters = new SharedArrayBuffer(options.workers * COUNTER_SLOTS * 8);
     const url = new URL('./queue-worker.js', import.meta.url);
     const lanes: Lane[] = [];
+    // A worker without outbound SAs sends its TUN packets to an owner, over a port of its own.
+    const forward: (MessagePort | undefined)[] = [];
+    const forwarded: MessagePort[][] = Array.from({ length: options.workers }, () => []);
+    for (let w = share.senders; w < options.workers; w++) {
+      const { port1, port2 } = new MessageChannel();
+      forward[w] = port1;
+      forwarded[w % share.senders].push(port2);
+    }
     const start = (index: number) => new Promise<Lane>((resolve, reject) => {
-      const job: QueueJob = { index, dev: options.dev, ...(index === 0 && options.mtu ? { mtu: options.mtu } : {}), policies: [...options.policies], sas: share.byWorker[index], local: l.address, counters };
-      const worker = new Worker(url, { workerData: job });
+      const ports = [...(forward[index] ? [forward[index]!] : []), ...forwarded[index]];
+      const job: QueueJob = {
+        index, dev: options.dev, ...(index === 0 && options.mtu ? { mtu: options.mtu } : {}), policies: [...options.policies], sas: share.byWorker[index], local: l.address, counters,
+        ...(forward[index] ? { forward: forward[index] } : {}), ...(forwarded[index].length ? { forwarded: forwarded[index] } : {}),
+      };
+      const worker = new Worker(url, { workerData: job, transferList: ports });
       const fail = (e: Error) => reject(new LarvalError('EIO', `tun: worker ${index}: ${e.message}`));
       worker.once('error', fail);
       worker.once('exit', (code) => fail(new Error(`exited (${code}) before it was up`)));
@@ -303,7 +320,7 @@ export class TunWorkers {
     const c = this.counters;
     const workers = this.lanes.map((_, w) => {
       const o = w * COUNTER_SLOTS;
-      return { tunIn: c[o + Counter.tunIn], tunOut: c[o + Counter.tunOut], udpIn: c[o + Counter.udpIn], udpOut: c[o + Counter.udpOut], batches: c[o + Counter.batches], socketErrors: c[o + Counter.socketErrors], sas: this.share.byWorker[w].map((s) => s.spi) };
+      return { tunIn: c[o + Counter.tunIn], tunOut: c[o + Counter.tunOut], udpIn: c[o + Counter.udpIn], udpOut: c[o + Counter.udpOut], batches: c[o + Counter.batches], socketErrors: c[o + Counter.socketErrors], forwarded: c[o + Counter.forwarded], sas: this.share.byWorker[w].map((s) => s.spi) };
     });
     const drops: Record<string, number> = { ...this.mainDrops };
     const add = (k: string, n: number) => { if (n > 0) drops[k] = (drops[k] ?? 0) + n; };
@@ -311,6 +328,7 @@ export class TunWorkers {
       const o = w * COUNTER_SLOTS;
       add('not-esp', c[o + Counter.notEsp]);
       add('policy-discard', c[o + Counter.policyDiscard]);
+      add('forward-busy', c[o + Counter.forwardBusy]);
       REASON_NAMES.forEach((r, i) => add(r, c[o + COUNTER_REASONS + i]));
     });
     const sum = (k: 'tunIn' | 'tunOut' | 'udpOut') => workers.reduce((s, w) => s + w[k], 0);

@@ -35,8 +35,9 @@ Options:
   --log                print the IKE daemon's log lines (JSON, never a key)
   --stats-interval TIME  print counters periodically                           (default off)
   --workers N          the data path on N worker threads, one queue each of a
-                       multi-queue TUN device; with --config only. Each worker owns
-                       its SAs: give N outbound SAs per tunnel (same endpoints)
+                       multi-queue TUN device; with --config only. Each SA has one
+                       owner: N outbound SAs per tunnel (same endpoints) let every
+                       worker encrypt; with fewer, the others hand packets over
 
 Signals: SIGUSR1 prints counters, SIGUSR2 rekeys every CHILD SA, SIGINT/SIGTERM stop.
 `;

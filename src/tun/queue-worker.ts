@@ -175,8 +175,8 @@ function inbound(buffer: ArrayBuffer): void {
     const inner = res.packets[i];
     const code = v.verdictCode(i);
     if (inner && code === L.Verdict.Protect) {
-      counters[Counter.tunOut]++;
-      tun.write(inner);
+      if (tun.write(inner)) counters[Counter.tunOut]++;
+      else counters[Counter.tunWriteErrors]++; // the kernel refused it (EAGAIN, ...): a counted drop
     } else if (code === L.Verdict.Drop || code === L.Verdict.Malformed) {
       counters[COUNTER_REASONS + v.reasonCode(i)]++;
     } else if (code === L.Verdict.Discard) {

@@ -62,9 +62,9 @@ export const OUTER_HEADROOM = IPV4_MIN_HEADER + UDP_HEADER;
 // Each worker writes its own slot (plain float64 stores, one writer per slot); the
 // main thread reads them for the stats line without a message round trip.
 
-export const Counter = { tunIn: 0, tunOut: 1, udpIn: 2, udpOut: 3, notEsp: 4, policyDiscard: 5, socketErrors: 6, batches: 7, forwarded: 8, forwardBusy: 9 } as const;
+export const Counter = { tunIn: 0, tunOut: 1, udpIn: 2, udpOut: 3, notEsp: 4, policyDiscard: 5, socketErrors: 6, batches: 7, forwarded: 8, forwardBusy: 9, tunWriteErrors: 10 } as const;
 /** Engine drop reasons (R26) follow the fixed counters, by reason code. */
-export const COUNTER_REASONS = 10;
+export const COUNTER_REASONS = 11;
 
 // -- a forwarded batch (TUN packets of a worker without SAs, to their owner) ----------
 // One ArrayBuffer, transferred forwarder → owner → forwarder: word 0 the count, then

@@ -329,6 +329,7 @@ export class TunWorkers {
       add('not-esp', c[o + Counter.notEsp]);
       add('policy-discard', c[o + Counter.policyDiscard]);
       add('forward-busy', c[o + Counter.forwardBusy]);
+      add('tun-write', c[o + Counter.tunWriteErrors]);
       REASON_NAMES.forEach((r, i) => add(r, c[o + COUNTER_REASONS + i]));
     });
     const sum = (k: 'tunIn' | 'tunOut' | 'udpOut') => workers.reduce((s, w) => s + w[k], 0);

@@ -3,7 +3,8 @@
 //
 //   larval     two `larval tun` gateways (AES-GCM-128, ESP in UDP, the test key exchange)
 //   larval-wN  `larval tun --workers N` (src/tun/workers.ts): a multi-queue TUN device,
-//              N worker threads, N manual AES-GCM SAs each way (one per worker)
+//              N worker threads, N manual AES-GCM SAs each way (one per worker);
+//              larval-wN-stgc the same under `node --single-threaded-gc`
 //   larval-chacha  the same with manual ChaCha20-Poly1305 SAs (RFC 7634; libsodium when
 //              sodium-native is installed), larval-gcm with manual AES-GCM SAs
 //   strongswan two strongSwan charon gateways with kernel-libipsec (userspace ESP in
@@ -284,7 +285,7 @@ function setkeyConf(l: string, r: string, us: string, them: string): string {
   return `spdadd ${l} ${r} any -P out ipsec esp/tunnel/${us}-${them}/require;\nspdadd ${r} ${l} any -P in ipsec esp/tunnel/${them}-${us}/require;\n`;
 }
 
-async function runLarval(workers?: number, cli = CLI, label?: string, env: Record<string, string> = {}, manual?: 'aes-gcm-16' | 'chacha20-poly1305'): Promise<Result> {
+async function runLarval(workers?: number, cli = CLI, label?: string, env: Record<string, string> = {}, manual?: 'aes-gcm-16' | 'chacha20-poly1305', nodeFlags: string[] = []): Promise<Result> {
   const name = label ? `c${namespaces.length}` : workers ? `w${workers}` : 'l';
   const p = makePair(name);
   let a: Proc | undefined, b: Proc | undefined;
@@ -296,7 +297,7 @@ async function runLarval(workers?: number, cli = CLI, label?: string, env: Recor
     writeFileSync(join(dir, 'a.conf'), setkeyConf('10.1.0.0/24', '10.2.0.0/24', UNDER.a, UNDER.b) + sas);
     writeFileSync(join(dir, 'b.conf'), setkeyConf('10.2.0.0/24', '10.1.0.0/24', UNDER.b, UNDER.a) + sas);
     const gw = (side: 'a' | 'b') => {
-      return jsonChild(`larval ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), cli, 'tun', '--config', join(dir, `${side}.conf`), '--dev', 'lt0',
+      return jsonChild(`larval ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeFlags, ...nodeArgs(side), cli, 'tun', '--config', join(dir, `${side}.conf`), '--dev', 'lt0',
         '--listen', `${UNDER[side]}:4500`, ...(workers ? ['--workers', String(workers)] : [])], env);
     };
     a = gw('a'); b = gw('b');
@@ -427,10 +428,11 @@ async function main(): Promise<void> {
     for (const path of paths) {
       const [base, setting] = path.split('+') as [string, string | undefined];
       const env = setting ? Object.fromEntries([setting.split('=') as [string, string]]) : {};
-      const wn = /^larval-w(\d+)$/.exec(path);
+      const wn = /^larval-w(\d+)(-stgc)?$/.exec(path);
       const run = path === 'larval' ? () => runLarval()
         // larval-wN: larval tun --workers N (multi-queue TUN device, N SAs each way)
-        : wn ? () => runLarval(Number(wn[1]))
+        // larval-wN-stgc: the same under node --single-threaded-gc (each thread collects its own garbage)
+        : wn ? () => runLarval(Number(wn[1]), CLI, wn[2] ? path : undefined, {}, undefined, wn[2] ? ['--single-threaded-gc'] : [])
         // larval-chacha / larval-gcm: manual SAs from the config (setkey add), no key exchange; +NAME=VALUE as below
         : base === 'larval-chacha' ? () => runLarval(undefined, CLI, path, env, 'chacha20-poly1305')
         : base === 'larval-gcm' ? () => runLarval(undefined, CLI, path, env, 'aes-gcm-16')
@@ -467,7 +469,7 @@ async function main(): Promise<void> {
       if (relay) ratios.push(`${r.path} / relay = ${(r.mbps / relay).toFixed(2)}×`);
     }
     const w1 = results.find((r) => r.path === 'larval-w1')?.mbps;
-    for (const r of results) if (w1 && /^larval-w\d+$/.test(r.path) && r.path !== 'larval-w1' && r.mbps > 0) ratios.push(`${r.path} / larval-w1 = ${(r.mbps / w1).toFixed(2)}×`);
+    for (const r of results) if (w1 && /^larval-w\d+/.test(r.path) && r.path !== 'larval-w1' && r.mbps > 0) ratios.push(`${r.path} / larval-w1 = ${(r.mbps / w1).toFixed(2)}×`);
     if (ratios.length) console.log(`\n${ratios.join('; ')}`);
   }
   if (opts.json) writeFileSync(opts.json, JSON.stringify(all, null, 2));

@@ -259,7 +259,7 @@ export class TunWorkers {
   // One datagram from the port-4500 socket: to the batch of the worker that owns its SPI.
   private steer(msg: Buffer, address: string, port: number): void {
     this.udpIn++;
-    if (msg.length < 8) return this.drop('truncated'); // no room for SPI and sequence number
+    if (msg.length < 8) return this.drop('not-esp'); // no room for SPI and sequence number (a NAT keepalive is one octet): as gateway.ts counts it
     const spi = msg.readUInt32BE(0);
     // A marked message is IKE (RFC 3948 §2.2), and nothing here speaks IKE yet.
     if (spi === 0 && msg.length >= NON_ESP_MARKER_LEN) return this.drop('ike-without-daemon');

@@ -155,6 +155,25 @@ for (const [aToB, bToA] of [[A_TO_B, B_TO_A], [A_TO_B.slice(0, 1), B_TO_A.slice(
       const b = await lab.stats('b');
       expect(b.drops).toEqual({});
       expect(b.tunOut).toBeGreaterThan(0);
+
+      // Bad input at the main thread's 4500 socket is a counted drop, by reason; a forged
+      // packet on a real SPI reaches its owner and fails there; the gateway carries on.
+      const junk = String.raw`
+import socket, struct, os
+s = socket.socket(socket.AF_INET, socket.SOCK_DGRAM); s.bind(('${UNDER.a}', 0))
+for m in [b'\xff', struct.pack('!II', 0, 0) + b'ike', struct.pack('!II', 0x7777, 1) + os.urandom(60), struct.pack('!II', ${aToB[0]}, 0x7fffffff) + os.urandom(60)]:
+    s.sendto(m, ('${UNDER.b}', 4500))
+print('sent', flush=True)
+`;
+      await lab.spawnIn('a', ['python3', '-c', junk]).line((x) => x === 'sent');
+      let after = b;
+      for (let i = 0; i < 50 && Object.values(after.drops as Record<string, number>).reduce((x, y) => x + y, 0) < 4; i++) after = await lab.stats('b'); // each stats line is a round trip: no fixed wait
+      const drops = after.drops as Record<string, number>;
+      expect(drops['not-esp']).toBe(1);
+      expect(drops['ike-without-daemon']).toBe(1);
+      expect(drops['unknown-spi']).toBe(1);
+      expect(Object.values(drops).reduce((x, y) => x + y, 0)).toBe(4); // the forged one: dropped by its owner (integrity)
+      expect(after.udpIn).toBeGreaterThanOrEqual(b.udpIn + 4); // (late ACKs of the closed connections may come too)
     }, 180_000);
   });
 }

@@ -9,19 +9,22 @@
 //
 // The worker's socket sends from an ephemeral port, not 4500: Node 20's dgram has no
 // SO_REUSEPORT and cannot adopt a descriptor, so only the main thread's socket has
-// port 4500. ESP in UDP is valid from any source port (a NAT changes it; RFC 3948
-// §2.1 receivers take the packet whatever its source port), and larval's inbound
-// path looks only at the destination port (assembly/inbound.ts espOffset).
+// port 4500. RFC 3948 §2.1 asks the sender to use the IKE ports; a receiver cannot
+// hold it to that (a NAT rewrites the source port, which is why NAT-T exists), and
+// larval's inbound path looks only at the destination port (assembly/inbound.ts
+// espOffset). The deviation matters with an IKE peer whose kernel reports a new NAT
+// mapping (strongSwan would then answer to the ephemeral port, where nothing listens):
+// one reason the IKE daemon is not wired to workers yet. Manual SAs name both ports.
 
-import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import '../engine/node-platform.js';
+import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createSocket } from 'node:dgram';
 import * as L from '../../assembly/layout.js';
 import { NATT_PORT, PROTO_UDP, UDP_HEADER } from '../../assembly/wire-defs.js';
 import { createGateway } from '../gateway/gateway.js';
 import { emitIpv4, fillIpv4Checksum, Ipv4Field } from '../wire/ipv4.js';
 import { TunDevice } from './device.js';
-import { COUNTER_REASONS, COUNTER_SLOTS, Counter, FORWARD_BYTES, FORWARD_DATA, FORWARD_PACKETS, OUTER_HEADROOM, STEER_FIELDS, type FromWorker, type QueueJob, type ToWorker } from './worker-protocol.js';
+import { COUNTER_REASONS, COUNTER_SLOTS, Counter, FORWARD_BYTES, FORWARD_DATA, FORWARD_PACKETS, OUTER_HEADROOM, STEER_FIELDS, STEER_PACKETS, type FromWorker, type QueueJob, type ToWorker } from './worker-protocol.js';
 
 const job = workerData as QueueJob;
 const port = parentPort!;
@@ -145,8 +148,8 @@ const template = new Uint8Array(OUTER_HEADROOM);
 emitIpv4({ src: '0.0.0.0', dst: job.local, protocol: PROTO_UDP, payloadLength: UDP_HEADER }, template);
 template[22] = NATT_PORT >> 8;
 template[23] = NATT_PORT & 0xff;
-const offsets = new Uint32Array(256);
-const lengths = new Uint32Array(256);
+const offsets = new Uint32Array(STEER_PACKETS);
+const lengths = new Uint32Array(STEER_PACKETS);
 
 function inbound(buffer: ArrayBuffer): void {
   const meta = new Uint32Array(buffer, 0, 1);

@@ -37,7 +37,8 @@ Options:
   --workers N          the data path on N worker threads, one queue each of a
                        multi-queue TUN device; with --config only. Each SA has one
                        owner: N outbound SAs per tunnel (same endpoints) let every
-                       worker encrypt; with fewer, the others hand packets over
+                       worker encrypt; with fewer, the others hand packets over.
+                       Run node with --single-threaded-gc for it (docs/performance.md)
 
 Signals: SIGUSR1 prints counters, SIGUSR2 rekeys every CHILD SA, SIGINT/SIGTERM stop.
 `;

@@ -20,22 +20,20 @@
 // policy capacity; a build that would not fit retries with fewer cuts, and finally
 // with one leaf per subset, which always fits.
 
-import { Family, FK_DPORT, FK_DST, FK_FAMILY, FK_KIND, FK_PROTO, FK_SPORT, FK_SRC, L4Kind, PO_DP_HI, PO_DP_LO, PO_DST, PO_DSTLEN, PO_FAMILY, PO_FLAGS, PO_PROTO, PO_SP_HI, PO_SP_LO, PO_SRC, PO_SRCLEN, POF_ICMP, POF_PORTS, POF_PROTO_ANY } from './layout';
-import { reserve } from './memory';
+import { Family, FK_SIZE, PW_SIZE, FK_DPORT, FK_DST, FK_FAMILY, FK_KIND, FK_PROTO, FK_SPORT, FK_SRC, L4Kind, PO_DP_HI, PO_DP_LO, PO_DST, PO_DSTLEN, PO_FAMILY, PO_FLAGS, PO_PROTO, PO_SP_HI, PO_SP_LO, PO_SRC, PO_SRCLEN, POF_ICMP, POF_PORTS, POF_PROTO_ANY } from './layout';
+import { copyWords, reserve, wordsEqual } from './memory';
 import { liveDirFam, policyMatches, policyPtr, policyRankOf } from './spd';
 
-// Compact rule record (internal to the data plane; the host never reads it).
-const CR_SRC: usize = 0;     // u32 source word 0, masked
-const CR_SMASK: usize = 4;   // u32 mask of source word 0
-const CR_DST: usize = 8;     // u32
-const CR_DMASK: usize = 12;  // u32
-const CR_SP_LO: usize = 16;  // u16 (or ICMP type)
-const CR_SP_HI: usize = 18;
-const CR_DP_LO: usize = 20;  // u16 (or ICMP code)
-const CR_DP_HI: usize = 22;
-const CR_PROTO: usize = 24;  // u8
-const CR_FLAGS: usize = 25;  // u8 POF_*
-const CR_SLOT: usize = 28;   // u32 policy slot
+// Compact rule record (internal to the data plane; the host never reads it): the
+// IPv4 match fields (for IPv6, the first address words) as two v128, so that a
+// leaf's rule is compared with the key in a few SIMD operations and one branch:
+// lanes 0-2 match when (key & mask) == value, lane 3 when the key's ports lie in
+// [low, high] as two u16 each.
+const CR_VAL: usize = 0;     // v128: source word 0 masked, destination word 0 masked, PK value, ports low
+const CR_MASK: usize = 16;   // v128: source mask, destination mask, PK mask, ports high
+// PK: protocol | L4 kind << 8; the protocol part masked out for any protocol, the
+// kind part only when port or ICMP fields constrain (R3). Ports: source port |
+// destination port << 16 (ICMP: type | code << 16), [0, 0xffffffff] when unconstrained.
 const CR_SIZE: usize = 32;
 
 const DIRFAMS: u32 = 6;
@@ -57,8 +55,9 @@ let capacity: u32 = 0;
 let records: usize = 0;       // capacity CR_SIZE records, grouped by dirfam, rank order within
 let ranges: usize = 0;        // capacity * MAX_DIMS * (u32 lo, u32 hi), by record index
 let order: usize = 0;         // capacity u32: slots being sorted
+let recSlot: usize = 0;        // capacity u32 by record index: policy slot (NO_RULE once removed)
 export let treeRef: usize = 0; // capacity u32 by policy slot: record index + 1 (0 = not in a tree)
-let nodes: usize = 0;
+let nodes: usize = 0;         // u64 child entries: child code | (the child node's header, or a leaf's first record index) << 32
 let nodeCap: u32 = 0;
 let nodeUsed: u32 = 0;
 let leaves: usize = 0;
@@ -71,6 +70,7 @@ let groupOf: usize = 0;       // (1 << ROOT_BITS) + 2 u32
 let region: usize = 0;        // (MAX_DEPTH + 2) * MAX_DIMS * (u32 base, u32 width)
 // Trees per dirfam, in order of their best rule: root code and best record index.
 let treeRoot: usize = 0;      // DIRFAMS * SUBSETS u32
+let treeHead: usize = 0;      // DIRFAMS * SUBSETS u32: the root node's header, or a root leaf's first record index
 let treeMin: usize = 0;       // DIRFAMS * SUBSETS u32
 let treeCount: usize = 0;     // DIRFAMS u32
 let starts: usize = 0;        // DIRFAMS + 1 u32: first record of each dirfam
@@ -86,11 +86,12 @@ export let comparedRules: u32 = 0;
 export function initCuts(policies: u32): bool {
   capacity = policies;
   records = reserve(<u64>policies * CR_SIZE, 64);
+  recSlot = reserve(<u64>policies * 4, 8);
   ranges = reserve(<u64>policies * MAX_DIMS * 8, 8);
   order = reserve(<u64>policies * 4, 8);
   treeRef = reserve(<u64>policies * 4, 8);
   nodeCap = policies * 16 + 8192;
-  nodes = reserve(<u64>nodeCap * 4, 64);
+  nodes = reserve(<u64>nodeCap * 8, 64);
   leafCap = policies * 48 + 4096;
   leaves = reserve(<u64>leafCap * 4, 64);
   scratchCap = policies * 48 + 4096;
@@ -99,10 +100,12 @@ export function initCuts(policies: u32): bool {
   groupOf = reserve(((1 << ROOT_BITS) + 2) * 4, 8);
   region = reserve((MAX_DEPTH + 2) * MAX_DIMS * 8, 8);
   treeRoot = reserve(DIRFAMS * SUBSETS * 4, 8);
+  treeHead = reserve(DIRFAMS * SUBSETS * 4, 8);
   treeMin = reserve(DIRFAMS * SUBSETS * 4, 8);
   treeCount = reserve(DIRFAMS * 4, 8);
   starts = reserve((DIRFAMS + 1) * 4, 8);
-  return starts != 0;
+  aheadKey = reserve(FK_SIZE, 8);
+  return aheadKey != 0;
 }
 
 @inline function recordPtr(i: u32): usize { return records + <usize>i * CR_SIZE; }
@@ -137,73 +140,115 @@ function maskWord(len: u32, word: u32): u32 {
 // A removed policy's record can never match: no masked word equals 1 under mask 0.
 export function killRecord(i: u32): void {
   const r = recordPtr(i);
-  store<u32>(r + CR_SRC, 1);
-  store<u32>(r + CR_SMASK, 0);
-  store<u32>(r + CR_SLOT, NO_RULE);
+  store<u32>(r + CR_VAL, 1);
+  store<u32>(r + CR_MASK, 0);
+  store<u32>(recSlot + (<usize>i << 2), NO_RULE);
 }
 
-@inline export function recordSlot(i: u32): u32 { return load<u32>(recordPtr(i) + CR_SLOT); }
+@inline export function recordSlot(i: u32): u32 { return load<u32>(recSlot + (<usize>i << 2)); }
 
-// Does record r select the IPv4 flow (R3/R5, the same test as spd.ts policyMatches)?
+// Walk one tree to its leaf for key k. One load per level: a child's entry holds
+// its own header (see buildNode), so the walk never reads a node's header and then
+// its child slot; a leaf's entry holds the leaf's first record index instead, so
+// that record is loaded alongside the leaf rather than after it. Returns the leaf
+// code | the first record index << 32.
 @inline
-function recordMatches(r: usize, src: u32, dst: u32, proto: u32, kind: u32, ports: u32): bool {
-  if ((src & load<u32>(r + CR_SMASK)) != load<u32>(r + CR_SRC)) return false;
-  if ((dst & load<u32>(r + CR_DMASK)) != load<u32>(r + CR_DST)) return false;
-  const flags = <u32>load<u8>(r + CR_FLAGS);
-  if ((flags & POF_PROTO_ANY) == 0 && <u32>load<u8>(r + CR_PROTO) != proto) return false;
-  if ((flags & (POF_PORTS | POF_ICMP)) != 0) {
-    const want: u32 = (flags & POF_PORTS) != 0 ? L4Kind.Ports : L4Kind.Icmp;
-    if (kind != want) return false;
-    const sp = ports & 0xffff;
-    const dp = ports >>> 16;
-    if (sp < <u32>load<u16>(r + CR_SP_LO) || sp > <u32>load<u16>(r + CR_SP_HI)) return false;
-    if (dp < <u32>load<u16>(r + CR_DP_LO) || dp > <u32>load<u16>(r + CR_DP_HI)) return false;
-  }
-  return true;
-}
-
-// Walk one tree to its leaf for key k: the leaf's address.
-@inline
-function walk(code: u32, k: usize): usize {
+function walk(code: u32, h: u32, k: usize): u64 {
   while ((code & LEAF) == 0) {
-    const np = nodes + (<usize>code << 2);
-    const h = load<u32>(np);
     const v = load<u32>(k + (h & 0xff));
-    code = load<u32>(np + 4 + (<usize>((v >>> ((h >>> 8) & 31)) & (h >>> 16)) << 2));
+    const e = load<u64>(nodes + (<usize>code << 3) + (<usize>((v >>> ((h >>> 8) & 31)) & (h >>> 16)) << 3));
+    code = <u32>e;
+    h = <u32>(e >>> 32);
   }
-  return leaves + (<usize>(code & ~LEAF) << 2);
+  return <u64>code | (<u64>h << 32);
 }
 
 // Lowest record index of dirfam df that selects key k, or NO_RULE. For IPv6 the
-// record's first address words filter and `full` (spd.ts policyMatches) decides.
+// record's first address words filter and the full policy decides (scanLeaf).
+//
+// A tree walk is a chain of dependent loads. So that it overlaps other work, each
+// lookup also walks the first tree (the one with the best rules, never skipped)
+// for the key one work record further on (k + PW_SIZE: in a batch, the next
+// packet's flow key, already parsed), and remembers the leaf entry it reached with
+// a copy of that key; the processor resolves that chain while the rest of this
+// packet's path runs. A later lookup uses the entry only for an identical key and
+// the same build: anything else (a hit in between, a new batch, a rebuild, a key
+// that is not a batch record) walks as usual, so answers never depend on it.
 export function treeLookup(k: usize, df: u32): u32 {
   const n = load<u32>(treeCount + (<usize>df << 2));
-  let best = NO_RULE;
-  if (n == 0) return best;
-  const src = load<u32>(k + FK_SRC);
-  const dst = load<u32>(k + FK_DST);
-  const proto = <u32>load<u8>(k + FK_PROTO);
-  const kind = <u32>load<u8>(k + FK_KIND);
-  const ports = load<u32>(k + FK_SPORT);
-  const v6 = load<u8>(k + FK_FAMILY) == <u8>Family.V6;
+  if (n == 0) return NO_RULE;
   const base = <usize>(df * SUBSETS) << 2;
-  for (let t: u32 = 0; t < n; t++) {
+  let key = i32x4.splat(load<u32>(k + FK_SRC));
+  key = i32x4.replace_lane(key, 1, load<u32>(k + FK_DST));
+  key = i32x4.replace_lane(key, 2, <u32>load<u8>(k + FK_PROTO) | (<u32>load<u8>(k + FK_KIND) << 8));
+  key = i32x4.replace_lane(key, 3, load<u32>(k + FK_SPORT));
+  const ahead = aheadBuild == builds && aheadDf == df && wordsEqual(k, aheadKey, FK_WORDS);
+  const e0 = ahead ? aheadEntry : walk(load<u32>(treeRoot + base), load<u32>(treeHead + base), k);
+  // The next key's first walk (see above).
+  const next = k + PW_SIZE;
+  copyWords(aheadKey, next, FK_WORDS);
+  aheadEntry = walk(load<u32>(treeRoot + base), load<u32>(treeHead + base), aheadKey);
+  aheadDf = df;
+  aheadBuild = builds;
+  visited++;
+  let best = scanLeaf(leaves + (<usize>(<u32>e0 & ~LEAF) << 2), <u32>(e0 >>> 32), key, k, NO_RULE);
+  comparedRules += scanned;
+  for (let t: u32 = 1; t < n; t++) {
     if (load<u32>(treeMin + base + (<usize>t << 2)) >= best) break;
     visited++;
-    const leaf = walk(load<u32>(treeRoot + base + (<usize>t << 2)), k);
-    const count = load<u32>(leaf);
-    for (let i: u32 = 0; i < count; i++) {
-      const idx = load<u32>(leaf + 4 + (<usize>i << 2));
-      if (idx >= best) break;
-      comparedRules++;
-      const r = recordPtr(idx);
-      if (!recordMatches(r, src, dst, proto, kind, ports)) continue;
-      if (v6 && !policyMatches(policyPtr(load<u32>(r + CR_SLOT)), k)) continue;
-      best = idx;
-      break;
-    }
+    const e = walk(load<u32>(treeRoot + base + (<usize>t << 2)), load<u32>(treeHead + base + (<usize>t << 2)), k);
+    const found = scanLeaf(leaves + (<usize>(<u32>e & ~LEAF) << 2), <u32>(e >>> 32), key, k, best);
+    comparedRules += scanned;
+    if (found != NO_RULE) best = found;
   }
   return best;
+}
+
+const FK_WORDS: u32 = <u32>FK_SIZE >> 3;
+let aheadKey: usize = 0;      // FK_SIZE bytes: the key the first tree was walked ahead for
+let aheadEntry: u64 = 0;      // the leaf entry it reached
+let aheadDf: u32 = 0xffffffff;
+let aheadBuild: u32 = 0xffffffff;
+let builds: u32 = 0;          // builds so far (an ahead walk is for one build only)
+
+// Does the record at r select the key (as a vector: source, destination, protocol |
+// kind << 8, ports)? Lanes 0-2: (key & mask) == value; lane 3: both u16 halves within
+// [low, high]. A few SIMD operations and one branch per rule.
+@inline
+function recordSelects(r: usize, key: v128): bool {
+  const val = v128.load(r + CR_VAL);
+  const mask = v128.load(r + CR_MASK);
+  const fields = i32x4.eq(v128.and(key, mask), val);
+  const ports = v128.and(i16x8.ge_u(key, val), i16x8.le_u(key, mask));
+  return i16x8.all_true(v128.bitselect(ports, fields, i32x4(0, 0, 0, -1)));
+}
+
+// The first record of the leaf (whose first record index is `first`) that selects
+// key k and is below `best`, or NO_RULE; `scanned` says how many were compared. For
+// IPv6 the record's first words filtered and the full policy (spd.ts
+// policyMatches) decides.
+let scanned: u32 = 0;
+@inline
+function scanLeaf(leaf: usize, first: u32, key: v128, k: usize, best: u32): u32 {
+  // The first rule's record is read before the leaf's count (the shared empty
+  // leaf's `first` is 0: a harmless read), so the two loads overlap.
+  const selects = recordSelects(recordPtr(first), key);
+  const count = load<u32>(leaf);
+  scanned = 0;
+  if (count == 0 || first >= best) return NO_RULE;
+  scanned = 1;
+  if (selects && (load<u8>(k + FK_FAMILY) != <u8>Family.V6 || policyMatches(policyPtr(recordSlot(first)), k))) return first;
+  let i: u32 = 1;
+  for (; i < count; i++) {
+    const idx = load<u32>(leaf + 4 + (<usize>i << 2));
+    if (idx >= best) break;
+    if (!recordSelects(recordPtr(idx), key)) continue;
+    if (load<u8>(k + FK_FAMILY) == <u8>Family.V6 && !policyMatches(policyPtr(recordSlot(idx)), k)) continue;
+    scanned = i + 1;
+    return idx;
+  }
+  scanned = i;
+  return NO_RULE;
 }
 
 // ---------------------------------------------------------------------------
@@ -249,19 +294,18 @@ function writeRecord(i: u32, slot: u32, p: usize): void {
   const sl = <u32>load<u8>(p + PO_SRCLEN);
   const dl = <u32>load<u8>(p + PO_DSTLEN);
   const flags = <u32>load<u8>(p + PO_FLAGS);
-  store<u32>(r + CR_SRC, load<u32>(p + PO_SRC));
-  store<u32>(r + CR_SMASK, maskWord(sl, 0));
-  store<u32>(r + CR_DST, load<u32>(p + PO_DST));
-  store<u32>(r + CR_DMASK, maskWord(dl, 0));
-  store<u16>(r + CR_SP_LO, load<u16>(p + PO_SP_LO));
-  store<u16>(r + CR_SP_HI, load<u16>(p + PO_SP_HI));
-  store<u16>(r + CR_DP_LO, load<u16>(p + PO_DP_LO));
-  store<u16>(r + CR_DP_HI, load<u16>(p + PO_DP_HI));
-  store<u8>(r + CR_PROTO, load<u8>(p + PO_PROTO));
-  store<u8>(r + CR_FLAGS, <u8>flags);
-  store<u8>(r + 26, 0);
-  store<u8>(r + 27, 0);
-  store<u32>(r + CR_SLOT, slot);
+  const anyProto = (flags & POF_PROTO_ANY) != 0;
+  const fields = (flags & (POF_PORTS | POF_ICMP)) != 0;
+  const want: u32 = (flags & POF_PORTS) != 0 ? L4Kind.Ports : L4Kind.Icmp;
+  store<u32>(r + CR_VAL, load<u32>(p + PO_SRC));
+  store<u32>(r + CR_MASK, maskWord(sl, 0));
+  store<u32>(r + CR_VAL + 4, load<u32>(p + PO_DST));
+  store<u32>(r + CR_MASK + 4, maskWord(dl, 0));
+  store<u32>(r + CR_VAL + 8, (anyProto ? 0 : <u32>load<u8>(p + PO_PROTO)) | (fields ? want << 8 : 0));
+  store<u32>(r + CR_MASK + 8, (anyProto ? 0 : 0xff) | (fields ? 0xff00 : 0));
+  store<u32>(r + CR_VAL + 12, fields ? <u32>load<u16>(p + PO_SP_LO) | (<u32>load<u16>(p + PO_DP_LO) << 16) : 0);
+  store<u32>(r + CR_MASK + 12, fields ? <u32>load<u16>(p + PO_SP_HI) | (<u32>load<u16>(p + PO_DP_HI) << 16) : 0xffffffff);
+  store<u32>(recSlot + (<usize>i << 2), slot);
   const g = ranges + (<usize>i * MAX_DIMS << 3);
   for (let w: u32 = 0; w < 4; w++) {
     const wordUsed = family == Family.V6 || w == 0;
@@ -276,12 +320,11 @@ function writeRecord(i: u32, slot: u32, p: usize): void {
   }
   // Ports and ICMP fields constrain only when their flag says so (R3); otherwise any
   // value of the key's fields (0 for packets without ports) lies in the range.
-  const constrained = (flags & (POF_PORTS | POF_ICMP)) != 0;
+  const constrained = fields;
   store<u32>(g + (8 << 3), constrained ? <u32>load<u16>(p + PO_SP_LO) : 0);
   store<u32>(g + (8 << 3) + 4, constrained ? <u32>load<u16>(p + PO_SP_HI) : 0xffff);
   store<u32>(g + (9 << 3), constrained ? <u32>load<u16>(p + PO_DP_LO) : 0);
   store<u32>(g + (9 << 3) + 4, constrained ? <u32>load<u16>(p + PO_DP_HI) : 0xffff);
-  const anyProto = (flags & POF_PROTO_ANY) != 0;
   store<u32>(g + (10 << 3), anyProto ? 0 : <u32>load<u8>(p + PO_PROTO));
   store<u32>(g + (10 << 3) + 4, anyProto ? 0xff : <u32>load<u8>(p + PO_PROTO));
 }
@@ -312,6 +355,13 @@ function childSpan(i: u32, d: u32, base: u32, width: u32, b: u32): u64 {
   const last = (hi - base) >>> shift;
   return (<u64>first << 32) | <u64>last;
 }
+
+// The first record index of a leaf (0 for the shared empty leaf, whose next word is 0).
+@inline function leafFirst(code: u32): u32 { return load<u32>(leaves + (<usize>(code & ~LEAF) << 2) + 4); }
+
+// The header of the node buildNode last returned: field offset in the key | shift
+// << 8 | (children - 1) << 16. Its parent stores it beside the child's code.
+let builtHeader: u32 = 0;
 
 // Build the subtree over the n record indices at scratch[list..]; depth selects its
 // region. Returns the child code (node offset, or LEAF | leaf offset).
@@ -368,11 +418,11 @@ function buildNode(list: u32, n: u32, depth: u32, family: u32, scratchTop: u32):
   const base = load<u32>(regionBase(depth, d));
   const width = load<u32>(regionBase(depth, d) + 4);
   const shift = width - b;
-  if (nodeUsed + 1 + m > nodeCap) { overflow = true; return LEAF; }
+  if (nodeUsed + m > nodeCap) { overflow = true; return LEAF; }
   const node = nodeUsed;
-  nodeUsed += 1 + m;
-  const np = nodes + (<usize>node << 2);
-  store<u32>(np, dimOffset(d) | (shift << 8) | ((m - 1) << 16));
+  nodeUsed += m;
+  const np = nodes + (<usize>node << 3);
+  const header = dimOffset(d) | (shift << 8) | ((m - 1) << 16);
   // Children whose rule sets are equal are one group (one subtree): a new group
   // starts where some rule starts or the rule after some rule's end.
   memory.fill(counts, 0, (<usize>m + 1) << 2);
@@ -407,7 +457,7 @@ function buildNode(list: u32, n: u32, depth: u32, family: u32, scratchTop: u32):
   }
   // counts[g] is now the fill cursor; remember the starts in the node's child slots
   // temporarily (the child codes replace them below).
-  for (let g: u32 = 0; g < groups; g++) store<u32>(np + 4 + (<usize>g << 2), load<u32>(counts + (<usize>g << 2)));
+  for (let g: u32 = 0; g < groups; g++) store<u32>(np + (<usize>g << 3), load<u32>(counts + (<usize>g << 2)));
   for (let j: u32 = 0; j < n; j++) {
     const idx = load<u32>(lp + (<usize>j << 2));
     const span = childSpan(idx, d, base, width, b);
@@ -424,7 +474,7 @@ function buildNode(list: u32, n: u32, depth: u32, family: u32, scratchTop: u32):
   const saved = scratchTop + total; // starts/ends/first child of each group
   if (saved + groups * 3 > scratchCap) { overflow = true; return LEAF; }
   for (let g: u32 = 0; g < groups; g++) {
-    store<u32>(scratch + (<usize>(saved + g * 3) << 2), load<u32>(np + 4 + (<usize>g << 2)));
+    store<u32>(scratch + (<usize>(saved + g * 3) << 2), load<u32>(np + (<usize>g << 3)));
     store<u32>(scratch + (<usize>(saved + g * 3 + 1) << 2), <u32>load<i32>(counts + (<usize>g << 2)));
   }
   let g: u32 = 0;
@@ -450,8 +500,10 @@ function buildNode(list: u32, n: u32, depth: u32, family: u32, scratchTop: u32):
       store<u32>(regionBase(depth + 1, d) + 4, 0);
     }
     const code = buildNode(start, end - start, depth + 1, family, top);
-    for (let c = c0; c <= c1; c++) store<u32>(np + 4 + (<usize>c << 2), code);
+    const entry = <u64>code | (<u64>((code & LEAF) != 0 ? leafFirst(code) : builtHeader) << 32);
+    for (let c = c0; c <= c1; c++) store<u64>(np + (<usize>c << 3), entry);
   }
+  builtHeader = header;
   return node;
 }
 
@@ -484,12 +536,13 @@ export function buildAll(slots: u32): u32 {
     cutsAllowed = attempt < 2;
     overflow = false;
     nodeUsed = 0;
-    store<u32>(leaves, 0); // the shared empty leaf
-    leafUsed = 1;
+    store<u64>(leaves, 0); // the shared empty leaf, and 0 as its "first record" (leafFirst)
+    leafUsed = 2;
     for (let df: u32 = 0; df < DIRFAMS && !overflow; df++) buildDirFam(df, load<u32>(starts + (<usize>df << 2)), load<u32>(starts + (<usize>(df + 1) << 2)));
     if (!overflow) break;
   }
   lastAttempt = attempt;
+  builds++;
   treeRules = n;
   return n;
 }
@@ -511,16 +564,19 @@ function buildDirFam(df: u32, from: u32, to: u32): void {
     }
     const code = buildNode(0, n, 0, family, n);
     if (overflow) return;
+    const head = (code & LEAF) != 0 ? leafFirst(code) : builtHeader;
     // Insert in order of the best record (the first of the subset).
     const min = load<u32>(scratch);
     let at = trees;
     while (at > 0 && load<u32>(treeMin + base + (<usize>(at - 1) << 2)) > min) {
       store<u32>(treeMin + base + (<usize>at << 2), load<u32>(treeMin + base + (<usize>(at - 1) << 2)));
       store<u32>(treeRoot + base + (<usize>at << 2), load<u32>(treeRoot + base + (<usize>(at - 1) << 2)));
+      store<u32>(treeHead + base + (<usize>at << 2), load<u32>(treeHead + base + (<usize>(at - 1) << 2)));
       at--;
     }
     store<u32>(treeMin + base + (<usize>at << 2), min);
     store<u32>(treeRoot + base + (<usize>at << 2), code);
+    store<u32>(treeHead + base + (<usize>at << 2), head);
     trees++;
   }
   store<u32>(treeCount + (<usize>df << 2), trees);
@@ -544,6 +600,7 @@ export function clearTrees(): void {
   memory.fill(treeCount, 0, DIRFAMS * 4);
   memory.fill(treeRef, 0, <usize>capacity << 2);
   treeRules = 0;
+  builds++;
 }
 
 // Benchmarks: set the build's tuning (0 keeps a value).
@@ -553,5 +610,5 @@ export function tuneCuts(spaceFactor: u32, leafRules: u32): void {
 }
 
 export function cutsMemoryUsed(): u32 {
-  return (nodeUsed + leafUsed) * 4 | lastAttempt << 30;
+  return (nodeUsed * 8 + leafUsed * 4) | lastAttempt << 30;
 }

@@ -33,3 +33,15 @@ export function hashBucketV4(table: u32, src: u32, dst: u32): u32 {
   h *= 0xD6E8FEB86659FD93;
   return <u32>(h >> 32) ^ <u32>h;
 }
+
+// Hash of an IPv4 flow key: its source and destination address words and its last
+// word (ports, protocol, family, kind, direction). The key's other address words are
+// zero for IPv4, so two mixes cover it; a hash only spreads keys, the flow cache
+// compares whole keys.
+@inline
+export function hashFlowV4(src: u32, dst: u32, rest: u64): u32 {
+  let h: u64 = mix(0x243F6A8885A308D3, (<u64>src << 32) | <u64>dst);
+  h = mix(h, rest);
+  h *= 0xD6E8FEB86659FD93;
+  return <u32>(h >> 32) ^ <u32>h;
+}

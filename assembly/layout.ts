@@ -117,7 +117,7 @@ export const MAX_EVENT_RING = 1048576; // event ring entries
 export const MAX_REPLAY_WINDOW = 4096; // anti-replay window, packets (R19)
 export const COLLISION_LIMIT = 8;      // classifier: rules per bucket before another table is tried
 export const RECENT_ADDS = 16;         // flow cache: policy additions remembered per direction
-export const CACHE_WINDOW = 8;         // flow cache: slots probed from the home slot
+export const CACHE_WAYS = 16;          // flow cache: entries per bucket (one 16-bit tag each, 32 tag bytes)
 
 // ---------------------------------------------------------------------------
 // Flow key (40 bytes): what the parser extracts and what the flow cache keys on.
@@ -310,10 +310,11 @@ export const ID_LIMIT = 20;    // u32 maximum occupied slots (load factor bound)
 export const ID_SIZE = 32;
 
 // ---------------------------------------------------------------------------
-// Flow cache slot (one cache line).
+// Flow cache entry (one cache line). The bucket's tags (u16 each, CACHE_WAYS of them)
+// are in a separate, small array: a lookup reads an entry only when its tag matches.
 
 export const FC_KEY = 0;       // flow key (FK_SIZE bytes)
-export const FC_TAG = 40;      // u32 hash | TAG_BIT; 0 = empty
+export const FC_TAG = 40;      // u32 hash | TAG_BIT (a check before the key compare)
 export const FC_POLICY = 44;   // u32 policy slot + 1; 0 = the direction's default action
 export const FC_GEN = 48;      // u32 the policy's generation when cached (or the default's)
 export const FC_EPOCH = 52;    // u32 the direction's add epoch when last validated

@@ -1,10 +1,12 @@
 // The outbound batch path: parse every packet, look its flow up in the flow cache
 // (classifier on a miss), apply the policy's action and choose the SA (R2, R4, R6).
 //
-// The batch runs as four loops (and a touch loop for lifetimes), after notes/wasm-hot-path.md: parse and hash
-// everything; touch every home slot of the flow cache so the cache misses overlap
-// (WebAssembly has no prefetch); probe and decide the policy and SA group, touching
-// each group's cache line; then write the verdicts.
+// The batch runs as a pipeline of loops (software pipelining is the only prefetch
+// WebAssembly has), after notes/wasm-hot-path.md: parse and hash everything; touch
+// every packet's tag line of the flow cache; compare the tags and touch the entry
+// whose tag matched, so that those misses overlap too; decide the policy and SA
+// group, touching each group's cache line (and a touch loop for lifetimes); then
+// write the verdicts.
 
 import {
   Action, Dir, Family, FC_EPOCH, FC_GEN, FC_GROUP, FC_GROUP_GEN, FC_POLICY, FC_TAG, FK_DIR, FK_FAMILY,
@@ -17,7 +19,7 @@ import {
 import {
   arenaBase, beginVerdict, descBase, hashFlowKey, initBatchRegions, parseDescriptor, touchBase, verdictBase, wireLength, workBase, writeVerdict,
 } from './batch';
-import { cacheLookup, cacheStore, homeSlot } from './flowcache';
+import { cacheLookup, cacheStore, entryHolds, tagCandidate, tagLine } from './flowcache';
 import {
   cachedDecisionValid, classify, currentAddEpoch, policyAction, policyGenerationOf, policyIdOf, policyPtr,
 } from './spd';
@@ -46,9 +48,12 @@ let decidedSlot: usize = 0;
 
 // The policy decision (slot + 1, 0 = default) for the work record `w`, through the
 // flow cache. Shared by the batch path and the per-flow convenience lookup.
-export function decideFlow(w: usize, dir: u32): u32 {
+// `hint`: the entry whose tag matched (tagCandidate), already touched by the batch
+// path, or 0; any other case takes the full lookup, so the answer never depends on it
+// (an insert earlier in the batch may have changed the bucket since).
+export function decideFlow(w: usize, dir: u32, hint: usize = 0): u32 {
   const h = load<u32>(w + PW_HASH);
-  const s = cacheLookup(w, h);
+  const s = hint != 0 && entryHolds(hint, w, h) ? hint : cacheLookup(w, h);
   if (s != 0) {
     const slot1 = load<u32>(s + FC_POLICY);
     const epoch = load<u32>(s + FC_EPOCH);
@@ -201,25 +206,41 @@ export function resolveFlowKey(w: usize, dir: u32, now: f64, out: usize): void {
     : unresolvedLarval == 0 ? FlowState.Unavailable : FlowState.Pending);
 }
 
+// The batch path's first two touch loops, after stage 1 left each packet's tag line
+// (or, for a malformed packet, its work record) in touchBase: touch them all, then
+// compare each parsed packet's tags, leave the entry whose tag matched (or 0) in
+// touchBase and touch it. Returns what was loaded, for touchSink.
+function touchTags(n: u32): u32 {
+  let t: u32 = 0;
+  for (let i: u32 = 0; i < n; i++) t ^= load<u32>(<usize>load<u32>(touchBase + (<usize>i << 2)));
+  for (let i: u32 = 0; i < n; i++) {
+    const w = workBase + <usize>i * PW_SIZE;
+    let c: usize = 0;
+    if (load<u32>(w + PW_STATUS) == 0) c = tagCandidate(load<u32>(w + PW_HASH));
+    store<u32>(touchBase + (<usize>i << 2), <u32>c);
+  }
+  for (let i: u32 = 0; i < n; i++) t ^= load<u32>(<usize>load<u32>(touchBase + (<usize>i << 2)));
+  return t;
+}
+
 // Process descriptors 0..n-1 in direction `dir`, writing n verdict records.
-// Four loops, so that the cache misses of each stage overlap across the batch.
+// A pipeline of loops, so that the cache misses of each stage overlap across the batch.
 // `release`: the packets come out of a resolution queue (R9) and were counted then.
 export function processBatch(n: u32, dir: u32, now: f64, release: bool): void {
   releasing = release;
   // 1. parse and hash
   for (let i: u32 = 0; i < n; i++) {
     const w = workBase + <usize>i * PW_SIZE;
-    const a: usize = parseDescriptor(i, dir) == 0 ? homeSlot(load<u32>(w + PW_HASH)) : w;
+    const a: usize = parseDescriptor(i, dir) == 0 ? tagLine(load<u32>(w + PW_HASH)) : w;
     store<u32>(touchBase + (<usize>i << 2), <u32>a);
   }
-  // 2. touch the flow cache's home slots
-  let t: u32 = 0;
-  for (let i: u32 = 0; i < n; i++) t ^= load<u32>(<usize>load<u32>(touchBase + (<usize>i << 2)));
+  // 2. touch the flow cache's tag lines
+  let t = touchTags(n);
   // 3. decide the policy (cache, classifier on a miss) and the SA group; touch it
   for (let i: u32 = 0; i < n; i++) {
     const w = workBase + <usize>i * PW_SIZE;
     if (load<u32>(w + PW_STATUS) != 0) continue;
-    const slot1 = decideFlow(w, dir);
+    const slot1 = decideFlow(w, dir, <usize>load<u32>(touchBase + (<usize>i << 2)));
     store<u32>(w + PW_POLICY, slot1);
     if (policyAction(slot1, dir) == Action.Protect) {
       const g1 = decideGroup(w, slot1);
@@ -258,19 +279,15 @@ export function processBatch(n: u32, dir: u32, now: f64, release: bool): void {
 export function lookupBatch(n: u32, dir: u32, useCache: bool): void {
   for (let i: u32 = 0; i < n; i++) {
     const w = workBase + <usize>i * PW_SIZE;
-    const a: usize = parseDescriptor(i, dir) == 0 ? homeSlot(load<u32>(w + PW_HASH)) : w;
+    const a: usize = parseDescriptor(i, dir) == 0 ? tagLine(load<u32>(w + PW_HASH)) : w;
     store<u32>(touchBase + (<usize>i << 2), <u32>a);
   }
-  let t: u32 = 0;
-  if (useCache) {
-    for (let i: u32 = 0; i < n; i++) t ^= load<u32>(<usize>load<u32>(touchBase + (<usize>i << 2)));
-  }
-  touchSink ^= t;
+  if (useCache) touchSink ^= touchTags(n);
   for (let i: u32 = 0; i < n; i++) {
     const w = workBase + <usize>i * PW_SIZE;
     const v = verdictBase + <usize>i * VR_SIZE;
     if (beginVerdict(w, v) != 0) continue;
-    const slot1 = useCache ? decideFlow(w, dir) : classify(w, dir);
+    const slot1 = useCache ? decideFlow(w, dir, <usize>load<u32>(touchBase + (<usize>i << 2))) : classify(w, dir);
     const action = policyAction(slot1, dir);
     const verdict: u32 = action == Action.Protect ? Verdict.Protect : action == Action.Discard ? Verdict.Discard : Verdict.Bypass;
     writeVerdict(v, verdict, slot1 == 0 ? Reason.DefaultPolicy : Reason.Policy, policyIdOf(slot1), 0, load<u32>(w + PW_SPI));

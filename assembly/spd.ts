@@ -450,26 +450,36 @@ function scanBucket(b: usize, k: usize, bestRank: u64): u32 {
   return 0;
 }
 
-let compared: u32 = 0;
-
 // Best policy for flow key `k` in direction `dir`: slot + 1, or 0 for the default.
 export function classify(k: usize, dir: u32): u32 {
   if (rebuildDue) spdRebuild();
+  visited = 0;
+  comparedRules = 0;
+  const rec = treeLookup(k, load<u8>(k + FK_FAMILY) == <u8>Family.V6 ? dir * 2 + 1 : dir * 2);
+  compared = comparedRules;
+  const best = tableLookup(k, dir, rec);
+  countClassify(visited + probes, compared);
+  return best;
+}
+
+let compared: u32 = 0;       // rules compared by the lookup under way
+let probes: u32 = 0;         // tables probed by the last tableLookup
+
+// The rest of a lookup after the trees gave record `rec` (or NO_RULE): the tuple
+// tables of the policies added since the last rebuild, searched while they can beat
+// it (R1, R2). Returns slot + 1, or 0 for the default; `probes` and `compared` are
+// updated.
+function tableLookup(k: usize, dir: u32, rec: u32): u32 {
   const family = <u32>load<u8>(k + FK_FAMILY);
   const df = dirFam(dir, family);
   const list = listPtr(df);
   const n = listLength(df);
-  let bestRank = RANK_NONE;
-  let best: u32 = 0;
-  visited = 0;
-  comparedRules = 0;
-  const rec = treeLookup(k, df);
-  if (rec != NO_RULE) {
-    best = recordSlot(rec) + 1;
-    bestRank = policyRank(policyPtr(best - 1));
-  }
-  let probes: u32 = visited;
-  compared = comparedRules;
+  let best: u32 = rec != NO_RULE ? recordSlot(rec) + 1 : 0;
+  probes = 0;
+  // Usually no tables (nothing added since the last rebuild): the answer's rank,
+  // a read of its 128-byte policy record, is needed only to compare with them.
+  if (n == 0) return best;
+  let bestRank = best != 0 ? policyRank(policyPtr(best - 1)) : RANK_NONE;
   if (family == Family.V4) {
     // IPv4 keys: one address word each; hash from registers, build the key for the
     // index only when the filter says a bucket may exist.
@@ -513,7 +523,6 @@ export function classify(k: usize, dir: u32): u32 {
       }
     }
   }
-  countClassify(probes, compared);
   return best;
 }
 

@@ -136,13 +136,17 @@ class NativeSide {
     }
   }
 
+  /** One timed round: packets per wall second, and per CPU second of the program (`cpu`). */
   async run(seconds: number, alg = 'default'): Promise<number> {
     this.child.stdin.write(`run ${seconds} ${alg}\n`);
     const l = await this.line();
     const m = /^mpps ([\d.]+)/.exec(l);
     if (!m) throw new Error(`bench:native: unexpected line ${l}`);
+    this.cpu = Number(/cpu_mpps ([\d.]+)/.exec(l)?.[1] ?? NaN) * 1e6;
     return Number(m[1]) * 1e6;
   }
+
+  cpu = NaN;
 
   async quit(): Promise<void> {
     this.child.stdin.end('quit\n');
@@ -153,14 +157,19 @@ class NativeSide {
 interface LarvalSide {
   engine: Engine;
   inputs: { data: Uint8Array; offsets: Uint32Array; lengths: Uint32Array }[];
-  buildMs: number;
+  /** addPolicies, then the first lookup, which builds the classifier's trees (they are built lazily). */
+  addMs: number;
+  firstLookupMs: number;
 }
 
 async function larvalSide(policies: PolicySpec[], flows: Flow[], cacheSlots: number): Promise<LarvalSide> {
   const engine = await createEngine({ maxPolicies: policies.length + 16, maxSAs: 16, flowCacheSize: cacheSlots, maxLarval: 16, eventRingSize: 64 });
   const t0 = performance.now();
   const ids = engine.addPolicies(policies);
-  const buildMs = performance.now() - t0;
+  const t1 = performance.now();
+  engine.matchPolicy('out', flows[0]);
+  const firstLookupMs = performance.now() - t1;
+  const addMs = t1 - t0;
   ids.forEach((id, i) => {
     if (id !== i + 1) throw new Error('bench:native: expected policy ids 1..n in rule order');
   });
@@ -170,7 +179,7 @@ async function larvalSide(policies: PolicySpec[], flows: Flow[], cacheSlots: num
     const n = Math.min(BATCH, flows.length - i);
     inputs.push({ data: pb.data, offsets: pb.offsets.subarray(i, i + n), lengths: pb.lengths.subarray(i, i + n) });
   }
-  return { engine, inputs, buildMs };
+  return { engine, inputs, addMs, firstLookupMs };
 }
 
 /** Rule index + 1 (0 = none) for every flow, as larval's outbound path decides it. */
@@ -185,9 +194,12 @@ function larvalAnswers(side: LarvalSide, count: number): Uint32Array {
 }
 
 let sink = 0;
+// Packets per CPU second of this process in the last larvalRound (GC threads included).
+let larvalCpu = NaN;
 function larvalRound(side: LarvalSide, seconds: number, state: { k: number }): number {
   const { engine, inputs } = side;
   let packets = 0;
+  const cpu0 = process.cpuUsage();
   const start = performance.now();
   const end = start + seconds * 1000;
   let t = start;
@@ -200,6 +212,8 @@ function larvalRound(side: LarvalSide, seconds: number, state: { k: number }): n
       state.k = state.k + 1 === inputs.length ? 0 : state.k + 1;
     }
   } while ((t = performance.now()) < end);
+  const cpu = process.cpuUsage(cpu0);
+  larvalCpu = packets / ((cpu.user + cpu.system) / 1e6);
   return packets / ((t - start) / 1000);
 }
 
@@ -221,6 +235,9 @@ interface Row {
   scenario: string;
   larval: number[];
   native: number[];
+  /** The same rounds per CPU second of each side: what compares on a loaded machine. */
+  larvalCpu: number[];
+  nativeCpu: number[];
   scalar?: number[];
   notes: string;
 }
@@ -271,14 +288,16 @@ async function main(): Promise<void> {
     await native.start();
     const theirs = new Uint32Array(readFileSync(answersPath).buffer.slice(0));
     agree(`${set}: larval classifier vs rte_acl`, larvalAnswers(side, flows.length), theirs);
-    builds.push(`| ${set} (${policies.length} rules) | ${side.buildMs.toFixed(0)} ms, engine memory ${(side.engine.stats().memoryBytes / 2 ** 20).toFixed(1)} MiB | ${native.ready.build_ms.toFixed(0)} ms, RSS +${((native.ready.rss_kib - native.ready.rss_before_kib) / 1024).toFixed(0)} MiB (peak ${(native.ready.hwm_kib / 1024).toFixed(0)} MiB) |`);
-    const row: Row = { scenario: `classifier misses, ${set} (4k-slot cache)`, larval: [], native: [], scalar: [], notes: '' };
+    builds.push(`| ${set} (${policies.length} rules) | ${(side.addMs + side.firstLookupMs).toFixed(0)} ms (addPolicies ${side.addMs.toFixed(0)} + first lookup, which builds the trees, ${side.firstLookupMs.toFixed(0)}), engine memory ${(side.engine.stats().memoryBytes / 2 ** 20).toFixed(1)} MiB | ${native.ready.build_ms.toFixed(0)} ms, RSS +${((native.ready.rss_kib - native.ready.rss_before_kib) / 1024).toFixed(0)} MiB (peak ${(native.ready.hwm_kib / 1024).toFixed(0)} MiB) |`);
+    const row: Row = { scenario: `classifier misses, ${set} (4k-slot cache)`, larval: [], native: [], larvalCpu: [], nativeCpu: [], scalar: [], notes: '' };
     const state = { k: 0 };
     larvalRound(side, 0.5, state); // warm: V8's optimised WebAssembly tier
     await native.run(0.5);
     for (let r = 0; r < rounds; r++) {
       row.larval.push(larvalRound(side, seconds, state));
+      row.larvalCpu.push(larvalCpu);
       row.native.push(await native.run(seconds));
+      row.nativeCpu.push(native.cpu);
       row.scalar!.push(await native.run(seconds, 'scalar'));
     }
     const st = side.engine.stats();
@@ -301,13 +320,15 @@ async function main(): Promise<void> {
     await native.start();
     agree('acl1_10k: larval flow-cache hits vs rte_hash_lookup_bulk', larvalAnswers(side, flows.length), new Uint32Array(readFileSync(answersPath).buffer.slice(0)));
     const before = side.engine.stats().flowCache;
-    const row: Row = { scenario: `flow-cache hits, ${flows.length} flows, ${flows.length * 2} slots (acl1_10k)`, larval: [], native: [], notes: '' };
+    const row: Row = { scenario: `flow-cache hits, ${flows.length} flows, ${flows.length * 2} slots (acl1_10k)`, larval: [], native: [], larvalCpu: [], nativeCpu: [], notes: '' };
     const state = { k: 0 };
     larvalRound(side, 0.5, state);
     await native.run(0.5);
     for (let r = 0; r < rounds; r++) {
       row.larval.push(larvalRound(side, seconds, state));
+      row.larvalCpu.push(larvalCpu);
       row.native.push(await native.run(seconds));
+      row.nativeCpu.push(native.cpu);
     }
     const after = side.engine.stats().flowCache;
     const hits = after.hits - before.hits;
@@ -318,15 +339,16 @@ async function main(): Promise<void> {
     report(row);
   }
 
-  console.log('\n| scenario | larval `outbound`, batches of 256 (Mpps) | native (Mpps) | larval / native | per round | rte_acl scalar (Mpps) | larval / scalar |');
-  console.log('|---|---:|---:|---:|---|---:|---:|');
+  console.log(`\nload average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; the CPU-time column: the same rounds per CPU second of each side, what compares when other programs share the CPUs`);
+  console.log('\n| scenario | larval `outbound`, batches of 256 (Mpps) | native (Mpps) | larval / native | per round | larval / native, CPU time | rte_acl scalar (Mpps) | larval / scalar |');
+  console.log('|---|---:|---:|---:|---|---:|---:|---:|');
   for (const r of rows) {
     const ratios = r.larval.map((l, i) => l / r.native[i]);
     const sc = r.scalar?.length ? r.scalar : null;
-    console.log(`| ${r.scenario} | ${(median(r.larval) / 1e6).toFixed(2)} | ${r.scenario.startsWith('flow-cache') ? 'rte_hash_lookup_bulk' : 'rte_acl'} ${(median(r.native) / 1e6).toFixed(2)} | **${median(ratios).toFixed(2)}** | ${ratios.map((x) => x.toFixed(2)).join(' ')} | ${sc ? (median(sc) / 1e6).toFixed(2) : '—'} | ${sc ? median(r.larval.map((l, i) => l / sc[i])).toFixed(2) : '—'} |`);
+    console.log(`| ${r.scenario} | ${(median(r.larval) / 1e6).toFixed(2)} | ${r.scenario.startsWith('flow-cache') ? 'rte_hash_lookup_bulk' : 'rte_acl'} ${(median(r.native) / 1e6).toFixed(2)} | **${median(ratios).toFixed(2)}** | ${ratios.map((x) => x.toFixed(2)).join(' ')} | ${cpuRatio(r)} | ${sc ? (median(sc) / 1e6).toFixed(2) : '—'} | ${sc ? median(r.larval.map((l, i) => l / sc[i])).toFixed(2) : '—'} |`);
   }
   if (builds.length) {
-    console.log('\n| rule set | larval: addPolicies, engine memory | rte_acl: add + build, memory |');
+    console.log('\n| rule set | larval: addPolicies + first lookup (build), engine memory | rte_acl: add + build, memory |');
     console.log('|---|---:|---:|');
     for (const b of builds) console.log(b);
   }
@@ -334,9 +356,14 @@ async function main(): Promise<void> {
   if (sink === -1) console.log(sink);
 }
 
+function cpuRatio(r: Row): string {
+  const ratios = r.larvalCpu.map((l, i) => l / r.nativeCpu[i]).filter((x) => Number.isFinite(x));
+  return ratios.length ? `${median(ratios).toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(' ')})` : '—';
+}
+
 function report(r: Row): void {
   const ratios = r.larval.map((l, i) => l / r.native[i]);
-  console.log(`${r.scenario}: larval ${(median(r.larval) / 1e6).toFixed(2)} Mpps, native ${(median(r.native) / 1e6).toFixed(2)} Mpps, ratio ${median(ratios).toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(' ')})${r.scalar?.length ? `, rte_acl scalar ${(median(r.scalar) / 1e6).toFixed(2)} Mpps` : ''}; ${r.notes}`);
+  console.log(`${r.scenario}: larval ${(median(r.larval) / 1e6).toFixed(2)} Mpps, native ${(median(r.native) / 1e6).toFixed(2)} Mpps, ratio ${median(ratios).toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(' ')})${r.scalar?.length ? `, rte_acl scalar ${(median(r.scalar) / 1e6).toFixed(2)} Mpps` : ''}; per CPU second ${cpuRatio(r)}; ${r.notes}`);
 }
 
 main().catch((err) => {

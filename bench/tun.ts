@@ -93,8 +93,11 @@ const until = async (what: string, ms: number, probe: () => boolean): Promise<vo
 
 interface Pair { a: string; b: string }
 
-/** Extra node options for the gateway on side a (BENCH_TUN_NODE_ARGS, e.g. --cpu-prof --cpu-prof-dir=/tmp/p), for profiling. */
-const nodeArgs = (side: 'a' | 'b'): string[] => (side === 'a' && process.env.BENCH_TUN_NODE_ARGS ? process.env.BENCH_TUN_NODE_ARGS.split(' ') : []);
+/**
+ * Extra node options for the gateway on side a (BENCH_TUN_NODE_ARGS, e.g. --cpu-prof --cpu-prof-dir=/tmp/p), for
+ * profiling; BENCH_TUN_NODE_SIDES=ab (or b) gives them to both sides (or side b, the receiver of the TCP data).
+ */
+const nodeArgs = (side: 'a' | 'b'): string[] => ((process.env.BENCH_TUN_NODE_SIDES ?? 'a').includes(side) && process.env.BENCH_TUN_NODE_ARGS ? process.env.BENCH_TUN_NODE_ARGS.split(' ') : []);
 
 /** Two namespaces joined by a veth pair, underlay addresses on it. */
 function makePair(name: string): Pair {
@@ -199,7 +202,7 @@ interface Result {
   pingP50: number | null;
   pingP99: number | null;
   pingLoss: number | null;
-  gateways: { label: string; pid: number; rssBefore: number; rssAfter: number; cpuPct: number; packets: number | null; usPerPacket: number | null }[];
+  gateways: { label: string; pid: number; rssBefore: number; rssAfter: number; cpuPct: number; packets: number | null; usPerPacket: number | null; perBatch: { tun: number; udp: number } | null }[];
   note?: string;
   /** Idle CPU of the whole machine during the run, in cores (other users' load shows here). */
   idleCores?: number;
@@ -256,10 +259,16 @@ async function measurePath(path: string, p: Pair, gws: { label: string; pid: num
       const packets = after[i].c && before[i].c ? packetCount(after[i].c!) - packetCount(before[i].c!) : null;
       return {
         label: g.label, pid: g.pid, rssBefore: before[i].rss, rssAfter: after[i].rss, cpuPct: (100 * cpu) / elapsed,
-        packets, usPerPacket: packets ? (cpu * 1e6) / packets : null,
+        packets, usPerPacket: packets ? (cpu * 1e6) / packets : null, perBatch: after[i].c && before[i].c ? perBatch(before[i].c!, after[i].c!) : null,
       };
     }),
   };
+}
+
+/** Packets per batch over the run: TUN reads per delivered batch, datagrams received per batch (counters the gateway has: NaN without). */
+function perBatch(c0: Record<string, any>, c1: Record<string, any>): { tun: number; udp: number } {
+  const d = (f: (c: Record<string, any>) => unknown) => Number(f(c1)) - Number(f(c0));
+  return { tun: d((c) => c.tun?.readPackets) / d((c) => c.tun?.readBatches), udp: d((c) => c.udp?.received ?? c.udpIn) / d((c) => c.udp?.batches) };
 }
 
 /** Packets a gateway handled: read from the TUN device plus datagrams received. */
@@ -409,9 +418,9 @@ async function runStrongswan(): Promise<Result> {
 
 function table(results: Result[]): string {
   const f = (x: number | null | undefined, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(d));
-  const rows = ['| path | TCP Mbit/s | retransmits | ping p50 / p99 ms (loss) | idle cores | gateway: CPU %, µs/packet, RSS MiB before→after |', '|---|---:|---:|---|---:|---|'];
+  const rows = ['| path | TCP Mbit/s | retransmits | ping p50 / p99 ms (loss) | idle cores | gateway: CPU %, µs/packet, RSS MiB before→after, packets per batch TUN/UDP |', '|---|---:|---:|---|---:|---|'];
   for (const r of results) {
-    const gws = r.gateways.map((g) => `${g.label}: ${f(g.cpuPct)} %, ${g.usPerPacket === null ? '–' : f(g.usPerPacket, 1)} µs/pkt, ${f(g.rssBefore)}→${f(g.rssAfter)}`).join('; ') || '–';
+    const gws = r.gateways.map((g) => `${g.label}: ${f(g.cpuPct)} %, ${g.usPerPacket === null ? '–' : f(g.usPerPacket, 1)} µs/pkt, ${f(g.rssBefore)}→${f(g.rssAfter)}${g.perBatch && (g.perBatch.tun > 0 || g.perBatch.udp > 0) ? `, ${f(g.perBatch.tun, 1)}/${f(g.perBatch.udp, 1)} pkt/batch` : ''}`).join('; ') || '–';
     rows.push(`| ${r.path} | ${f(r.mbps)} | ${f(r.retransmits)} | ${f(r.pingP50, 2)} / ${f(r.pingP99, 2)} (${r.pingLoss === null ? '–' : f(r.pingLoss * 100) + ' %'}) | ${f(r.idleCores, 2)} | ${gws}${r.note ? ` (${r.note})` : ''} |`);
   }
   return rows.join('\n');

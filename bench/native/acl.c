@@ -79,7 +79,7 @@ int main(int argc, char **argv)
 		enum rte_acl_classify_alg a = strcmp(alg, "scalar") == 0 ? RTE_ACL_CLASSIFY_SCALAR : RTE_ACL_CLASSIFY_DEFAULT;
 		uint64_t packets = 0;
 		uint32_t sink = 0;
-		double start = now_s(), end = start + secs, t;
+		double start = now_s(), end = start + secs, t, cpu0 = cpu_s();
 		do {
 			for (int k = 0; k < 64; k++) {
 				uint32_t n = (uint32_t)(nflows - at < BATCH ? nflows - at : BATCH);
@@ -90,7 +90,7 @@ int main(int argc, char **argv)
 				if (at == nflows) at = 0;
 			}
 		} while ((t = now_s()) < end);
-		printf("mpps %.4f sink %u\n", packets / (t - start) / 1e6, sink);
+		printf("mpps %.4f sink %u cpu_mpps %.4f\n", packets / (t - start) / 1e6, sink, packets / (cpu_s() - cpu0) / 1e6);
 		fflush(stdout);
 	}
 	rte_acl_free(ctx);

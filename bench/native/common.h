@@ -10,7 +10,7 @@
  *
  * Protocol on stdin/stdout (one line each):
  *   -> "ready build_ms=… rss_kib=… hwm_kib=… …"   after building and writing answers
- *   <- "run SECONDS [ALG]"   -> "mpps X"            one timed round
+ *   <- "run SECONDS [ALG]"   -> "mpps X sink S cpu_mpps Y"  one timed round (Y: per CPU second)
  *   <- "quit"
  */
 #ifndef LARVAL_NATIVE_COMMON_H
@@ -66,6 +66,15 @@ static double now_s(void)
 {
 	struct timespec ts;
 	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return ts.tv_sec + ts.tv_nsec * 1e-9;
+}
+
+/* CPU time of this thread, s: on a loaded machine, rates per CPU second are what
+ * two programs can be compared by (wall time counts the time others ran). */
+static double cpu_s(void)
+{
+	struct timespec ts;
+	clock_gettime(CLOCK_THREAD_CPUTIME_ID, &ts);
 	return ts.tv_sec + ts.tv_nsec * 1e-9;
 }
 

@@ -54,7 +54,7 @@ int main(int argc, char **argv)
 		if (sscanf(line, "run %lf", &secs) < 1) die("bad command");
 		uint64_t packets = 0;
 		uint32_t sink = 0;
-		double start = now_s(), end = start + secs, t;
+		double start = now_s(), end = start + secs, t, cpu0 = cpu_s();
 		do {
 			for (int k = 0; k < 64; k++) {
 				/* a batch of 256 as larval's, looked up in bulks of 64 (the API's maximum) */
@@ -69,7 +69,7 @@ int main(int argc, char **argv)
 				if (at == nflows) at = 0;
 			}
 		} while ((t = now_s()) < end);
-		printf("mpps %.4f sink %u\n", packets / (t - start) / 1e6, sink);
+		printf("mpps %.4f sink %u cpu_mpps %.4f\n", packets / (t - start) / 1e6, sink, packets / (cpu_s() - cpu0) / 1e6);
 		fflush(stdout);
 	}
 	rte_hash_free(h);

@@ -49,6 +49,10 @@ function staged(dataLength: number, offsets: Uint32Array, lengths: Uint32Array, 
   return true;
 }
 
+// Bytes of verdict records per chunk that outbound()/inbound() results are cut from
+// (32 batches of 256 packets).
+const RECORD_CHUNK = 256 * 1024;
+
 // Which engine call a batch goes to.
 const enum Pass { Outbound, Release, Inbound, Inner, Lookup }
 
@@ -59,7 +63,11 @@ export async function createEngine(options?: EngineOptions): Promise<Engine> {
   return new Engine(x, resolved, esp);
 }
 
+/** Sequence numbers are below 2^64 (RFC 4303 §2.2.1). */
+const SEQ_LIMIT = 1n << 64n;
+
 /** An IPsec packet-path engine: one WebAssembly instance with its SPD, SAD and larval SAs. Create it with createEngine(). Times are engine time in ms, monotonic (an earlier `now` than the engine's time is EINVAL). */
+
 export class Engine {
   readonly options: Readonly<ResolvedOptions>;
   private readonly x: WasmExports;
@@ -86,6 +94,11 @@ export class Engine {
   // never reused, so an entry left behind by an SA the engine removed is never found
   // by a verdict; entries go when removeSA/flushPeer runs or the DELETED event is read.
   private readonly espSas = new Map<number, EspSaHandle>();
+  /** Key entries made and freed (stats().keys): a removal that forgot its entry shows as live > SAs. */
+  private keysInstalled = 0;
+  private keysFreed = 0;
+  /** eventsLost when the key entries were last swept: a lost DELETED event would leave its entry behind. */
+  private sweptAtLost = 0;
 
   /** Use createEngine(). @internal */
   constructor(x: WasmExports, options: ResolvedOptions, readonly espCrypto: EspCrypto) {
@@ -273,7 +286,10 @@ export class Engine {
     const r = this.x.addSA(t, n.acquireSeq);
     this.collect();
     if (r > 0) {
-      if (esp) this.espSas.set(r, esp);
+      if (esp) {
+        this.espSas.set(r, esp);
+        this.keysInstalled++;
+      }
       return r;
     }
     if (r === L.Status.Stale) {
@@ -297,7 +313,7 @@ export class Engine {
   removeSA(id: number): void {
     integer(id, 'id', 1, 0xffffffff);
     if (this.x.removeSA(id) === L.Status.NotFound) throw new LarvalError('ENOENT', `removeSA: no SA with id ${id}`, { field: 'id', value: id });
-    this.espSas.delete(id);
+    this.freeKeys(id);
     this.collect();
   }
 
@@ -389,7 +405,7 @@ export class Engine {
       if (typeof it !== 'object' || it === null || !(it.packet instanceof Uint8Array)) throw invalid(`items[${i}]`, it, 'expected { packet: Uint8Array, saId, seq }');
       integer(it.saId, `items[${i}].saId`, 1, 0xffffffff);
       const seq = BigInt(it.seq);
-      if (seq < 0n || seq >= 2n ** 64n) throw invalid(`items[${i}].seq`, it.seq, 'expected a sequence number 0..2^64-1');
+      if (seq < 0n || seq >= SEQ_LIMIT) throw invalid(`items[${i}].seq`, it.seq, 'expected a sequence number 0..2^64-1');
       return { saId: it.saId, seq };
     });
     this.tags = tags;
@@ -462,17 +478,35 @@ export class Engine {
     this.u32[d + L.PD_WIRELEN / 4] = wire;
     const tag = this.tags?.[index];
     this.u32[d + L.PD_SA / 4] = tag ? tag.saId : 0;
-    this.u32[d + L.PD_SEQ / 4] = tag ? Number(tag.seq & 0xffffffffn) : 0;
-    this.u32[d + L.PD_SEQ / 4 + 1] = tag ? Number(tag.seq >> 32n) : 0;
+    // A 32-bit sequence number (no ESN) needs no BigInt arithmetic (issue 16: per packet).
+    const small = tag !== undefined && tag.seq <= 0xffffffffn;
+    this.u32[d + L.PD_SEQ / 4] = tag ? (small ? Number(tag.seq) : Number(BigInt.asUintN(32, tag.seq))) : 0;
+    this.u32[d + L.PD_SEQ / 4 + 1] = tag && !small ? Number(tag.seq >> 32n) : 0;
   }
 
   private pass = Pass.Outbound;
 
   // Where a call's verdict records go: a new array (they stay valid after later
   // calls), or, for classify(), the engine's reused lookup buffer.
+  // Verdict records of outbound()/inbound() calls are cut from chunks that are never
+  // reused: each Verdicts owns its bytes (they stay valid after the next call), while
+  // one ArrayBuffer serves many batches instead of one per call (issue 15,
+  // docs/performance.md). A Verdicts that is kept keeps its chunk alive.
+  private recordChunk = new Uint8Array(0);
+  private recordUsed = 0;
+  private freshRecords(bytes: number): Uint8Array {
+    if (this.recordUsed + bytes > this.recordChunk.length) {
+      this.recordChunk = new Uint8Array(Math.max(RECORD_CHUNK, bytes));
+      this.recordUsed = 0;
+    }
+    const out = this.recordChunk.subarray(this.recordUsed, this.recordUsed + bytes);
+    this.recordUsed += bytes;
+    return out;
+  }
+
   private outRecords(count: number): Uint8Array {
     const bytes = count * L.VR_SIZE;
-    if (this.pass !== Pass.Lookup) return new Uint8Array(bytes);
+    if (this.pass !== Pass.Lookup) return this.freshRecords(bytes);
     if (this.lookupOut.length < bytes) this.lookupOut = new Uint8Array(Math.max(bytes, this.lookupOut.length * 2));
     return this.lookupOut.subarray(0, bytes);
   }
@@ -518,9 +552,12 @@ export class Engine {
     const count = pb.count ?? offsets.length;
     integer(count, 'packets.count', 0, Math.min(offsets.length, lengths.length));
     if (wires !== undefined && wires.length < count) throw invalid('packets.wireLengths', wires.length, `needs ${count} entries`);
+    // One batch is checked by the engine once staged (stagedValid); longer inputs are
+    // checked here first, so that a bad packet refuses the input before any batch runs.
     if (offsets instanceof Uint32Array && lengths instanceof Uint32Array && (wires === undefined || wires instanceof Uint32Array) &&
-      this.tags === null && staged(data.length, offsets, lengths, wires, count)) {
-      return this.runStaged(data, offsets, lengths, wires, count, t);
+      this.tags === null && (count <= this.options.batchSize || staged(data.length, offsets, lengths, wires, count))) {
+      const v = this.runStaged(data, offsets, lengths, wires, count, t);
+      if (v !== null) return v;
     }
     let prev = 0;
     for (let i = 0; i < count; i++) {
@@ -563,7 +600,9 @@ export class Engine {
   // batch's offsets and lengths are staged into linear memory with one copy each,
   // the engine writes the descriptors itself (describeBuffer), and the batch's byte
   // range is copied with one more. No per-packet work in JS.
-  private runStaged(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, wires: Uint32Array | undefined, count: number, t: number): Verdicts {
+  // Returns null, having run nothing, when the engine finds a single batch out of
+  // bounds (the caller's validating path then says what is wrong).
+  private runStaged(data: Uint8Array, offsets: Uint32Array, lengths: Uint32Array, wires: Uint32Array | undefined, count: number, t: number): Verdicts | null {
     this.views();
     const batch = this.options.batchSize;
     const one = count <= batch;
@@ -579,6 +618,7 @@ export class Engine {
       u32.set(offsets.subarray(i, i + n), st);
       u32.set(lengths.subarray(i, i + n), st + batch);
       if (wires !== undefined) u32.set(wires.subarray(i, i + n), st + 2 * batch);
+      if (one && this.x.stagedValid(n, wires === undefined ? 0 : 1, Math.min(data.length, 0xffffffff)) !== 1) return null;
       const m = this.x.describeBuffer(n, wires === undefined ? 0 : 1);
       if (m <= 0) throw new LarvalError('EINVAL', `outbound: engine refused to describe a batch of ${n} (status ${m})`);
       const base = offsets[i];
@@ -588,10 +628,13 @@ export class Engine {
       else this.runOnly(m, t);
       i += m;
     }
-    // One batch: its verdict records are copied out once, with no zeroed array first.
+    // One batch: its verdict records are copied out once, into a chunk (freshRecords).
     if (out !== null) return new Verdicts(out);
     const records = this.verdicts + last * L.VR_SIZE;
-    return new Verdicts(this.pass === Pass.Lookup ? u8.subarray(this.verdicts, records) : u8.slice(this.verdicts, records));
+    if (this.pass === Pass.Lookup) return new Verdicts(u8.subarray(this.verdicts, records));
+    const own = this.freshRecords(records - this.verdicts);
+    own.set(u8.subarray(this.verdicts, records));
+    return new Verdicts(own);
   }
 
   private runOnly(n: number, t: number): void {
@@ -672,10 +715,16 @@ export class Engine {
       const ev = decodeEvent(this.dv, records + (head & (cap - 1)) * L.EV_SIZE);
       this.dv.setUint32(this.ring + L.EVR_HEAD, (head + 1) >>> 0, true);
       if (ev) {
-        if (ev.type === 'deleted') this.espSas.delete(ev.saId);
+        if (ev.type === 'deleted') this.freeKeys(ev.saId);
         out.push(ev);
       }
       if (head + 1 === tail || out.length === max) this.x.eventsRead();
+    }
+    // A DELETED event the full ring lost would leave its SA's key entry behind: sweep then.
+    const lost = Number(this.dv.getBigUint64(this.counters + L.CN_EVENTS_LOST * 8, true));
+    if (lost !== this.sweptAtLost) {
+      this.sweptAtLost = lost;
+      this.sweepKeys();
     }
     return out;
   }
@@ -713,8 +762,18 @@ export class Engine {
     for (let i = 0; i < 4; i++) this.dv.setUint32(this.control + L.FK_SRC + 4 * i, a.words[i], true);
     const n = this.x.flushPeer(t);
     this.collect();
-    for (const id of this.espSas.keys()) if (this.x.saSlot(id) < 0) this.espSas.delete(id);
+    this.sweepKeys();
     return n;
+  }
+
+  /** Forget SA `id`'s key entry (if it has one) and count it. */
+  private freeKeys(id: number): void {
+    if (this.espSas.delete(id)) this.keysFreed++;
+  }
+
+  /** Free the key entries of SAs the engine no longer has (their DELETED event was not read or was lost). */
+  private sweepKeys(): void {
+    for (const id of [...this.espSas.keys()]) if (this.x.saSlot(id) < 0) this.freeKeys(id);
   }
 
   // -------------------------------------------------------------------------
@@ -799,6 +858,7 @@ export class Engine {
         eventsLost: c(L.CN_EVENTS_LOST),
       },
       tables: { policies: this.x.policyCount(), maxPolicies: this.options.maxPolicies, sas: this.x.saCount(), maxSAs: this.options.maxSAs },
+      keys: { installed: this.keysInstalled, freed: this.keysFreed, live: this.espSas.size },
       memoryBytes: this.totalBytes,
     };
   }

@@ -28,6 +28,12 @@ export interface EngineStats {
     eventsLost: number;
   };
   tables: { policies: number; maxPolicies: number; sas: number; maxSAs: number };
+  /**
+   * The host's key entries (one per ESP SA with keys, docs/design.md §7): made by
+   * addSA, freed when the SA goes (removeSA, flushPeer, its DELETED event, or a sweep
+   * after lost events). live = installed - freed; issue 17's soak checks it stays bounded.
+   */
+  keys: { installed: number; freed: number; live: number };
   memoryBytes: number;
 }
 

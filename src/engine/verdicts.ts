@@ -42,7 +42,9 @@ export class Verdicts implements Iterable<VerdictRecord> {
   seq(i: number): bigint | null {
     const lo = this.u32[i * WORDS + L.VR_SEQ / 4];
     const hi = this.u32[i * WORDS + L.VR_SEQ / 4 + 1];
-    return lo === 0 && hi === 0 ? null : (BigInt(hi) << 32n) | BigInt(lo);
+    // Without ESN the high word is 0: one BigInt per call, not four (issue 16: per packet).
+    if (hi === 0) return lo === 0 ? null : BigInt(lo);
+    return (BigInt(hi) << 32n) | BigInt(lo);
   }
   /** Offset of the upper-layer header: where ESP goes in transport mode. */
   l4Offset(i: number): number { return this.u32[i * WORDS + L.VR_L4OFF / 4]; }

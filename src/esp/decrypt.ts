@@ -14,6 +14,11 @@ import { Ipv6NextHeader } from '../wire/ipv6.js';
 import { ESP_HEADER, gcmAad, seqHigh } from './header.js';
 import type { EspSa } from './sa.js';
 import { rawKey, sodium, useSodium } from './sodium.js';
+import { packetBuffer } from './slab.js';
+import { cbcOpener } from './cbc-chain.js';
+
+/** The AEAD nonce (salt | IV), filled per packet: node:crypto and libsodium copy it. */
+const nonce12 = Buffer.alloc(12);
 
 /**
  * Decrypt the ESP packet that starts at `esp` in `packet` (the outer IP packet, as
@@ -48,22 +53,20 @@ export function openEsp(sa: EspSa, bytes: Uint8Array, seq: bigint): { payload: B
   const ctLength = icvAt - ctAt;
   if (ctLength < 2 || ctLength % sa.enc.align !== 0) return Reason.BadEsp;
   let plain: Buffer;
+  if (sa.enc.aead) {
+    nonce12.set(sa.salt, 0);
+    for (let i = 0; i < sa.ivLength; i++) nonce12[4 + i] = b[ivAt + i];
+  }
   if (sa.enc.aead && useSodium(sa)) {
     // RFC 7634 through libsodium (esp/sodium.ts); the ICV is checked before any plaintext is used.
-    const nonce = Buffer.allocUnsafe(12);
-    nonce.set(sa.salt, 0);
-    nonce.set(b.subarray(ivAt, ctAt), 4);
-    plain = Buffer.allocUnsafe(ctLength);
+    plain = packetBuffer(ctLength);
     try {
-      sodium()!.crypto_aead_chacha20poly1305_ietf_decrypt_detached(plain, null, b.subarray(ctAt, icvAt), b.subarray(icvAt), gcmAad(sa, b, 0, seq), nonce, rawKey(sa));
+      sodium()!.crypto_aead_chacha20poly1305_ietf_decrypt_detached(plain, null, b.subarray(ctAt, icvAt), b.subarray(icvAt), gcmAad(sa, b, 0, seq), nonce12, rawKey(sa));
     } catch {
       return Reason.IntegrityFailed;
     }
   } else if (sa.enc.aead) {
-    const nonce = Buffer.allocUnsafe(12);
-    nonce.set(sa.salt, 0);
-    nonce.set(b.subarray(ivAt, ctAt), 4);
-    const d = createDecipheriv(sa.cipherName as 'aes-128-gcm', sa.cipherKey, nonce, { authTagLength: 16 });
+    const d = createDecipheriv(sa.cipherName as 'aes-128-gcm', sa.cipherKey, nonce12, { authTagLength: 16 });
     d.setAAD(gcmAad(sa, b, 0, seq));
     d.setAuthTag(b.subarray(icvAt));
     plain = d.update(b.subarray(ctAt, icvAt));
@@ -78,11 +81,8 @@ export function openEsp(sa: EspSa, bytes: Uint8Array, seq: bigint): { payload: B
     h.update(b.subarray(0, icvAt));
     if (sa.esn) h.update(seqHigh(seq));
     if (!timingSafeEqual(h.digest().subarray(0, sa.icvLength), b.subarray(icvAt))) return Reason.IntegrityFailed;
-    const d = createDecipheriv(sa.cipherName, sa.cipherKey, b.subarray(ivAt, ctAt));
-    d.setAutoPadding(false);
-    const head = d.update(b.subarray(ctAt, icvAt));
-    const tail = d.final();
-    plain = tail.length ? Buffer.concat([head, tail]) : head;
+    // The SA's long-lived context over IV | ciphertext; the first block out is not the packet's (esp/cbc-chain.ts).
+    plain = cbcOpener(sa).update(b.subarray(ivAt, icvAt)).subarray(sa.ivLength);
   }
   // Trailer (RFC 4303 §2.4–2.6): padding must be 1, 2, 3, …; next header 59 is a
   // dummy packet (TFC), dropped here as carrying nothing.

@@ -16,10 +16,13 @@ import { espFrame, paddingFor } from './framing.js';
 import { gcmAad, seqHigh } from './header.js';
 import type { EspSa } from './sa.js';
 import { rawKey, sodium, useSodium } from './sodium.js';
+import { packetBuffer } from './slab.js';
+import { cbcSealer } from './cbc-chain.js';
 
-/** The nonce of the libsodium path, filled per packet (used synchronously, never kept). */
-const nonce12 = new Uint8Array(12);
 import { internetChecksum, upperLayerChecksum } from '../wire/checksum.js';
+
+/** The AEAD nonce (salt | IV, RFC 4106 §4 / RFC 7634 §2), filled per packet: node:crypto and libsodium copy it. */
+const nonce12 = Buffer.alloc(12);
 
 const TTL = 64;
 
@@ -50,7 +53,7 @@ export function encryptEsp(sa: EspSa, inner: Uint8Array, seq: bigint, options?: 
   if (typeof f === 'number') return f;
   const { headerLength, payloadStart, nextHeader, nhAt, pad, udp, espLength, total, family } = f;
 
-  const out = Buffer.allocUnsafe(total);
+  const out = packetBuffer(total);
   const proto = sa.encap ? PROTO_UDP : PROTO_ESP;
   if (sa.mode === 'tunnel') writeOuterHeader(sa, inner, out, total, proto);
   else {
@@ -92,14 +95,20 @@ export function sealEsp(sa: EspSa, payload: Uint8Array, nextHeader: number, seq:
 // Write SPI, sequence number, IV, the encrypted payload and trailer, and the ICV at
 // `esp` in `out`, which has exactly the room for them.
 function sealInto(sa: EspSa, out: Buffer, esp: number, plain: Uint8Array, nextHeader: number, pad: number, seq: bigint, explicitIv?: Uint8Array): boolean {
+  // The sequence number's two halves, each converted once (BigInt arithmetic allocates).
+  const low = Number(BigInt.asUintN(32, seq));
+  const high = seq > 0xffffffffn ? Number(BigInt.asUintN(32, seq >> 32n)) : 0;
   out.writeUInt32BE(sa.spi, esp);
-  out.writeUInt32BE(Number(seq & 0xffffffffn), esp + 4);
+  out.writeUInt32BE(low, esp + 4);
   const ivAt = esp + ESP_HEADER;
   if (explicitIv !== undefined) {
     if (explicitIv.length !== sa.ivLength) return false;
     out.set(explicitIv, ivAt);
-  } else if (sa.enc.aead) out.writeBigUInt64BE(seq, ivAt); // unique per key: seq is never reused (R13)
-  else out.set(randomIv(sa.ivLength), ivAt);
+  } else if (sa.enc.aead) {
+    // Unique per key: seq is never reused (R13).
+    out.writeUInt32BE(high, ivAt);
+    out.writeUInt32BE(low, ivAt + 4);
+  } else out.set(randomIv(sa.ivLength), ivAt);
   const iv = out.subarray(ivAt, ivAt + sa.ivLength);
 
   // Plaintext in place: payload, padding 1, 2, 3, … (RFC 4303 §2.4), pad length,
@@ -111,25 +120,29 @@ function sealInto(sa: EspSa, out: Buffer, esp: number, plain: Uint8Array, nextHe
   out[at++] = pad;
   out[at++] = nextHeader;
   const clear = out.subarray(ctAt, at);
-  if (sa.enc.aead && useSodium(sa)) {
-    // RFC 7634 through libsodium, in place: nonce = salt | IV, the same AAD.
+  if (sa.enc.aead) {
     nonce12.set(sa.salt, 0);
     nonce12.set(iv, 4);
+  }
+  if (sa.enc.aead && useSodium(sa)) {
+    // RFC 7634 through libsodium, in place: nonce = salt | IV, the same AAD.
     sodium()!.crypto_aead_chacha20poly1305_ietf_encrypt_detached(clear, out.subarray(at, at + 16), clear, gcmAad(sa, out, esp, seq), null, nonce12, rawKey(sa));
   } else if (sa.enc.aead) {
-    const nonce = Buffer.allocUnsafe(12);
-    nonce.set(sa.salt, 0);
-    nonce.set(iv, 4);
-    const c = createCipheriv(sa.cipherName as 'aes-128-gcm', sa.cipherKey, nonce, { authTagLength: 16 });
+    const c = createCipheriv(sa.cipherName as 'aes-128-gcm', sa.cipherKey, nonce12, { authTagLength: 16 });
     c.setAAD(gcmAad(sa, out, esp, seq));
     c.update(clear).copy(out, ctAt);
     c.final();
     c.getAuthTag().copy(out, at);
   } else {
-    const c = createCipheriv(sa.cipherName, sa.cipherKey, iv);
-    c.setAutoPadding(false);
-    c.update(clear).copy(out, ctAt); // whole blocks: nothing is held back for final()
-    c.final();
+    if (explicitIv === undefined) {
+      // The SA's long-lived context over random block | plaintext: the first block out is the IV (esp/cbc-chain.ts).
+      cbcSealer(sa).update(out.subarray(ivAt, at)).copy(out, ivAt);
+    } else {
+      const c = createCipheriv(sa.cipherName, sa.cipherKey, iv);
+      c.setAutoPadding(false);
+      c.update(clear).copy(out, ctAt); // whole blocks: nothing is held back for final()
+      c.final();
+    }
     const h = createHmac(sa.auth!.hash, sa.authKey!);
     h.update(out.subarray(esp, at));
     if (sa.esn) h.update(seqHigh(seq)); // RFC 4303 §3.3.2.1: ESN high bits follow, not sent

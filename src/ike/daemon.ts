@@ -21,11 +21,11 @@ import { inspect } from 'node:util';
 import type { Gateway } from '../gateway/gateway.js';
 import type { KeyManagerSession } from '../gateway/km-session.js';
 import { LarvalError } from '../common/errors.js';
-import { addressBytes, parseAddress } from '../common/addr.js';
+import { addressBytes, parseAddress, syncLookup } from '../common/addr.js';
 import type { AcquireEvent, ExpireEvent, InvalidSpiEvent, DeletedEvent, PolicySpec, SaSpec } from '../engine/types.js';
 import type { ChildConfig, DhGroup, IkeConnectionConfig, SwanctlConfig } from './config-types.js';
 import {
-  AuthMethod, Exchange, Flag, IKE_HEADER_LENGTH, IKE_PORT, NATT_PORT, NOTIFY_ERROR_MAX, Notify, Payload, Protocol, notifyName,
+  AuthMethod, Exchange, Flag, IKE_HEADER_LENGTH, IKE_PORT, NATT_PORT, NON_ESP_MARKER_LENGTH, NOTIFY_ERROR_MAX, Notify, Payload, Protocol, notifyName,
 } from './constants.js';
 import {
   DH_ID, DhExchange, KeyBytes, childKeymat, deriveIkeKeys, equalConstantTime, natHash, pskAuth, rekeySkeyseed, skeyseed,
@@ -119,6 +119,7 @@ export class IkeDaemon {
   private readonly counters: Record<string, number> = {};
   private readonly cookieSecret = randomBytes(32);
   private espHandler: ((msg: Buffer, address: string, port: number, local: string) => void) | null = null;
+  private espFlush: (() => void) | null = null;
   private timer: NodeJS.Timeout | null = null;
   private closed = false;
   private nextSpi = (0x1000 + ((Math.random() * 0x7fff0000) >>> 0)) >>> 0;
@@ -183,7 +184,8 @@ export class IkeDaemon {
   }
 
   private open(address: string, port: number, natt: boolean): Promise<Socket> {
-    const s = createSocket({ type: 'udp4', reuseAddr: false });
+    // Sends name IP addresses only: no dns.lookup tick per datagram (the gateway's ESP goes out here too).
+    const s = createSocket({ type: 'udp4', reuseAddr: false, lookup: syncLookup });
     return new Promise((resolve, reject) => {
       s.once('error', (err) => {
         try { s.close(); } catch { /* never bound */ }
@@ -218,16 +220,30 @@ export class IkeDaemon {
     this.km.close();
   }
 
-  /** ESP in UDP arriving on a port-4500 socket (anything without the non-ESP marker). */
-  onEsp(handler: (msg: Buffer, address: string, port: number, local: string) => void): void {
+  /**
+   * ESP in UDP arriving on a port-4500 socket (anything without the non-ESP marker).
+   * `flush`, if given, is called before each IKE datagram is handled: a handler that
+   * collects ESP into batches (the TUN gateway) handles what it holds first, so that
+   * ESP and IKE take effect in arrival order (ESP sent before a DELETE or a rekey
+   * still meets the SAs it was sent on).
+   */
+  onEsp(handler: (msg: Buffer, address: string, port: number, local: string) => void, flush?: () => void): void {
     this.espHandler = handler;
+    this.espFlush = flush ?? null;
   }
 
   /** Send ESP in UDP from our port 4500 on `local` (default the first local address). */
   sendEsp(payload: Uint8Array, address: string, port: number, local?: string): void {
+    this.espSocket(local)?.send(payload, port, address);
+  }
+
+  /**
+   * The port-4500 socket of `local` (default: of the first local address), or null when
+   * nothing is bound: the TUN gateway sends its ESP on it directly, a batch at a time.
+   */
+  espSocket(local?: string): Socket | null {
     const s = (local && this.sockets.get(local)) || this.sockets.values().next().value;
-    if (!s) return;
-    s.natt.send(payload, port, address);
+    return s ? s.natt : null;
   }
 
   stats(): IkeDaemonStats {
@@ -464,6 +480,13 @@ export class IkeDaemon {
   /** A datagram from the network (also the entry point for tests and benchmarks). */
   receive(msg: Buffer, address: string, port: number, local: string, localPort: number): void {
     if (this.closed) return;
+    // ESP (no non-ESP marker, RFC 3948 §2.2) straight to the data path, without a
+    // closure per datagram; the rest (short ones included) as below.
+    if (localPort === this.ports.natt && msg.length >= NON_ESP_MARKER_LENGTH && this.espHandler && (msg[0] | msg[1] | msg[2] | msg[3]) !== 0) {
+      this.espHandler(msg, address, port, local);
+      return;
+    }
+    if (this.espFlush) this.safely(this.espFlush, 'esp-flush');
     this.safely(() => {
       if (localPort === this.ports.natt) {
         if (msg.length === 1 && msg[0] === 0xff) return this.count('natt-keepalive');

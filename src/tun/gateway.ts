@@ -9,6 +9,13 @@
 // this kernel that would make the kernel swallow ESP). Without --swanctl a plain
 // socket on --listen carries the ESP of manual SAs only; nothing is negotiated.
 // (The unauthenticated test key exchange of issue 7 is gone: issue 13.)
+//
+// The data path (issue 16) is the same in both modes and works a batch at a time:
+// the packets of one TUN read burst go through one Gateway.output() call and out
+// with one send each (no address string built per packet, no dns.lookup tick);
+// the ESP datagrams of one event-loop turn, from either socket, are collected in one
+// arena (DatagramBatcher), get their outer headers written in front in place
+// (InboundFramer) and go through one Gateway.input() call.
 
 import { createSocket, type Socket } from 'node:dgram';
 import * as L from '../../assembly/layout.js';
@@ -17,9 +24,10 @@ import { createIkeDaemon, type IkeDaemon, type IkeDaemonStats } from '../ike/dae
 import type { SwanctlConfig } from '../ike/config-types.js';
 import { TunDevice } from './device.js';
 import { LarvalError } from '../common/errors.js';
-import { emitIpv4 } from '../wire/ipv4.js';
 import { parseAddress } from '../common/addr.js';
-import { IPV4_MIN_HEADER, NATT_PORT, NON_ESP_MARKER_LEN, PROTO_UDP, UDP_HEADER } from '../../assembly/wire-defs.js';
+import { NON_ESP_MARKER_LEN, UDP_HEADER } from '../../assembly/wire-defs.js';
+import { DatagramBatcher, ipv4String, syncLookup, type BatcherStats, type DatagramBatch } from './udp.js';
+import { InboundFramer, OUTER_HEADROOM } from './frame.js';
 import type { PolicySpec, SaSpec } from '../engine/types.js';
 
 /** What TunGateway.open() takes: the TUN device, the IKE configuration and/or manual policies and SAs. */
@@ -49,7 +57,13 @@ export interface TunGatewayCounters {
   drops: Record<string, number>;
 }
 
-const IPV4_HEADER = IPV4_MIN_HEADER;
+/**
+ * Socket buffers of the --listen socket: bursts wait there while the event loop
+ * encrypts (the kernel caps them at net.core.rmem_max / wmem_max). What is queued
+ * there is also delay under load; LARVAL_UDP_BUFFER_BYTES overrides it (bench:tun
+ * `larval+LARVAL_UDP_BUFFER_BYTES=...` measures the trade).
+ */
+const UDP_BUFFER_BYTES = ((v) => (Number.isInteger(v) && v >= 4096 ? v : 8 << 20))(Number(process.env.LARVAL_UDP_BUFFER_BYTES));
 
 /** larval as a userspace IPsec gateway between a TUN device and ESP in UDP (what `larval tun` runs). Open it with TunGateway.open(). */
 export class TunGateway {
@@ -63,6 +77,16 @@ export class TunGateway {
   ) {}
 
   private readonly counters: TunGatewayCounters = { tunIn: 0, tunOut: 0, udpIn: 0, udpOut: 0, acquires: 0, drops: {} };
+  /** ESP datagrams from the peers, a batch per event-loop turn, with room for the outer headers. */
+  private readonly inbound = new DatagramBatcher((b) => this.fromPeers(b), OUTER_HEADROOM);
+  private readonly framer = new InboundFramer(this.inbound.batch.capacity);
+  // The last destination and source of an ESP packet sent and what they resolved to:
+  // one SA's packets come in a row, so the address string and the socket are looked
+  // up once per run of packets, not per packet.
+  private lastDst = -1;
+  private lastDstString = '';
+  private lastSrc = -1;
+  private lastSocket: Socket | null = null;
   private clock: NodeJS.Timeout | null = null;
   private readonly fatalListeners: ((err: Error) => void)[] = [];
 
@@ -84,7 +108,7 @@ export class TunGateway {
       ike = await createIkeDaemon({ gateway: gw, config: options.swanctl, now: () => performance.now() - t0, ...(options.ikePorts ? { ports: options.ikePorts } : {}), ...(options.log ? { log: options.log } : {}), name: 'larval-ike' });
     } else {
       const l = options.listen!;
-      const s = createSocket('udp4');
+      const s = createSocket({ type: 'udp4', lookup: syncLookup });
       socket = s;
       try {
         await new Promise<void>((resolve, reject) => {
@@ -98,8 +122,8 @@ export class TunGateway {
         throw new LarvalError('EINVAL', `tun: cannot listen on ${l.address}:${l.port}: ${(err as Error).message}`);
       }
       try {
-        s.setRecvBufferSize(8 << 20);
-        s.setSendBufferSize(8 << 20);
+        s.setRecvBufferSize(UDP_BUFFER_BYTES);
+        s.setSendBufferSize(UDP_BUFFER_BYTES);
       } catch {
         /* the default stays */
       }
@@ -122,12 +146,16 @@ export class TunGateway {
   }
 
   private start(): void {
-    if (this.ike) this.ike.onEsp((msg, address, port, local) => this.fromPeer(msg, address, port, local));
-    else this.socket!.on('message', (msg, rinfo) => {
-      // A marked message is IKE, and nothing here speaks IKE without --swanctl.
-      if (msg.length >= NON_ESP_MARKER_LEN && msg.readUInt32BE(0) === 0) return this.dropCount('ike-without-daemon');
-      this.fromPeer(msg, rinfo.address, rinfo.port, this.options.listen!.address);
-    });
+    // ESP collected in this turn is handled before an IKE datagram that came after it (arrival order).
+    if (this.ike) this.ike.onEsp((msg, address, port, local) => this.receive(msg, address, port, local), () => this.inbound.deliver());
+    else {
+      const local = this.options.listen!.address;
+      this.socket!.on('message', (msg, rinfo) => {
+        // A marked message is IKE, and nothing here speaks IKE without --swanctl.
+        if (msg.length >= NON_ESP_MARKER_LEN && msg[0] === 0 && msg[1] === 0 && msg[2] === 0 && msg[3] === 0) return this.dropCount('ike-without-daemon');
+        this.receive(msg, rinfo.address, rinfo.port, local);
+      });
+    }
     this.tun.onPackets((packets) => this.fromTun(packets));
     // Packets that waited for an SA leave, encapsulated, the moment it is installed (R9).
     this.gw.on('release', (r) => {
@@ -148,44 +176,61 @@ export class TunGateway {
   private fromTun(packets: Uint8Array[]): void {
     this.counters.tunIn += packets.length;
     const out = this.gw.output(packets, this.now());
-    for (const p of out.packets) if (p) this.send(p);
+    const wire = out.packets;
+    for (let i = 0; i < wire.length; i++) {
+      const p = wire[i];
+      if (p) this.send(p);
+    }
     this.count(out.verdicts);
   }
 
   // What the gateway built is a whole IP packet: ESP in UDP to the SA's peer. The
   // kernel makes the outer headers again, so the UDP payload is what goes on the
-  // socket, to the outer destination address and UDP port the SA chose.
+  // socket, to the outer destination address and UDP port the SA chose, from the
+  // socket of its outer source address.
   private send(p: Uint8Array): void {
-    const ihl = (p[0] & 15) * 4;
     if (p[0] >> 4 !== 4 || p[9] !== 17) return; // not ESP in UDP: not for the tunnel (bypass is not forwarded)
+    const ihl = (p[0] & 15) * 4;
+    const dst = ((p[16] << 24) | (p[17] << 16) | (p[18] << 8) | p[19]) >>> 0;
+    const src = ((p[12] << 24) | (p[13] << 16) | (p[14] << 8) | p[15]) >>> 0;
+    if (dst !== this.lastDst) {
+      this.lastDst = dst;
+      this.lastDstString = ipv4String(dst);
+    }
+    if (src !== this.lastSrc) {
+      this.lastSrc = src;
+      this.lastSocket = this.ike ? this.ike.espSocket(ipv4String(src)) : this.socket;
+    }
+    const socket = this.lastSocket;
+    if (!socket) return this.dropCount('no-esp-socket'); // an SA from an address the daemon does not listen on
     this.counters.udpOut++;
-    const dst = `${p[16]}.${p[17]}.${p[18]}.${p[19]}`;
-    const src = `${p[12]}.${p[13]}.${p[14]}.${p[15]}`;
     const dport = (p[ihl + 2] << 8) | p[ihl + 3];
-    const payload = p.subarray(ihl + UDP_HEADER);
-    if (this.ike) this.ike.sendEsp(payload, dst, dport, src);
-    else this.socket!.send(payload, dport, dst);
+    socket.send(p.subarray(ihl + UDP_HEADER), dport, this.lastDstString);
   }
 
-  private fromPeer(msg: Buffer, address: string, port: number, local: string): void {
-    this.counters.udpIn++;
-    // Rebuild the outer packet the engine's inbound path expects: IPv4 + UDP to 4500.
-    const p = Buffer.allocUnsafe(IPV4_HEADER + UDP_HEADER + msg.length);
-    emitIpv4({ src: address, dst: local, protocol: PROTO_UDP, payloadLength: UDP_HEADER + msg.length }, p);
-    // UDP checksum zero, as RFC 3948 §2.1 sends it (the socket already checked it).
-    p.writeUInt16BE(port, 20);
-    p.writeUInt16BE(NATT_PORT, 22);
-    p.writeUInt16BE(UDP_HEADER + msg.length, 24);
-    p.writeUInt16BE(0, 26);
-    msg.copy(p, 28);
-    const res = this.gw.input([p], this.now());
+  // One ESP datagram from a peer (either socket): into the batch of this event-loop turn.
+  private receive(msg: Buffer, address: string, port: number, local: string): void {
+    // Not IPv4 (the sockets are udp4: never) or larger than the arena: counted, as every drop.
+    if (!this.inbound.push(msg, address, port, local)) {
+      this.counters.udpIn++;
+      this.dropCount('not-esp');
+    }
+  }
+
+  // The ESP datagrams of one event-loop turn: outer headers written in front of each
+  // (the engine's inbound path sees IPv4 + UDP to 4500 + ESP, RFC 3948), one
+  // Gateway.input() call, the inner packets into the device.
+  private fromPeers(batch: DatagramBatch): void {
+    this.counters.udpIn += batch.count;
+    const res = this.gw.input(this.framer.frame(batch), this.now());
     const v = res.verdicts;
+    const inner = res.packets;
     for (let i = 0; i < v.length; i++) {
-      const inner = res.packets[i];
+      const p = inner[i];
       const code = v.verdictCode(i);
-      if (inner && inner !== p && code === L.Verdict.Protect) {
+      if (p && code === L.Verdict.Protect) {
         this.counters.tunOut++;
-        this.tun.write(inner);
+        this.tun.write(p);
       } else if (code === L.Verdict.Drop || code === L.Verdict.Malformed) {
         this.dropCount(v.reason(i));
       } else {
@@ -213,12 +258,13 @@ export class TunGateway {
     this.ike?.rekeyChildren();
   }
 
-  stats(): TunGatewayCounters & { engine: ReturnType<Gateway['stats']>['resolution']; tables: ReturnType<Gateway['stats']>['tables']; memory: { rss: number; heapUsed: number; external: number }; tun: ReturnType<TunDevice['stats']>; ike: IkeDaemonStats | null } {
+  stats(): TunGatewayCounters & { engine: ReturnType<Gateway['stats']>['resolution']; tables: ReturnType<Gateway['stats']>['tables']; keys: ReturnType<Gateway['stats']>['keys']; memory: { rss: number; heapUsed: number; external: number }; tun: ReturnType<TunDevice['stats']>; udp: BatcherStats; ike: IkeDaemonStats | null } {
     const ike = this.ike?.stats() ?? null;
     const all = this.gw.stats();
     const m = process.memoryUsage();
-    // tables and memory: issue 17 checks bounds under attack and in the soak (SAs freed, RSS flat).
-    return { ...this.counters, acquires: ike?.counters.acquires ?? 0, drops: { ...this.counters.drops }, engine: all.resolution, tables: all.tables, memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external }, tun: this.tun.stats(), ike };
+    // tables, keys and memory: issue 17 checks bounds under attack and in the soak (SAs and key entries freed, RSS flat).
+    // udp: the inbound batches (issue 16: datagrams per engine call).
+    return { ...this.counters, acquires: ike?.counters.acquires ?? 0, drops: { ...this.counters.drops }, engine: all.resolution, tables: all.tables, keys: all.keys, memory: { rss: m.rss, heapUsed: m.heapUsed, external: m.external }, tun: this.tun.stats(), udp: this.inbound.stats(), ike };
   }
 
   async close(): Promise<void> {

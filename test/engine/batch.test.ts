@@ -18,6 +18,20 @@ function pack(packets: Uint8Array[]): PacketBuffer {
 }
 
 describe('batch input forms', () => {
+  it('verdicts of outbound() stay as they were after later calls, one batch or many (records are never shared)', async () => {
+    // outbound() cuts its records from chunks it never reuses (issue 15): a kept
+    // Verdicts must not change when later calls, past a chunk's end, write theirs.
+    const e = await createEngine({ batchSize: 256 });
+    const [bypass] = e.addPolicies([{ dir: 'out', dst: '10.0.0.0/8', proto: 'udp', action: 'bypass' }]);
+    const hit = (port: number) => buildPacket({ src: '192.0.2.1', dst: '10.1.2.3', proto: 'udp', srcPort: port, dstPort: 53 });
+    const miss = (port: number) => buildPacket({ src: '192.0.2.1', dst: '198.51.100.7', proto: 'udp', srcPort: port, dstPort: 53 });
+    const first = e.outbound(packetBuffer(Array.from({ length: 256 }, (_, i) => hit(1000 + i))), 1);
+    const many = e.outbound(Array.from({ length: 600 }, (_, i) => hit(i)), 1);
+    for (let round = 0; round < 80; round++) e.outbound(packetBuffer(Array.from({ length: 256 }, (_, i) => miss(i))), 1);
+    for (let i = 0; i < 256; i++) expect(first.policyId(i)).toBe(bypass);
+    for (let i = 0; i < 600; i++) expect(many.policyId(i)).toBe(bypass);
+  });
+
   it('a PacketBuffer and an array of the same packets give identical verdicts, across batch and arena splits', async () => {
     const policies = randomPolicySet({ family: 4, count: 300, seed: 3 });
     const flows = generateTrace(policies, 5000, { seed: 4 });
@@ -62,5 +76,19 @@ describe('batch input forms', () => {
     expect(() => e.outbound({ ...pb, wireLengths: [1, 1] })).toThrow(/packets\.wireLengths\[0\]/);
     expect(() => e.outbound({ ...pb, count: 3 })).toThrow(/packets\.count/);
     expect(e.stats().packets.out).toBe(0);
+  });
+
+  it('refuses bad Uint32Array PacketBuffers the same way, in one batch (checked by the engine) and in many (checked by the host)', async () => {
+    for (const batchSize of [256, 1]) {
+      const e = await createEngine({ batchSize });
+      const pb = pack([buildPacket({ src: '10.0.0.1', dst: '10.0.0.2', proto: 'udp' }), buildPacket({ src: '10.0.0.1', dst: '10.0.0.3', proto: 'udp' })]);
+      const u = (xs: number[]) => Uint32Array.from(xs);
+      expect(() => e.outbound({ ...pb, offsets: u([pb.offsets[1], 0]) })).toThrow(/packets\.offsets\[1\]/);
+      expect(() => e.outbound({ ...pb, lengths: u([20, pb.data.length]) })).toThrow(/packets\.lengths\[1\].*within data/);
+      expect(() => e.outbound({ ...pb, wireLengths: u([pb.lengths[0], 1]) })).toThrow(/packets\.wireLengths\[1\]/);
+      expect(e.stats().packets.out).toBe(0);
+      expect(e.outbound({ ...pb, wireLengths: u([pb.lengths[0], pb.lengths[1]]) }).length).toBe(2);
+      expect(e.stats().packets.out).toBe(2);
+    }
   });
 });

@@ -83,6 +83,11 @@ print('done', flush=True)
 `;
 
 const lab = new TwoGateways();
+/** UDP datagrams the kernel dropped in A's namespace because a socket's receive buffer was full. */
+function udpReceiveErrors(): number {
+  const [names, values] = lab.inNs('a', 'cat /proc/net/snmp').split('\n').filter((l) => l.startsWith('Udp:')).map((l) => l.trim().split(/\s+/));
+  return Number(values[names.indexOf('RcvbufErrors')]);
+}
 const sum = (o: Record<string, number> | undefined) => Object.values(o ?? {}).reduce((x, y) => x + y, 0);
 
 describe.skipIf(labMissing !== null)('larval tun under hostile datagrams (issue 17 item 2)', () => {
@@ -112,6 +117,7 @@ describe.skipIf(labMissing !== null)('larval tun under hostile datagrams (issue 
     };
     const before = await transfer(8 << 20);
     const a0 = await lab.stats('a');
+    const kernel0 = udpReceiveErrors();
     const rss0 = lab.rssOf(lab.gw.a!);
 
     // The attack runs while a transfer is going (the sniffer needs ESP on the wire).
@@ -138,12 +144,13 @@ describe.skipIf(labMissing !== null)('larval tun under hostile datagrams (issue 
     during /= transfers;
     const after = await transfer(8 << 20);
     const a1 = await lab.stats('a');
+    const kernelDrops = udpReceiveErrors() - kernel0;
     const classes = attacker.lines.filter((s) => s.startsWith('{"class"')).map((s) => JSON.parse(s) as { class: string; sent: number });
     const sent = classes.reduce((x, c) => x + c.sent, 0);
     const espDrops = sum(a1.drops) - sum(a0.drops);
     const ikeDrops = sum(a1.ike?.drops) - sum(a0.ike?.drops);
     const read = a1.udpIn - a0.udpIn;
-    console.log(`attack: ${JSON.stringify(classes)}; A read ${read} ESP datagrams, dropped ${espDrops} (ESP) + ${ikeDrops} (IKE); drops by reason ${JSON.stringify(a1.drops)}; IKE drops ${JSON.stringify(a1.ike?.drops)}`);
+    console.log(`attack: ${JSON.stringify(classes)}; A read ${read} ESP datagrams, dropped ${espDrops} (ESP) + ${ikeDrops} (IKE); kernel receive-buffer drops ${kernelDrops}; drops by reason ${JSON.stringify(a1.drops)}; IKE drops ${JSON.stringify(a1.ike?.drops)}`);
     console.log(`attack: TCP before ${before.toFixed(0)} Mbit/s, during ${during.toFixed(0)} Mbit/s (${transfers} transfers, attack ${attackSeconds.toFixed(1)} s), after ${after.toFixed(0)} Mbit/s; RSS ${(rss0 / 2 ** 20).toFixed(1)} -> max ${(rssMax / 2 ** 20).toFixed(1)} MiB; INVALID_SPI events ${a1.engine.invalidSpiEvents - a0.engine.invalidSpiEvents}, suppressed ${a1.engine.invalidSpiSuppressed - a0.engine.invalidSpiSuppressed}`);
 
     expect(lab.gw.a!.proc.exitCode).toBeNull();
@@ -153,9 +160,10 @@ describe.skipIf(labMissing !== null)('larval tun under hostile datagrams (issue 
     // Each ESP datagram A read from the socket is either delivered or a counted drop.
     const delivered = a1.tunOut - a0.tunOut;
     expect(delivered + espDrops).toBe(read);
-    // Nearly all of what was sent reached larval and was counted (the kernel may drop
-    // some of a flood when the socket buffer is full: those are counted by the kernel).
-    expect(espDrops + ikeDrops).toBeGreaterThan(sent * 0.5);
+    // Most of what was sent reached larval and was counted, or the kernel dropped it
+    // when the socket buffer was full (a gateway starved of CPU on a busy machine) and
+    // counted it itself (UDP RcvbufErrors in A's namespace).
+    expect(espDrops + ikeDrops + kernelDrops).toBeGreaterThan(sent * 0.5);
     // R18: the unknown-SPI flood makes at most invalidSpiRate (100) INVALID_SPI events per second.
     const events = a1.engine.invalidSpiEvents - a0.engine.invalidSpiEvents;
     expect(events).toBeLessThanOrEqual(100 * (Math.ceil(attackSeconds) + 2));

@@ -9,7 +9,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createInterface } from 'node:readline';
 
-export const root = new URL('../../', import.meta.url).pathname;
+// Two levels up is the repository from test/tun/, three from dist/test/tun/ (bench/soak.ts imports this).
+const up2 = new URL('../../', import.meta.url).pathname;
+export const root = existsSync(join(up2, 'package.json')) ? up2 : new URL('../../../', import.meta.url).pathname;
 export const cli = join(root, 'dist/src/cli/main.js');
 const have = (cmd: string) => spawnSync('sh', ['-c', `command -v ${cmd}`]).status === 0;
 export const labMissing = process.getuid?.() !== 0 ? 'not running as root'
@@ -35,6 +37,8 @@ export interface Larval {
   stderr: () => string;
   exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
   waitFor: (pred: (l: Line) => boolean, ms?: number, what?: string) => Promise<Line>;
+  /** Calls fn with each JSON line as it arrives (the soak samples the stats lines). */
+  onLine: (fn: (l: Line) => void) => void;
 }
 
 export function swanctlConf(side: Side, extraChild = ''): string {
@@ -65,6 +69,8 @@ export class TwoGateways {
   readonly ns = { a: `l17a-${this.id}`, b: `l17b-${this.id}` };
   readonly dir = mkdtempSync(join(tmpdir(), 'larval-17-'));
   readonly gw: Partial<Record<Side, Larval>> = {};
+  /** Appended to the default `larval tun` arguments (e.g. --stats-interval 1s). */
+  tunArgs: string[] = [];
   private readonly procs: ChildProcess[] = [];
 
   inNs(side: Side, cmd: string): string {
@@ -89,17 +95,19 @@ export class TwoGateways {
 
   /** Starts `larval tun` (or anything else with `argv`) in a side's namespace. */
   start(side: Side, argv?: string[], wrap: string[] = []): Larval {
-    const args = argv ?? ['tun', '--swanctl', join(this.dir, `${side}.swanctl`), '--dev', 'lt0'];
+    const args = argv ?? ['tun', '--swanctl', join(this.dir, `${side}.swanctl`), '--dev', 'lt0', ...this.tunArgs];
     const proc = spawn('ip', ['netns', 'exec', this.ns[side], ...wrap, process.execPath, cli, ...args], { stdio: ['ignore', 'pipe', 'pipe'] });
     this.procs.push(proc);
     const lines: Line[] = [];
     let err = '';
     proc.stderr!.on('data', (d: Buffer) => { err += d.toString(); });
     const waiters: { pred: (l: Line) => boolean; resolve: (l: Line) => void }[] = [];
+    const listeners: ((l: Line) => void)[] = [];
     createInterface({ input: proc.stdout! }).on('line', (text) => {
       let l: Line;
       try { l = JSON.parse(text) as Line; } catch { l = { event: 'text', text }; }
       lines.push(l);
+      for (const fn of listeners) fn(l);
       for (const w of [...waiters]) if (w.pred(l)) {
         waiters.splice(waiters.indexOf(w), 1);
         w.resolve(l);
@@ -112,7 +120,7 @@ export class TwoGateways {
       const t = setTimeout(() => reject(new Error(`larval ${side}: timed out waiting for ${what}; stderr: ${err.slice(-500)}; last: ${JSON.stringify(lines.slice(-2)).slice(0, 500)}`)), ms);
       waiters.push({ pred, resolve: (l) => { clearTimeout(t); resolve(l); } });
     });
-    const l: Larval = { proc, lines, stderr: () => err, exited, waitFor };
+    const l: Larval = { proc, lines, stderr: () => err, exited, waitFor, onLine: (fn) => { listeners.push(fn); } };
     if (!argv) this.gw[side] = l;
     return l;
   }

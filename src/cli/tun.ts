@@ -80,28 +80,18 @@ export async function tunCommand(argv: string[]): Promise<void> {
     ...(listen ? { listen } : {}),
     ...(values.log ? { log: (msg: string) => process.stdout.write(JSON.stringify({ event: 'log', msg }) + '\n') } : {}),
   });
-  const line = (event: string) => process.stdout.write(JSON.stringify({ event, dev: g.tun.name, ...g.stats(), ...(g.ike ? { sas: g.ike.list() } : {}) }) + '\n');
   process.stdout.write(JSON.stringify({ event: 'up', dev: g.tun.name, connections: swanctl?.connections.map((c) => c.name) ?? [], ...(listen ? { listen } : {}) }) + '\n');
-  process.on('SIGUSR1', () => line('stats'));
   process.on('SIGUSR2', () => g.rekey());
-  const every = values['stats-interval'] ? setInterval(() => line('stats'), parseDuration(values['stats-interval'], '--stats-interval')) : null;
-  const failure = await new Promise<Error | null>((resolve) => {
-    const stop = () => resolve(null);
-    process.once('SIGINT', stop);
-    process.once('SIGTERM', stop);
-    g.onFatal((err) => resolve(err));
-  });
-  if (every) clearInterval(every);
-  line('stopped');
-  await g.close();
-  // The device failed (deleted under us): one line on stderr and exit 1 (main's describeFailure).
-  if (failure) throw failure instanceof LarvalError ? failure : new LarvalError('EIO', `tun: ${failure.message}`);
+  await serve(g, () => ({ dev: g.tun.name, ...g.stats(), ...(g.ike ? { sas: g.ike.list() } : {}) }), values['stats-interval']);
 }
 
-async function runWorkers(workers: number, dev: string, mtu: number, setkey: Awaited<ReturnType<typeof loadSetkey>>, listen: { address: string; port: number }, statsInterval: string | undefined): Promise<void> {
-  const g = await TunWorkers.open({ workers, dev, mtu, listen, policies: setkey.policies.map(policySpec), sas: setkey.sas.map(saSpec) });
-  const line = (event: string) => process.stdout.write(JSON.stringify({ event, dev: g.name, ...g.stats() }) + '\n');
-  process.stdout.write(JSON.stringify({ event: 'up', dev: g.name, workers, listen }) + '\n');
+/**
+ * Runs an open gateway until SIGINT/SIGTERM or a device failure: a stats line on
+ * SIGUSR1 and every --stats-interval, a 'stopped' line, then close. A device that
+ * failed (deleted under us) ends in one line on stderr and exit 1 (main's describeFailure).
+ */
+async function serve(g: { onFatal(fn: (err: Error) => void): void; close(): Promise<void> }, snapshot: () => object, statsInterval: string | undefined): Promise<void> {
+  const line = (event: string) => process.stdout.write(JSON.stringify({ event, ...snapshot() }) + '\n');
   process.on('SIGUSR1', () => line('stats'));
   const every = statsInterval ? setInterval(() => line('stats'), parseDuration(statsInterval, '--stats-interval')) : null;
   const failure = await new Promise<Error | null>((resolve) => {
@@ -114,4 +104,10 @@ async function runWorkers(workers: number, dev: string, mtu: number, setkey: Awa
   line('stopped');
   await g.close();
   if (failure) throw failure instanceof LarvalError ? failure : new LarvalError('EIO', `tun: ${failure.message}`);
+}
+
+async function runWorkers(workers: number, dev: string, mtu: number, setkey: Awaited<ReturnType<typeof loadSetkey>>, listen: { address: string; port: number }, statsInterval: string | undefined): Promise<void> {
+  const g = await TunWorkers.open({ workers, dev, mtu, listen, policies: setkey.policies.map(policySpec), sas: setkey.sas.map(saSpec) });
+  process.stdout.write(JSON.stringify({ event: 'up', dev: g.name, workers, listen }) + '\n');
+  await serve(g, () => ({ dev: g.name, ...g.stats() }), statsInterval);
 }

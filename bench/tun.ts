@@ -2,6 +2,9 @@
 // each between two network namespaces joined by a veth pair:
 //
 //   larval     two `larval tun` gateways (AES-GCM-128, ESP in UDP, the test key exchange)
+//   larval-wN  `larval tun --workers N` (src/tun/workers.ts): a multi-queue TUN device,
+//              N worker threads, N manual AES-GCM SAs each way (one per worker);
+//              larval-wN-stgc the same under `node --single-threaded-gc`
 //   larval-chacha  the same with manual ChaCha20-Poly1305 SAs (RFC 7634; libsodium when
 //              sodium-native is installed), larval-gcm with manual AES-GCM SAs
 //   strongswan two strongSwan charon gateways with kernel-libipsec (userspace ESP in
@@ -22,7 +25,9 @@
 // for its row. Namespaces and veths have names unique to this run and are deleted
 // on exit, also on failure or Ctrl-C.
 //
-//   npm run bench:tun -- [--time 8] [--paths larval,larval-chacha,strongswan,relay,veth] [--rounds 1] [--json FILE]
+//   npm run bench:tun -- [--time 8] [--paths larval,larval-chacha,strongswan,relay,veth] [--rounds 1] [--json FILE] [--streams 1]
+//   --streams: parallel TCP connections (iperf3 -P) on every path: one connection is one
+//   flow, which the kernel gives to one queue of a multi-queue device (one worker).
 //   --paths may also name larval-chacha, larval-gcm and larval@DIR (the larval built in DIR, e.g. an
 //   earlier commit, to measure one change side by side) and larval+NAME=VALUE (this build with an
 //   environment variable set, e.g. larval+LARVAL_TUN_SPIN_US=0).
@@ -51,9 +56,11 @@ const { values: opts } = parseArgs({
     rounds: { type: 'string', default: '1' },
     json: { type: 'string' },
     keep: { type: 'boolean', default: false },
+    streams: { type: 'string', default: '1' },
   },
 });
 const SECONDS = Number(opts.time);
+const STREAMS = Number(opts.streams);
 const tag = `${(process.pid % 46656).toString(36)}${Math.floor(Math.random() * 1296).toString(36)}`.padStart(5, '0');
 const dir = mkdtempSync(join(tmpdir(), 'larval-bench-tun-'));
 const namespaces: string[] = [];
@@ -127,11 +134,11 @@ function deletePair(p: Pair): void {
 }
 
 /** A persistent TUN device `lt0` in each namespace with the inner address and the route to the other side. */
-function addTun(p: Pair): void {
+function addTun(p: Pair, multiQueue = false): void {
   for (const side of ['a', 'b'] as const) {
     const ns = p[side];
     const other = side === 'a' ? 'b' : 'a';
-    sh(`ip -n ${ns} tuntap add dev lt0 mode tun && ip -n ${ns} link set lt0 mtu ${MTU} up && ip -n ${ns} addr add ${INNER[side]}/24 dev lt0`);
+    sh(`ip -n ${ns} tuntap add dev lt0 mode tun${multiQueue ? ' multi_queue' : ''} && ip -n ${ns} link set lt0 mtu ${MTU} up && ip -n ${ns} addr add ${INNER[side]}/24 dev lt0`);
     sh(`ip -n ${ns} route add ${INNER[other].replace(/\.\d+$/, '.0')}/24 dev lt0`);
   }
 }
@@ -225,7 +232,7 @@ async function measurePath(path: string, p: Pair, gws: { label: string; pid: num
   children.push(ping);
   let pingOut = '';
   ping.stdout!.on('data', (d: Buffer) => { pingOut += d.toString(); });
-  const client = spawnSync('ip', ['netns', 'exec', p.a, 'iperf3', '-c', dst, '-B', src, '-t', String(SECONDS), '-J'], { encoding: 'utf8', maxBuffer: 64 << 20 });
+  const client = spawnSync('ip', ['netns', 'exec', p.a, 'iperf3', '-c', dst, '-B', src, '-t', String(SECONDS), '-P', String(STREAMS), '-J'], { encoding: 'utf8', maxBuffer: 64 << 20 });
   const elapsed = (performance.now() - t0) / 1000;
   const m1 = machineCpu();
   const idleCores = ((m1.idle - m0.idle) / (m1.total - m0.total)) * cpus().length;
@@ -271,37 +278,41 @@ function packetCount(c: Record<string, any>): number {
 
 // -- the paths -------------------------------------------------------------------
 
-/** Manual SAs both ways (ESP in UDP, fixed bench keys): no key exchange at all. */
-function manualSas(alg: 'aes-gcm-16' | 'chacha20-poly1305'): string {
+/** Manual SAs both ways (ESP in UDP, fixed bench keys): no key exchange at all. `perSide` SAs each way (--workers: one per worker). */
+function manualSas(alg: 'aes-gcm-16' | 'chacha20-poly1305', perSide = 1): string {
   const len = alg === 'aes-gcm-16' ? 20 : 36;
   const key = (seed: number) => '0x' + Array.from({ length: len }, (_, i) => ((i * 29 + seed) & 255).toString(16).padStart(2, '0')).join('');
-  return `add ${UNDER.a}[4500] ${UNDER.b}[4500] esp-udp 0x2001 -m tunnel -E ${alg} ${key(1)};\n`
-    + `add ${UNDER.b}[4500] ${UNDER.a}[4500] esp-udp 0x2002 -m tunnel -E ${alg} ${key(2)};\n`;
+  let conf = '';
+  for (let k = 0; k < perSide; k++) {
+    conf += `add ${UNDER.a}[4500] ${UNDER.b}[4500] esp-udp 0x${(0x2001 + 2 * k).toString(16)} -m tunnel -E ${alg} ${key(1 + 2 * k)};\n`
+      + `add ${UNDER.b}[4500] ${UNDER.a}[4500] esp-udp 0x${(0x2002 + 2 * k).toString(16)} -m tunnel -E ${alg} ${key(2 + 2 * k)};\n`;
+  }
+  return conf;
 }
 
 function setkeyConf(l: string, r: string, us: string, them: string): string {
   return `spdadd ${l} ${r} any -P out ipsec esp/tunnel/${us}-${them}/require;\nspdadd ${r} ${l} any -P in ipsec esp/tunnel/${them}-${us}/require;\n`;
 }
 
-async function runLarval(workers?: number, cli = CLI, label?: string, env: Record<string, string> = {}, manual?: 'aes-gcm-16' | 'chacha20-poly1305'): Promise<Result> {
+async function runLarval(workers?: number, cli = CLI, label?: string, env: Record<string, string> = {}, manual?: 'aes-gcm-16' | 'chacha20-poly1305', nodeFlags: string[] = []): Promise<Result> {
   const name = label ? `c${namespaces.length}` : workers ? `w${workers}` : 'l';
   const p = makePair(name);
   let a: Proc | undefined, b: Proc | undefined;
   try {
-    addTun(p);
+    addTun(p, workers !== undefined);
     // Manual SAs both ways: `larval tun` negotiates only through IKE (--swanctl), and the
     // bench measures the data path, not the negotiation.
-    const sas = manualSas(manual ?? 'aes-gcm-16');
+    const sas = manualSas(manual ?? 'aes-gcm-16', workers ?? 1);
     writeFileSync(join(dir, 'a.conf'), setkeyConf('10.1.0.0/24', '10.2.0.0/24', UNDER.a, UNDER.b) + sas);
     writeFileSync(join(dir, 'b.conf'), setkeyConf('10.2.0.0/24', '10.1.0.0/24', UNDER.b, UNDER.a) + sas);
     const gw = (side: 'a' | 'b') => {
-      return jsonChild(`larval ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), cli, 'tun', '--config', join(dir, `${side}.conf`), '--dev', 'lt0',
-        '--listen', `${UNDER[side]}:4500`], env);
+      return jsonChild(`larval ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeFlags, ...nodeArgs(side), cli, 'tun', '--config', join(dir, `${side}.conf`), '--dev', 'lt0',
+        '--listen', `${UNDER[side]}:4500`, ...(workers ? ['--workers', String(workers)] : [])], env);
     };
     a = gw('a'); b = gw('b');
     await Promise.all([a.waitFor((l) => l.event === 'up'), b.waitFor((l) => l.event === 'up')]);
     await pingUntilUp(p.a, INNER.b, INNER.a);
-    const r = await measurePath(label ?? (workers ? `larval, ${workers} workers` : 'larval'), p, [{ label: 'larval a', pid: a.pid, proc: a }, { label: 'larval b', pid: b.pid, proc: b }]);
+    const r = await measurePath(label ?? (workers ? `larval-w${workers}` : 'larval'), p, [{ label: 'larval a', pid: a.pid, proc: a }, { label: 'larval b', pid: b.pid, proc: b }]);
     const drops = [await counters(a!), await counters(b!)].map((c) => JSON.stringify(c.drops));
     if (drops.some((d) => d !== '{}')) r.note = `drops a ${drops[0]} b ${drops[1]}`;
     return r;
@@ -426,7 +437,11 @@ async function main(): Promise<void> {
     for (const path of paths) {
       const [base, setting] = path.split('+') as [string, string | undefined];
       const env = setting ? Object.fromEntries([setting.split('=') as [string, string]]) : {};
+      const wn = /^larval-w(\d+)(-stgc)?$/.exec(path);
       const run = path === 'larval' ? () => runLarval()
+        // larval-wN: larval tun --workers N (multi-queue TUN device, N SAs each way)
+        // larval-wN-stgc: the same under node --single-threaded-gc (each thread collects its own garbage)
+        : wn ? () => runLarval(Number(wn[1]), CLI, wn[2] ? path : undefined, {}, undefined, wn[2] ? ['--single-threaded-gc'] : [])
         // larval-chacha / larval-gcm: manual SAs from the config (setkey add), no key exchange; +NAME=VALUE as below
         : base === 'larval-chacha' ? () => runLarval(undefined, CLI, path, env, 'chacha20-poly1305')
         : base === 'larval-gcm' ? () => runLarval(undefined, CLI, path, env, 'aes-gcm-16')
@@ -462,6 +477,8 @@ async function main(): Promise<void> {
       if (sw) ratios.push(`${r.path} / strongSwan = ${(r.mbps / sw).toFixed(2)}×`);
       if (relay) ratios.push(`${r.path} / relay = ${(r.mbps / relay).toFixed(2)}×`);
     }
+    const w1 = results.find((r) => r.path === 'larval-w1')?.mbps;
+    for (const r of results) if (w1 && /^larval-w\d+/.test(r.path) && r.path !== 'larval-w1' && r.mbps > 0) ratios.push(`${r.path} / larval-w1 = ${(r.mbps / w1).toFixed(2)}×`);
     if (ratios.length) console.log(`\n${ratios.join('; ')}`);
   }
   if (opts.json) writeFileSync(opts.json, JSON.stringify(all, null, 2));

@@ -6,6 +6,7 @@
 import { LarvalError } from '../common/errors.js';
 import { loadSetkey, policySpec, saSpec } from '../config/setkey.js';
 import { TunGateway } from '../tun/gateway.js';
+import { TunWorkers } from '../tun/workers.js';
 import { loadSwanctl } from '../ike/config.js';
 import { duration as parseDuration, inputFile, integerFlag, parseFlags } from './args.js';
 
@@ -33,6 +34,11 @@ Options:
   --mtu N              MTU of the device                                       (default 1400)
   --log                print the IKE daemon's log lines (JSON, never a key)
   --stats-interval TIME  print counters periodically                           (default off)
+  --workers N          the data path on N worker threads, one queue each of a
+                       multi-queue TUN device; with --config only. Each SA has one
+                       owner: N outbound SAs per tunnel (same endpoints) let every
+                       worker encrypt; with fewer, the others hand packets over.
+                       Run node with --single-threaded-gc for it (docs/performance.md)
 
 Signals: SIGUSR1 prints counters, SIGUSR2 rekeys every CHILD SA, SIGINT/SIGTERM stop.
 `;
@@ -47,6 +53,7 @@ export async function tunCommand(argv: string[]): Promise<void> {
   const { values: flags } = parseFlags(argv, {
     swanctl: { type: 'string', value: 'FILE' }, config: { type: 'string', value: 'FILE' }, dev: { type: 'string', value: 'NAME' }, listen: { type: 'string', value: 'ADDR:PORT' },
     mtu: { type: 'string', default: '1400', value: 'N' }, log: { type: 'boolean', default: false }, 'stats-interval': { type: 'string', value: 'TIME' },
+    workers: { type: 'string', value: 'N' },
     help: { type: 'boolean', short: 'h', default: false },
   }, 'tun');
   const values = flags as Record<string, string | undefined> & { help?: boolean; log?: boolean };
@@ -61,6 +68,11 @@ export async function tunCommand(argv: string[]): Promise<void> {
   const mtu = integerFlag(values.mtu!, '--mtu', 576, 65535);
   const setkey = values.config ? await loadSetkey(inputFile(values.config, 'config')) : null;
   const swanctl = values.swanctl ? await loadSwanctl(inputFile(values.swanctl, 'swanctl')) : undefined;
+  if (values.workers !== undefined) {
+    const workers = integerFlag(values.workers, '--workers', 1, 64);
+    if (swanctl) throw new LarvalError('EINVAL', 'tun: --workers runs manual SAs (--config) only; the IKE daemon is not wired to workers yet', { field: '--workers' });
+    return runWorkers(workers, values.dev, mtu, setkey!, listen!, values['stats-interval']);
+  }
   const g = await TunGateway.open({
     dev: values.dev, mtu,
     ...(setkey ? { policies: setkey.policies.map(policySpec), sas: setkey.sas.map(saSpec) } : {}),
@@ -68,11 +80,20 @@ export async function tunCommand(argv: string[]): Promise<void> {
     ...(listen ? { listen } : {}),
     ...(values.log ? { log: (msg: string) => process.stdout.write(JSON.stringify({ event: 'log', msg }) + '\n') } : {}),
   });
-  const line = (event: string) => process.stdout.write(JSON.stringify({ event, dev: g.tun.name, ...g.stats(), ...(g.ike ? { sas: g.ike.list() } : {}) }) + '\n');
   process.stdout.write(JSON.stringify({ event: 'up', dev: g.tun.name, connections: swanctl?.connections.map((c) => c.name) ?? [], ...(listen ? { listen } : {}) }) + '\n');
-  process.on('SIGUSR1', () => line('stats'));
   process.on('SIGUSR2', () => g.rekey());
-  const every = values['stats-interval'] ? setInterval(() => line('stats'), parseDuration(values['stats-interval'], '--stats-interval')) : null;
+  await serve(g, () => ({ dev: g.tun.name, ...g.stats(), ...(g.ike ? { sas: g.ike.list() } : {}) }), values['stats-interval']);
+}
+
+/**
+ * Runs an open gateway until SIGINT/SIGTERM or a device failure: a stats line on
+ * SIGUSR1 and every --stats-interval, a 'stopped' line, then close. A device that
+ * failed (deleted under us) ends in one line on stderr and exit 1 (main's describeFailure).
+ */
+async function serve(g: { onFatal(fn: (err: Error) => void): void; close(): Promise<void> }, snapshot: () => object, statsInterval: string | undefined): Promise<void> {
+  const line = (event: string) => process.stdout.write(JSON.stringify({ event, ...snapshot() }) + '\n');
+  process.on('SIGUSR1', () => line('stats'));
+  const every = statsInterval ? setInterval(() => line('stats'), parseDuration(statsInterval, '--stats-interval')) : null;
   const failure = await new Promise<Error | null>((resolve) => {
     const stop = () => resolve(null);
     process.once('SIGINT', stop);
@@ -82,6 +103,11 @@ export async function tunCommand(argv: string[]): Promise<void> {
   if (every) clearInterval(every);
   line('stopped');
   await g.close();
-  // The device failed (deleted under us): one line on stderr and exit 1 (main's describeFailure).
   if (failure) throw failure instanceof LarvalError ? failure : new LarvalError('EIO', `tun: ${failure.message}`);
+}
+
+async function runWorkers(workers: number, dev: string, mtu: number, setkey: Awaited<ReturnType<typeof loadSetkey>>, listen: { address: string; port: number }, statsInterval: string | undefined): Promise<void> {
+  const g = await TunWorkers.open({ workers, dev, mtu, listen, policies: setkey.policies.map(policySpec), sas: setkey.sas.map(saSpec) });
+  process.stdout.write(JSON.stringify({ event: 'up', dev: g.name, workers, listen }) + '\n');
+  await serve(g, () => ({ dev: g.name, ...g.stats() }), statsInterval);
 }

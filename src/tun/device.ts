@@ -81,6 +81,13 @@ export interface TunOptions {
   wakeup?: 'helper' | 'poll';
   /** The Python 3 interpreter. Default: $LARVAL_PYTHON, else 'python3' on the PATH. */
   python?: string;
+  /**
+   * Attach one queue of a multi-queue device (IFF_MULTI_QUEUE): each TunDevice opened
+   * with the same name is its own queue, and the kernel spreads the packets it sends
+   * over the queues by flow (issue 16: one queue per worker thread, src/tun/workers.ts).
+   * A device created without it (or `ip tuntap add` without multi_queue) refuses it.
+   */
+  multiQueue?: boolean;
 }
 
 export interface TunStats {
@@ -287,7 +294,7 @@ export class TunDevice {
       throw tunSystemError('open', errnoName(err), name, err.message);
     }
     try {
-      const { child, actualName } = await attach(fd, name ?? '', mtu, wakeup === 'helper', python);
+      const { child, actualName } = await attach(fd, name ?? '', mtu, wakeup === 'helper', python, options.multiQueue === true);
       return new TunDevice(fd, actualName, child);
     } catch (e) {
       closeSync(fd);
@@ -529,13 +536,13 @@ function errnoName(e: unknown): string {
 }
 
 /** Run the helper on `fd`: TUNSETIFF (+ MTU). With `wait`, the helper is kept for wake-ups. */
-function attach(fd: number, name: string, mtu: number, wait: boolean, python: string): Promise<{ child: ChildProcess | null; actualName: string }> {
+function attach(fd: number, name: string, mtu: number, wait: boolean, python: string, multiQueue: boolean): Promise<{ child: ChildProcess | null; actualName: string }> {
   const requested = name === '' ? undefined : name;
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
       // -I: ignore PYTHON* variables and the user's site directory; -S: no site import (faster start).
-      child = spawn(python, ['-I', '-S', '-c', HELPER, name, String(mtu), wait ? '1' : '0'], {
+      child = spawn(python, ['-I', '-S', '-c', HELPER, name, String(mtu), wait ? '1' : '0', multiQueue ? '1' : '0'], {
         stdio: ['pipe', 'pipe', 'pipe', fd],
       });
     } catch (e) {

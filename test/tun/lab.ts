@@ -77,8 +77,8 @@ export class TwoGateways {
     return sh(`ip netns exec ${this.ns[side]} ${cmd}`);
   }
 
-  /** Namespaces, veth (underlay 10.200.0.0/24), a persistent TUN device lt0 on each side. */
-  setup(extraChild = ''): void {
+  /** Namespaces, veth (underlay 10.200.0.0/24), a persistent TUN device lt0 on each side (multi-queue for `larval tun --workers`). */
+  setup(extraChild = '', multiQueue = false): void {
     writeFileSync(join(this.dir, 'a.swanctl'), swanctlConf('a', extraChild));
     writeFileSync(join(this.dir, 'b.swanctl'), swanctlConf('b', extraChild));
     sh(`ip netns add ${this.ns.a} && ip netns add ${this.ns.b}`);
@@ -88,7 +88,7 @@ export class TwoGateways {
     for (const [side, dev, net] of [['a', 'vta', INNER.a], ['b', 'vtb', INNER.b]] as const) {
       const ns = this.ns[side];
       sh(`ip -n ${ns} link set lo up && ip -n ${ns} addr add ${UNDER[side]}/24 dev ${dev} && ip -n ${ns} link set ${dev} up`);
-      sh(`ip -n ${ns} tuntap add dev lt0 mode tun && ip -n ${ns} link set lt0 mtu 1400 up && ip -n ${ns} addr add ${net}/24 dev lt0`);
+      sh(`ip -n ${ns} tuntap add dev lt0 mode tun${multiQueue ? ' multi_queue' : ''} && ip -n ${ns} link set lt0 mtu 1400 up && ip -n ${ns} addr add ${net}/24 dev lt0`);
       sh(`ip -n ${ns} route add ${side === 'a' ? '10.2.0.0/24' : '10.1.0.0/24'} dev lt0`);
     }
   }

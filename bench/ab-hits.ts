@@ -20,51 +20,12 @@ import { dataFile } from '../src/common/paths.js';
 import { buildPacket } from '../src/wire/build.js';
 import { packetBuffer, type Engine, type EngineOptions } from '../src/index.js';
 import { distinctFlows } from './flows.js';
+import { median, outboundAnswers, outboundRound, outboundSink, type OutboundBatch } from './outbound-rounds.js';
 
 const BATCH = 256;
 
 interface Build {
   createEngine(options?: EngineOptions): Promise<Engine>;
-}
-
-interface Input { data: Uint8Array; offsets: Uint32Array; lengths: Uint32Array }
-
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
-
-let sink = 0;
-// Packets per second of this process's CPU time (user + system), not of wall time:
-// on a shared machine the wall clock also counts the time other work held the CPU.
-function round(engine: Engine, inputs: Input[], seconds: number, state: { k: number }): number {
-  let packets = 0;
-  const cpu0 = process.cpuUsage();
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  let t = start;
-  do {
-    for (let r = 0; r < 16; r++) {
-      const input = inputs[state.k];
-      const v = engine.outbound(input, 1);
-      sink ^= v.verdictCode(0);
-      packets += input.offsets.length;
-      state.k = state.k + 1 === inputs.length ? 0 : state.k + 1;
-    }
-  } while ((t = performance.now()) < end);
-  const cpu = process.cpuUsage(cpu0);
-  return packets / ((cpu.user + cpu.system) / 1e6);
-}
-
-function answers(engine: Engine, inputs: Input[], count: number): Uint32Array {
-  const out = new Uint32Array(count);
-  let at = 0;
-  for (const input of inputs) {
-    const v = engine.outbound(input, 1);
-    for (let j = 0; j < v.length; j++) out[at++] = v.policyId(j) ?? 0;
-  }
-  return out;
 }
 
 async function main(): Promise<void> {
@@ -86,7 +47,7 @@ async function main(): Promise<void> {
   const slots = values.slots ? Number(values.slots) : flowCount * 2;
   const flows = distinctFlows(policies, flowCount, 21, true);
   const pb = packetBuffer(flows.map((f) => buildPacket(f)), 16);
-  const inputs: Input[] = [];
+  const inputs: OutboundBatch[] = [];
   for (let i = 0; i < flows.length; i += BATCH) {
     const n = Math.min(BATCH, flows.length - i);
     inputs.push({ data: pb.data, offsets: pb.offsets.subarray(i, i + n), lengths: pb.lengths.subarray(i, i + n) });
@@ -98,8 +59,8 @@ async function main(): Promise<void> {
     engine.addPolicies(policies);
     engines.push(engine);
   }
-  const got = engines.map((e) => answers(e, inputs, flows.length)); // also fills the caches
-  const again = engines.map((e) => answers(e, inputs, flows.length));
+  const got = engines.map((e) => outboundAnswers(e, inputs, flows.length)); // also fills the caches
+  const again = engines.map((e) => outboundAnswers(e, inputs, flows.length));
   for (let i = 0; i < flows.length; i++) {
     if (got[0][i] !== got[1][i] || again[0][i] !== got[0][i] || again[1][i] !== got[1][i]) {
       throw new Error(`ab-hits: flow ${i}: A answers ${got[0][i]}/${again[0][i]}, B ${got[1][i]}/${again[1][i]}; not timing`);
@@ -109,12 +70,12 @@ async function main(): Promise<void> {
   const seconds = Number(values.seconds);
   const states = [{ k: 0 }, { k: 0 }];
   const before = engines.map((e) => e.stats().flowCache);
-  for (let s = 0; s < 2; s++) round(engines[s], inputs, 0.5, states[s]); // V8's optimised tier
+  for (let s = 0; s < 2; s++) outboundRound(engines[s], inputs, 0.5, states[s]); // V8's optimised tier
   const rates: number[][] = [[], []];
   for (let r = 0; r < rounds; r++) {
     // Alternate which side goes first, so neither always runs on the warmer machine.
     const order = r % 2 ? [1, 0] : [0, 1];
-    for (const s of order) rates[s].push(round(engines[s], inputs, seconds, states[s]));
+    for (const s of order) rates[s].push(outboundRound(engines[s], inputs, seconds, states[s]).cpu);
   }
   const hitRate = engines.map((e, s) => {
     const st = e.stats().flowCache;
@@ -126,7 +87,7 @@ async function main(): Promise<void> {
   console.log(`A ${dirs[0]}: ${(median(rates[0]) / 1e6).toFixed(2)} Mpps (${rates[0].map((x) => (x / 1e6).toFixed(2)).join(' ')}), hit rate ${hitRate[0]} %`);
   console.log(`B ${dirs[1]}: ${(median(rates[1]) / 1e6).toFixed(2)} Mpps (${rates[1].map((x) => (x / 1e6).toFixed(2)).join(' ')}), hit rate ${hitRate[1]} %`);
   console.log(`B / A: ${median(ratios).toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(' ')})`);
-  if (sink === -1) console.log(sink);
+  if (outboundSink() === -1) console.log(outboundSink());
 }
 
 main().catch((err) => {

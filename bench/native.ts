@@ -33,14 +33,10 @@ import { buildPacket } from '../src/wire/build.js';
 import { dataFile, findUp } from '../src/common/paths.js';
 import type { Flow, PolicySpec } from '../src/engine/types.js';
 import { distinctFlows } from './flows.js';
+import { median, outboundAnswers, outboundRound, outboundSink } from './outbound-rounds.js';
 
 const BATCH = 256;
 
-function median(xs: number[]): number {
-  const s = [...xs].sort((a, b) => a - b);
-  const m = s.length >> 1;
-  return s.length % 2 ? s[m] : (s[m - 1] + s[m]) / 2;
-}
 
 function has(cmd: string, args: string[]): boolean {
   try {
@@ -182,41 +178,6 @@ async function larvalSide(policies: PolicySpec[], flows: Flow[], cacheSlots: num
   return { engine, inputs, addMs, firstLookupMs };
 }
 
-/** Rule index + 1 (0 = none) for every flow, as larval's outbound path decides it. */
-function larvalAnswers(side: LarvalSide, count: number): Uint32Array {
-  const out = new Uint32Array(count);
-  let at = 0;
-  for (const input of side.inputs) {
-    const v = side.engine.outbound(input, 1);
-    for (let j = 0; j < v.length; j++) out[at++] = v.policyId(j) ?? 0;
-  }
-  return out;
-}
-
-let sink = 0;
-// Packets per CPU second of this process in the last larvalRound (GC threads included).
-let larvalCpu = NaN;
-function larvalRound(side: LarvalSide, seconds: number, state: { k: number }): number {
-  const { engine, inputs } = side;
-  let packets = 0;
-  const cpu0 = process.cpuUsage();
-  const start = performance.now();
-  const end = start + seconds * 1000;
-  let t = start;
-  do {
-    for (let r = 0; r < 16; r++) {
-      const input = inputs[state.k];
-      const v = engine.outbound(input, 1);
-      sink ^= v.verdictCode(0);
-      packets += input.offsets.length;
-      state.k = state.k + 1 === inputs.length ? 0 : state.k + 1;
-    }
-  } while ((t = performance.now()) < end);
-  const cpu = process.cpuUsage(cpu0);
-  larvalCpu = packets / ((cpu.user + cpu.system) / 1e6);
-  return packets / ((t - start) / 1000);
-}
-
 function agree(label: string, mine: Uint32Array, theirs: Uint32Array): void {
   if (mine.length !== theirs.length) throw new Error(`${label}: ${mine.length} larval answers vs ${theirs.length} native`);
   let bad = 0;
@@ -287,15 +248,16 @@ async function main(): Promise<void> {
     const native = new NativeSide(bins.acl, [rulesPath, flowsPath, answersPath]);
     await native.start();
     const theirs = new Uint32Array(readFileSync(answersPath).buffer.slice(0));
-    agree(`${set}: larval classifier vs rte_acl`, larvalAnswers(side, flows.length), theirs);
+    agree(`${set}: larval classifier vs rte_acl`, outboundAnswers(side.engine, side.inputs, flows.length), theirs);
     builds.push(`| ${set} (${policies.length} rules) | ${(side.addMs + side.firstLookupMs).toFixed(0)} ms (addPolicies ${side.addMs.toFixed(0)} + first lookup, which builds the trees, ${side.firstLookupMs.toFixed(0)}), engine memory ${(side.engine.stats().memoryBytes / 2 ** 20).toFixed(1)} MiB | ${native.ready.build_ms.toFixed(0)} ms, RSS +${((native.ready.rss_kib - native.ready.rss_before_kib) / 1024).toFixed(0)} MiB (peak ${(native.ready.hwm_kib / 1024).toFixed(0)} MiB) |`);
     const row: Row = { scenario: `classifier misses, ${set} (4k-slot cache)`, larval: [], native: [], larvalCpu: [], nativeCpu: [], scalar: [], notes: '' };
     const state = { k: 0 };
-    larvalRound(side, 0.5, state); // warm: V8's optimised WebAssembly tier
+    outboundRound(side.engine, side.inputs, 0.5, state); // warm: V8's optimised WebAssembly tier
     await native.run(0.5);
     for (let r = 0; r < rounds; r++) {
-      row.larval.push(larvalRound(side, seconds, state));
-      row.larvalCpu.push(larvalCpu);
+      const rate = outboundRound(side.engine, side.inputs, seconds, state);
+      row.larval.push(rate.wall);
+      row.larvalCpu.push(rate.cpu);
       row.native.push(await native.run(seconds));
       row.nativeCpu.push(native.cpu);
       row.scalar!.push(await native.run(seconds, 'scalar'));
@@ -310,7 +272,7 @@ async function main(): Promise<void> {
   if ((!only || only.has('hit-1m')) && acl1) {
     const { policies, flows } = acl1;
     const side = await larvalSide(policies, flows, flows.length * 2);
-    const mine = larvalAnswers(side, flows.length); // fills the cache
+    const mine = outboundAnswers(side.engine, side.inputs, flows.length); // fills the cache
     const flowsPath = path.join(outDir, 'acl1_10k.flows');
     const givenPath = path.join(outDir, 'acl1_10k.larval-answers');
     const answersPath = path.join(outDir, 'acl1_10k.hash-answers');
@@ -318,15 +280,16 @@ async function main(): Promise<void> {
     writeFileSync(givenPath, mine);
     const native = new NativeSide(bins.hash, [flowsPath, givenPath, answersPath, String(flows.length * 2)]);
     await native.start();
-    agree('acl1_10k: larval flow-cache hits vs rte_hash_lookup_bulk', larvalAnswers(side, flows.length), new Uint32Array(readFileSync(answersPath).buffer.slice(0)));
+    agree('acl1_10k: larval flow-cache hits vs rte_hash_lookup_bulk', outboundAnswers(side.engine, side.inputs, flows.length), new Uint32Array(readFileSync(answersPath).buffer.slice(0)));
     const before = side.engine.stats().flowCache;
     const row: Row = { scenario: `flow-cache hits, ${flows.length} flows, ${flows.length * 2} slots (acl1_10k)`, larval: [], native: [], larvalCpu: [], nativeCpu: [], notes: '' };
     const state = { k: 0 };
-    larvalRound(side, 0.5, state);
+    outboundRound(side.engine, side.inputs, 0.5, state);
     await native.run(0.5);
     for (let r = 0; r < rounds; r++) {
-      row.larval.push(larvalRound(side, seconds, state));
-      row.larvalCpu.push(larvalCpu);
+      const rate = outboundRound(side.engine, side.inputs, seconds, state);
+      row.larval.push(rate.wall);
+      row.larvalCpu.push(rate.cpu);
       row.native.push(await native.run(seconds));
       row.nativeCpu.push(native.cpu);
     }
@@ -353,7 +316,7 @@ async function main(): Promise<void> {
     for (const b of builds) console.log(b);
   }
   for (const r of rows) console.log(`note: ${r.scenario}: ${r.notes}`);
-  if (sink === -1) console.log(sink);
+  if (outboundSink() === -1) console.log(outboundSink());
 }
 
 function cpuRatio(r: Row): string {

@@ -11,6 +11,7 @@ import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { tsharkMissing } from '../support/tshark.js';
 import { SERVER } from '../support/transfer.js';
+import { swanctlConf, UNDER } from './lab.js';
 
 const root = new URL('../../', import.meta.url).pathname;
 const cli = join(root, 'dist/src/cli/main.js');
@@ -22,7 +23,7 @@ const missing = process.getuid?.() !== 0 ? 'not running as root'
 if (missing) console.warn(`SKIPPED: TUN end-to-end test (issue 7): ${missing}. CI runs it as root.`);
 
 const NS = { a: `lta-${process.pid}`, b: `ltb-${process.pid}` };
-const UNDER = { a: '10.200.0.1', b: '10.200.0.2' };
+
 const dir = mkdtempSync(join(tmpdir(), 'larval-tun-e2e-'));
 const sh = (cmd: string) => {
   const r = spawnSync('sh', ['-c', cmd], { encoding: 'utf8' });
@@ -67,24 +68,8 @@ const gateways: Partial<Record<'a' | 'b', Larval>> = {};
 describe.skipIf(missing !== null)('larval tun between two network namespaces (issue 7)', () => {
   beforeAll(async () => {
     // Both gateways are larval, negotiating with IKEv2 (issue 13).
-    const conf = (l: string, r: string, us: string, them: string, idUs: string, idThem: string) => `connections { net { version = 2
-  local_addrs = ${us}
-  remote_addrs = ${them}
-  proposals = aes256gcm16-prfsha256-curve25519
-  encap = yes
-  local { auth = psk
-    id = ${idUs} }
-  remote { auth = psk
-    id = ${idThem} }
-  children { net { local_ts = ${l}
-    remote_ts = ${r}
-    esp_proposals = aes256gcm16 } } } }
-secrets { ike-net { id-1 = a.example
-  id-2 = b.example
-  secret = "e2e-pre-shared-key-0123456789" } }
-`;
-    writeFileSync(join(dir, 'a.swanctl'), conf('10.1.0.0/24', '10.2.0.0/24', UNDER.a, UNDER.b, 'a.example', 'b.example'));
-    writeFileSync(join(dir, 'b.swanctl'), conf('10.2.0.0/24', '10.1.0.0/24', UNDER.b, UNDER.a, 'b.example', 'a.example'));
+    writeFileSync(join(dir, 'a.swanctl'), swanctlConf('a'));
+    writeFileSync(join(dir, 'b.swanctl'), swanctlConf('b'));
     sh(`ip netns add ${NS.a} && ip netns add ${NS.b}`);
     sh(`ip link add vta-${process.pid % 10000} type veth peer name vtb-${process.pid % 10000}`);
     sh(`ip link set vta-${process.pid % 10000} netns ${NS.a} name vta && ip link set vtb-${process.pid % 10000} netns ${NS.b} name vtb`);
@@ -210,7 +195,6 @@ secrets { ike-net { id-1 = a.example
     expect(g.lines.at(-1)).toMatchObject({ event: 'stopped', dev: 'lt0' });
   }, 10_000);
 });
-
 
 const CLIENT = `
 import socket, hashlib, sys, json, os, time

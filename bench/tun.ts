@@ -17,7 +17,8 @@
 // For each: iperf3 TCP for --time seconds (default 8) from 10.1.0.1 to 10.2.0.1,
 // a ping (every 50 ms) under that load, RSS of each gateway before/after, CPU of each
 // gateway from /proc/PID/stat and, for larval and the relay, packets from their
-// counters (SIGUSR1) → CPU µs per packet. Readiness: the gateways' JSON "up" line,
+// counters (SIGUSR1) → CPU µs per packet, packets per TUN read batch and UDP receive
+// batch, and TUN wake-ups (the reader slept and its helper woke it) per 1000 packets. Readiness: the gateways' JSON "up" line,
 // a first ping through the tunnel, charon's vici socket answering, iperf3's port
 // listening; never a fixed sleep.
 //
@@ -202,7 +203,7 @@ interface Result {
   pingP50: number | null;
   pingP99: number | null;
   pingLoss: number | null;
-  gateways: { label: string; pid: number; rssBefore: number; rssAfter: number; cpuPct: number; packets: number | null; usPerPacket: number | null; perBatch: { tun: number; udp: number } | null }[];
+  gateways: { label: string; pid: number; rssBefore: number; rssAfter: number; cpuPct: number; packets: number | null; usPerPacket: number | null; perBatch: { tun: number; udp: number; wakesPer1000: number } | null }[];
   note?: string;
   /** Idle CPU of the whole machine during the run, in cores (other users' load shows here). */
   idleCores?: number;
@@ -265,10 +266,18 @@ async function measurePath(path: string, p: Pair, gws: { label: string; pid: num
   };
 }
 
-/** Packets per batch over the run: TUN reads per delivered batch, datagrams received per batch (counters the gateway has: NaN without). */
-function perBatch(c0: Record<string, any>, c1: Record<string, any>): { tun: number; udp: number } {
+/**
+ * Packets per batch over the run: TUN reads per delivered batch, datagrams received per
+ * batch; and how often the TUN reader slept and was woken (helper round trips) per 1000
+ * packets read from it (counters the gateway has: NaN without).
+ */
+function perBatch(c0: Record<string, any>, c1: Record<string, any>): { tun: number; udp: number; wakesPer1000: number } {
   const d = (f: (c: Record<string, any>) => unknown) => Number(f(c1)) - Number(f(c0));
-  return { tun: d((c) => c.tun?.readPackets) / d((c) => c.tun?.readBatches), udp: d((c) => c.udp?.received ?? c.udpIn) / d((c) => c.udp?.batches) };
+  return {
+    tun: d((c) => c.tun?.readPackets) / d((c) => c.tun?.readBatches),
+    udp: d((c) => c.udp?.received ?? c.udpIn) / d((c) => c.udp?.batches),
+    wakesPer1000: (1000 * d((c) => c.tun?.wakeups)) / d((c) => c.tun?.readPackets),
+  };
 }
 
 /** Packets a gateway handled: read from the TUN device plus datagrams received. */
@@ -420,7 +429,7 @@ function table(results: Result[]): string {
   const f = (x: number | null | undefined, d = 0) => (x === null || x === undefined || Number.isNaN(x) ? '–' : x.toFixed(d));
   const rows = ['| path | TCP Mbit/s | retransmits | ping p50 / p99 ms (loss) | idle cores | gateway: CPU %, µs/packet, RSS MiB before→after, packets per batch TUN/UDP |', '|---|---:|---:|---|---:|---|'];
   for (const r of results) {
-    const gws = r.gateways.map((g) => `${g.label}: ${f(g.cpuPct)} %, ${g.usPerPacket === null ? '–' : f(g.usPerPacket, 1)} µs/pkt, ${f(g.rssBefore)}→${f(g.rssAfter)}${g.perBatch && (g.perBatch.tun > 0 || g.perBatch.udp > 0) ? `, ${f(g.perBatch.tun, 1)}/${f(g.perBatch.udp, 1)} pkt/batch` : ''}`).join('; ') || '–';
+    const gws = r.gateways.map((g) => `${g.label}: ${f(g.cpuPct)} %, ${g.usPerPacket === null ? '–' : f(g.usPerPacket, 1)} µs/pkt, ${f(g.rssBefore)}→${f(g.rssAfter)}${g.perBatch && (g.perBatch.tun > 0 || g.perBatch.udp > 0) ? `, ${f(g.perBatch.tun, 1)}/${f(g.perBatch.udp, 1)} pkt/batch${Number.isFinite(g.perBatch.wakesPer1000) ? `, ${f(g.perBatch.wakesPer1000, 1)} TUN wake-ups/1000 pkt` : ''}` : ''}`).join('; ') || '–';
     rows.push(`| ${r.path} | ${f(r.mbps)} | ${f(r.retransmits)} | ${f(r.pingP50, 2)} / ${f(r.pingP99, 2)} (${r.pingLoss === null ? '–' : f(r.pingLoss * 100) + ' %'}) | ${f(r.idleCores, 2)} | ${gws}${r.note ? ` (${r.note})` : ''} |`);
   }
   return rows.join('\n');

@@ -52,36 +52,40 @@ export class InboundFramer {
   /** Write the outer headers in front of every datagram of `batch`; the batch as whole packets for Engine.input(). */
   frame(batch: DatagramBatch): PacketBuffer {
     const b = batch.data;
-    const t = this.template;
-    const base = this.templateSum;
     for (let i = 0; i < batch.count; i++) {
-      const len = batch.lengths[i];
       const at = batch.offsets[i] - OUTER_HEADROOM;
-      b.set(t, at);
-      const total = OUTER_HEADROOM + len;
-      const src = batch.srcAddrs[i];
-      const dst = batch.dstAddrs[i];
-      const sport = batch.srcPorts[i];
-      b[at + LEN] = total >> 8;
-      b[at + LEN + 1] = total & 0xff;
-      b[at + SRC] = src >>> 24; b[at + SRC + 1] = (src >>> 16) & 0xff; b[at + SRC + 2] = (src >>> 8) & 0xff; b[at + SRC + 3] = src & 0xff;
-      b[at + DST] = dst >>> 24; b[at + DST + 1] = (dst >>> 16) & 0xff; b[at + DST + 2] = (dst >>> 8) & 0xff; b[at + DST + 3] = dst & 0xff;
-      b[at + SPORT] = sport >> 8;
-      b[at + SPORT + 1] = sport & 0xff;
-      b[at + ULEN] = (UDP_HEADER + len) >> 8;
-      b[at + ULEN + 1] = (UDP_HEADER + len) & 0xff;
-      // RFC 791 header checksum: the template's sum plus the words filled here (RFC 1071).
-      let sum = base + total + (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
-      sum = (sum & 0xffff) + (sum >>> 16);
-      sum = (sum & 0xffff) + (sum >>> 16);
-      const check = ~sum & 0xffff;
-      b[at + CHECKSUM] = check >> 8;
-      b[at + CHECKSUM + 1] = check & 0xff;
       this.offsets[i] = at;
-      this.lengths[i] = total;
+      this.lengths[i] = this.frameOne(b, at, batch.lengths[i], batch.srcAddrs[i], batch.dstAddrs[i], batch.srcPorts[i]);
     }
     this.view.data = b;
     this.view.count = batch.count;
     return this.view;
+  }
+
+  /**
+   * Write the outer headers of one datagram of `len` octets into the OUTER_HEADROOM
+   * octets at `at` of `b` (the datagram follows them): from `src`:`sport` to `dst`
+   * (IPv4 addresses as 32-bit numbers). Returns the whole packet's length. The
+   * worker threads' steered batches (queue-worker.ts) frame through this too.
+   */
+  frameOne(b: Uint8Array, at: number, len: number, src: number, dst: number, sport: number): number {
+    b.set(this.template, at);
+    const total = OUTER_HEADROOM + len;
+    b[at + LEN] = total >> 8;
+    b[at + LEN + 1] = total & 0xff;
+    b[at + SRC] = src >>> 24; b[at + SRC + 1] = (src >>> 16) & 0xff; b[at + SRC + 2] = (src >>> 8) & 0xff; b[at + SRC + 3] = src & 0xff;
+    b[at + DST] = dst >>> 24; b[at + DST + 1] = (dst >>> 16) & 0xff; b[at + DST + 2] = (dst >>> 8) & 0xff; b[at + DST + 3] = dst & 0xff;
+    b[at + SPORT] = sport >> 8;
+    b[at + SPORT + 1] = sport & 0xff;
+    b[at + ULEN] = (UDP_HEADER + len) >> 8;
+    b[at + ULEN + 1] = (UDP_HEADER + len) & 0xff;
+    // RFC 791 header checksum: the template's sum plus the words filled here (RFC 1071).
+    let sum = this.templateSum + total + (src >>> 16) + (src & 0xffff) + (dst >>> 16) + (dst & 0xffff);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    sum = (sum & 0xffff) + (sum >>> 16);
+    const check = ~sum & 0xffff;
+    b[at + CHECKSUM] = check >> 8;
+    b[at + CHECKSUM + 1] = check & 0xff;
+    return total;
   }
 }

@@ -20,10 +20,11 @@ import '../engine/node-platform.js';
 import { parentPort, workerData, type MessagePort } from 'node:worker_threads';
 import { createSocket } from 'node:dgram';
 import * as L from '../../assembly/layout.js';
-import { NATT_PORT, PROTO_UDP, UDP_HEADER } from '../../assembly/wire-defs.js';
+import { PROTO_UDP, UDP_HEADER } from '../../assembly/wire-defs.js';
 import { createGateway } from '../gateway/gateway.js';
-import { emitIpv4, fillIpv4Checksum, Ipv4Field } from '../wire/ipv4.js';
 import { TunDevice } from './device.js';
+import { InboundFramer } from './frame.js';
+import { ipv4Word } from './udp.js';
 import { COUNTER_REASONS, COUNTER_SLOTS, Counter, FORWARD_BYTES, FORWARD_DATA, FORWARD_PACKETS, OUTER_HEADROOM, STEER_FIELDS, STEER_PACKETS, type FromWorker, type QueueJob, type ToWorker } from './worker-protocol.js';
 
 const job = workerData as QueueJob;
@@ -144,10 +145,10 @@ tun.onError((err) => post({ kind: 'fatal', message: err.message }));
 
 // -- inbound: steered batches ---------------------------------------------------------
 
-const template = new Uint8Array(OUTER_HEADROOM);
-emitIpv4({ src: '0.0.0.0', dst: job.local, protocol: PROTO_UDP, payloadLength: UDP_HEADER }, template);
-template[22] = NATT_PORT >> 8;
-template[23] = NATT_PORT & 0xff;
+// The outer headers go back in front of each datagram as the one-thread gateway
+// writes them (frame.ts), to this worker's local address.
+const framer = new InboundFramer(0);
+const localWord = ipv4Word(job.local);
 const offsets = new Uint32Array(STEER_PACKETS);
 const lengths = new Uint32Array(STEER_PACKETS);
 
@@ -159,17 +160,8 @@ function inbound(buffer: ArrayBuffer): void {
   for (let i = 0; i < n; i++) {
     const at = words[i * STEER_FIELDS], len = words[i * STEER_FIELDS + 1], src = words[i * STEER_FIELDS + 2], sport = words[i * STEER_FIELDS + 3];
     const h = at - OUTER_HEADROOM;
-    data.set(template, h);
-    const total = OUTER_HEADROOM + len;
-    data[h + Ipv4Field.TOTAL_LEN] = total >> 8;
-    data[h + Ipv4Field.TOTAL_LEN + 1] = total & 0xff;
-    data[h + 12] = src >>> 24; data[h + 13] = (src >>> 16) & 0xff; data[h + 14] = (src >>> 8) & 0xff; data[h + 15] = src & 0xff;
-    fillIpv4Checksum(data, h);
-    data[h + 20] = sport >> 8; data[h + 21] = sport & 0xff;
-    data[h + 24] = (UDP_HEADER + len) >> 8; data[h + 25] = (UDP_HEADER + len) & 0xff;
-    // UDP checksum zero, as RFC 3948 §2.1 sends it (the main thread's socket checked it).
     offsets[i] = h;
-    lengths[i] = total;
+    lengths[i] = framer.frameOne(data, h, len, src, localWord, sport);
   }
   counters[Counter.udpIn] += n;
   const res = gw.input({ data, offsets, lengths, count: n }, now());

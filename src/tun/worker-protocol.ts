@@ -6,7 +6,6 @@
 import type { MessagePort } from 'node:worker_threads';
 import type { PolicySpec, SaSpec } from '../engine/types.js';
 import { REASON_NAMES } from '../engine/codec.js';
-import { IPV4_MIN_HEADER, UDP_HEADER } from '../../assembly/wire-defs.js';
 
 /** workerData of a queue worker. */
 export interface QueueJob {
@@ -56,7 +55,7 @@ export const STEER_FIELDS = 4;
 export const STEER_META_WORDS = 1 + STEER_PACKETS * STEER_FIELDS;
 /** Where the datagrams start (after the metadata, 8-aligned). */
 export const STEER_DATA = (STEER_META_WORDS * 4 + 7) & ~7;
-export const OUTER_HEADROOM = IPV4_MIN_HEADER + UDP_HEADER;
+export { OUTER_HEADROOM } from './frame.js';
 
 // -- counters -----------------------------------------------------------------------
 // Each worker writes its own slot (plain float64 stores, one writer per slot); the

@@ -38,6 +38,7 @@ import { parseAddress } from '../common/addr.js';
 import { REASON_NAMES } from '../engine/codec.js';
 import type { PolicySpec, SaSpec } from '../engine/types.js';
 import { NON_ESP_MARKER_LEN } from '../../assembly/wire-defs.js';
+import { ipv4Word } from './udp.js';
 import { COUNTER_REASONS, COUNTER_SLOTS, Counter, OUTER_HEADROOM, STEER_BYTES, STEER_DATA, STEER_FIELDS, STEER_PACKETS, type FromWorker, type QueueJob, type ToWorker } from './worker-protocol.js';
 
 export interface TunWorkersOptions {
@@ -280,9 +281,8 @@ export class TunWorkers {
       at = STEER_DATA + OUTER_HEADROOM;
     }
     if (address !== this.lastAddress) {
-      const [x, y, z, w] = address.split('.').map(Number);
       this.lastAddress = address;
-      this.lastAddressU32 = ((x << 24) | (y << 16) | (z << 8) | w) >>> 0;
+      this.lastAddressU32 = ipv4Word(address); // the socket is udp4: always a dotted quad
     }
     const f = 1 + b.count * STEER_FIELDS;
     b.meta[f] = at;

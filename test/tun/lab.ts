@@ -179,17 +179,30 @@ export class TwoGateways {
 
 /** TCP sender/receiver (python3): the server prints 'listening', then one JSON line per connection. */
 export const TCP_SERVER = String.raw`
-import socket, hashlib, sys, json
-s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen(8)
+import socket, hashlib, sys, json, threading
+# One thread per connection and a deep backlog: a sequential server with listen(8) let
+# the kernel drop the handshakes of the connections waiting behind a slow one, and on a
+# busy machine those were reset (CI, 2026-12-02: ConnectionResetError, then a timeout).
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('0.0.0.0', int(sys.argv[1]))); s.listen(128)
+out = threading.Lock()
 print('listening', flush=True)
+def serve(c):
+    h = hashlib.sha256(); n = 0
+    try:
+        while True:
+            d = c.recv(1 << 16)
+            if not d: break
+            h.update(d); n += len(d)
+        c.sendall(h.hexdigest().encode())
+    except OSError as e:
+        with out: print(json.dumps({'error': str(e), 'bytes': n}), flush=True)
+        return
+    finally:
+        c.close()
+    with out: print(json.dumps({'bytes': n, 'sha256': h.hexdigest()}), flush=True)
 while True:
-    c, _ = s.accept(); h = hashlib.sha256(); n = 0
-    while True:
-        d = c.recv(1 << 16)
-        if not d: break
-        h.update(d); n += len(d)
-    c.sendall(h.hexdigest().encode()); c.close()
-    print(json.dumps({'bytes': n, 'sha256': h.hexdigest()}), flush=True)
+    c, _ = s.accept()
+    threading.Thread(target=serve, args=(c,), daemon=True).start()
 `;
 
 /** Sends argv[2] bytes to 10.2.0.1:argv[1], prints {"bytes","sha256","echo","seconds","mbit_s"}. */

@@ -9,7 +9,9 @@
 //        (default algorithm, and the scalar one) on the same ClassBench rules;
 //   hit-1m
 //        flow-cache hits: the 1M acl1 flows in a 2M-slot cache (warm), against
-//        rte_hash_lookup_bulk on a 2M-entry rte_hash holding the same flows.
+//        rte_hash_lookup_bulk on a 2M-entry rte_hash holding the same flows (the
+//        ready 16-byte keys: the issue's anchor), and, alternated with it, rte_hash
+//        fed the same raw packets as larval, each key taken out of its packet first.
 //
 // The C programs (bench/native/*.c) are benchmark tooling only: they are compiled
 // here with `cc $(pkg-config --cflags --libs libdpdk)` into build/native/, and the
@@ -101,6 +103,26 @@ function flowsFile(flows: Flow[]): Uint8Array {
     dv.setUint16(o + 14, f.dstPort ?? 0, false);
   });
   return buf;
+}
+
+/** larval's input batches as one file (layout in bench/native/common.h). */
+function packetsFile(inputs: { data: Uint8Array; offsets: ArrayLike<number>; lengths: ArrayLike<number> }[]): Uint8Array {
+  const n = inputs.reduce((a, b) => a + b.offsets.length, 0);
+  const data = inputs[0]?.data ?? new Uint8Array(0);
+  if (inputs.some((b) => b.data !== data)) throw new Error('bench:native: the batches must share one buffer');
+  const head = new Uint32Array(1 + 2 * n);
+  head[0] = n;
+  let i = 0;
+  for (const b of inputs) {
+    for (let k = 0; k < b.offsets.length; k++, i++) {
+      head[1 + i] = b.offsets[k];
+      head[1 + n + i] = b.lengths[k];
+    }
+  }
+  const out = new Uint8Array(head.byteLength + data.length);
+  out.set(new Uint8Array(head.buffer), 0);
+  out.set(data, head.byteLength);
+  return out;
 }
 
 // ---------------------------------------------------------------------------
@@ -199,7 +221,9 @@ interface Row {
   /** The same rounds per CPU second of each side: what compares on a loaded machine. */
   larvalCpu: number[];
   nativeCpu: number[];
-  scalar?: number[];
+  /** A second native variant, alternated with the others: rte_acl's scalar algorithm,
+   *  or rte_hash taking each key out of the same raw packets larval is fed. */
+  variant?: { name: string; rates: number[] };
   notes: string;
 }
 
@@ -250,7 +274,7 @@ async function main(): Promise<void> {
     const theirs = new Uint32Array(readFileSync(answersPath).buffer.slice(0));
     agree(`${set}: larval classifier vs rte_acl`, outboundAnswers(side.engine, side.inputs, flows.length), theirs);
     builds.push(`| ${set} (${policies.length} rules) | ${(side.addMs + side.firstLookupMs).toFixed(0)} ms (addPolicies ${side.addMs.toFixed(0)} + first lookup, which builds the trees, ${side.firstLookupMs.toFixed(0)}), engine memory ${(side.engine.stats().memoryBytes / 2 ** 20).toFixed(1)} MiB | ${native.ready.build_ms.toFixed(0)} ms, RSS +${((native.ready.rss_kib - native.ready.rss_before_kib) / 1024).toFixed(0)} MiB (peak ${(native.ready.hwm_kib / 1024).toFixed(0)} MiB) |`);
-    const row: Row = { scenario: `classifier misses, ${set} (4k-slot cache)`, larval: [], native: [], larvalCpu: [], nativeCpu: [], scalar: [], notes: '' };
+    const row: Row = { scenario: `classifier misses, ${set} (4k-slot cache)`, larval: [], native: [], larvalCpu: [], nativeCpu: [], variant: { name: 'rte_acl scalar', rates: [] }, notes: '' };
     const state = { k: 0 };
     outboundRound(side.engine, side.inputs, 0.5, state); // warm: V8's optimised WebAssembly tier
     await native.run(0.5);
@@ -260,7 +284,7 @@ async function main(): Promise<void> {
       row.larvalCpu.push(rate.cpu);
       row.native.push(await native.run(seconds));
       row.nativeCpu.push(native.cpu);
-      row.scalar!.push(await native.run(seconds, 'scalar'));
+      row.variant!.rates.push(await native.run(seconds, 'scalar'));
     }
     const st = side.engine.stats();
     row.notes = `${(st.classifier.tablesProbed / Math.max(1, st.classifier.lookups)).toFixed(1)} tables probed per lookup, cache hit rate ${(100 * st.flowCache.hits / Math.max(1, st.flowCache.hits + st.flowCache.misses)).toFixed(2)} %`;
@@ -278,11 +302,13 @@ async function main(): Promise<void> {
     const answersPath = path.join(outDir, 'acl1_10k.hash-answers');
     writeFileSync(flowsPath, flowsFile(flows));
     writeFileSync(givenPath, mine);
-    const native = new NativeSide(bins.hash, [flowsPath, givenPath, answersPath, String(flows.length * 2)]);
+    const packetsPath = path.join(outDir, 'acl1_10k.packets');
+    writeFileSync(packetsPath, packetsFile(side.inputs));
+    const native = new NativeSide(bins.hash, [flowsPath, givenPath, answersPath, String(flows.length * 2), packetsPath]);
     await native.start();
     agree('acl1_10k: larval flow-cache hits vs rte_hash_lookup_bulk', outboundAnswers(side.engine, side.inputs, flows.length), new Uint32Array(readFileSync(answersPath).buffer.slice(0)));
     const before = side.engine.stats().flowCache;
-    const row: Row = { scenario: `flow-cache hits, ${flows.length} flows, ${flows.length * 2} slots (acl1_10k)`, larval: [], native: [], larvalCpu: [], nativeCpu: [], notes: '' };
+    const row: Row = { scenario: `flow-cache hits, ${flows.length} flows, ${flows.length * 2} slots (acl1_10k)`, larval: [], native: [], larvalCpu: [], nativeCpu: [], variant: { name: 'rte_hash + parse of the raw packets', rates: [] }, notes: '' };
     const state = { k: 0 };
     outboundRound(side.engine, side.inputs, 0.5, state);
     await native.run(0.5);
@@ -292,6 +318,7 @@ async function main(): Promise<void> {
       row.larvalCpu.push(rate.cpu);
       row.native.push(await native.run(seconds));
       row.nativeCpu.push(native.cpu);
+      row.variant!.rates.push(await native.run(seconds, 'parse'));
     }
     const after = side.engine.stats().flowCache;
     const hits = after.hits - before.hits;
@@ -303,12 +330,12 @@ async function main(): Promise<void> {
   }
 
   console.log(`\nload average ${os.loadavg().map((x) => x.toFixed(1)).join(' ')}; the CPU-time column: the same rounds per CPU second of each side, what compares when other programs share the CPUs`);
-  console.log('\n| scenario | larval `outbound`, batches of 256 (Mpps) | native (Mpps) | larval / native | per round | larval / native, CPU time | rte_acl scalar (Mpps) | larval / scalar |');
+  console.log('\n| scenario | larval `outbound`, batches of 256 (Mpps) | native (Mpps) | larval / native | per round | larval / native, CPU time | other native variant (Mpps) | larval / variant |');
   console.log('|---|---:|---:|---:|---|---:|---:|---:|');
   for (const r of rows) {
     const ratios = r.larval.map((l, i) => l / r.native[i]);
-    const sc = r.scalar?.length ? r.scalar : null;
-    console.log(`| ${r.scenario} | ${(median(r.larval) / 1e6).toFixed(2)} | ${r.scenario.startsWith('flow-cache') ? 'rte_hash_lookup_bulk' : 'rte_acl'} ${(median(r.native) / 1e6).toFixed(2)} | **${median(ratios).toFixed(2)}** | ${ratios.map((x) => x.toFixed(2)).join(' ')} | ${cpuRatio(r)} | ${sc ? (median(sc) / 1e6).toFixed(2) : '—'} | ${sc ? median(r.larval.map((l, i) => l / sc[i])).toFixed(2) : '—'} |`);
+    const sc = r.variant?.rates.length ? r.variant.rates : null;
+    console.log(`| ${r.scenario} | ${(median(r.larval) / 1e6).toFixed(2)} | ${r.scenario.startsWith('flow-cache') ? 'rte_hash_lookup_bulk' : 'rte_acl'} ${(median(r.native) / 1e6).toFixed(2)} | **${median(ratios).toFixed(2)}** | ${ratios.map((x) => x.toFixed(2)).join(' ')} | ${cpuRatio(r)} | ${sc ? `${r.variant!.name} ${(median(sc) / 1e6).toFixed(2)}` : '—'} | ${sc ? median(r.larval.map((l, i) => l / sc[i])).toFixed(2) : '—'} |`);
   }
   if (builds.length) {
     console.log('\n| rule set | larval: addPolicies + first lookup (build), engine memory | rte_acl: add + build, memory |');
@@ -326,7 +353,7 @@ function cpuRatio(r: Row): string {
 
 function report(r: Row): void {
   const ratios = r.larval.map((l, i) => l / r.native[i]);
-  console.log(`${r.scenario}: larval ${(median(r.larval) / 1e6).toFixed(2)} Mpps, native ${(median(r.native) / 1e6).toFixed(2)} Mpps, ratio ${median(ratios).toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(' ')})${r.scalar?.length ? `, rte_acl scalar ${(median(r.scalar) / 1e6).toFixed(2)} Mpps` : ''}; per CPU second ${cpuRatio(r)}; ${r.notes}`);
+  console.log(`${r.scenario}: larval ${(median(r.larval) / 1e6).toFixed(2)} Mpps, native ${(median(r.native) / 1e6).toFixed(2)} Mpps, ratio ${median(ratios).toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(' ')})${r.variant?.rates.length ? `, ${r.variant.name} ${(median(r.variant.rates) / 1e6).toFixed(2)} Mpps` : ''}; per CPU second ${cpuRatio(r)}; ${r.notes}`);
 }
 
 main().catch((err) => {

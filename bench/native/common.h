@@ -7,6 +7,8 @@
  *   rules:   n records of 9 u32: src, srclen, dst, dstlen, splo, sphi, dplo, dphi,
  *            proto | protomask << 8   (line order = precedence, first wins)
  *   answers: n u32: rule index + 1 for flow i, 0 = no rule
+ *   packets: the raw IPv4 packets larval's side is fed (its PacketBuffer): u32 n,
+ *            u32 offsets[n], u32 lengths[n], then the data the offsets point into
  *
  * Protocol on stdin/stdout (one line each):
  *   -> "ready build_ms=… rss_kib=… hwm_kib=… …"   after building and writing answers

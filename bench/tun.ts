@@ -33,7 +33,7 @@
 //   --streams: parallel TCP connections (iperf3 -P) on every path: one connection is one
 //   flow, which the kernel gives to one queue of a multi-queue device (one worker).
 //   --paths may also name larval-chacha, larval-gcm and larval@DIR or larval-chacha@DIR (the larval built
-//   in DIR, e.g. an earlier commit, to measure one change side by side) and larval+NAME=VALUE (this build with an
+//   in DIR, e.g. an earlier commit, to measure one change side by side), relay@DIR (that build's relay) and larval+NAME=VALUE (this build with an
 //   environment variable set, e.g. larval+LARVAL_TUN_SPIN_US=0).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -334,19 +334,19 @@ async function runLarval(workers?: number, cli = CLI, label?: string, env: Recor
   }
 }
 
-async function runRelay(): Promise<Result> {
-  const p = makePair('r');
+async function runRelay(relay = RELAY, label = 'no-crypto relay (same I/O)'): Promise<Result> {
+  const p = makePair(label === 'no-crypto relay (same I/O)' ? 'r' : `r${namespaces.length}`);
   let a: Proc | undefined, b: Proc | undefined;
   try {
     addTun(p);
-    const relay = (side: 'a' | 'b') => {
+    const start = (side: 'a' | 'b') => {
       const other = side === 'a' ? 'b' : 'a';
-      return jsonChild(`relay ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), RELAY, '--dev', 'lt0', '--listen', `${UNDER[side]}:4500`, '--peer', `${UNDER[other]}:4500`]);
+      return jsonChild(`relay ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), relay, '--dev', 'lt0', '--listen', `${UNDER[side]}:4500`, '--peer', `${UNDER[other]}:4500`]);
     };
-    a = relay('a'); b = relay('b');
+    a = start('a'); b = start('b');
     await Promise.all([a.waitFor((l) => l.event === 'up'), b.waitFor((l) => l.event === 'up')]);
     await pingUntilUp(p.a, INNER.b, INNER.a);
-    return await measurePath('no-crypto relay (same I/O)', p, [{ label: 'relay a', pid: a.pid, proc: a }, { label: 'relay b', pid: b.pid, proc: b }]);
+    return await measurePath(label, p, [{ label: 'relay a', pid: a.pid, proc: a }, { label: 'relay b', pid: b.pid, proc: b }]);
   } finally {
     await stop(a); await stop(b);
     deletePair(p);
@@ -475,7 +475,9 @@ async function main(): Promise<void> {
         : base === 'larval-gcm' ? () => runLarval(undefined, CLI, path, env, 'aes-gcm-16')
         // larval+NAME=VALUE: this build with an environment variable (a tuning knob) set
         : path.startsWith('larval+') ? () => runLarval(undefined, CLI, path, Object.fromEntries([path.slice(7).split('=') as [string, string]]))
-        : path === 'relay' ? runRelay
+        : path === 'relay' ? () => runRelay()
+        // relay@DIR: the relay of another build (DIR/dist/bench/tun-relay.js), side by side
+        : path.startsWith('relay@') ? () => runRelay(join(path.slice(6), 'dist/bench/tun-relay.js'), `relay@${path.slice(6).split('/').pop()}`)
         : path === 'veth' ? runVeth
         : path === 'strongswan' ? (existsSync(CHARON) && have('swanctl') ? () => runStrongswan('aes-gcm') : null)
         // strongswan-chacha: the same with chacha20poly1305 ESP, the like-for-like row of larval-chacha

@@ -190,6 +190,10 @@ export class TunGateway {
         if (p) this.send(p);
       }
       this.count(out.verdicts);
+      // Nothing keeps the device's views now: the engine copied them, the resolution
+      // queue copies what it holds (gateway.ts packetBytes), ESP is built elsewhere and
+      // bypass packets are not forwarded; the next read may reuse the slab.
+      this.tun.recycleReads();
     } finally {
       endScratch(this.sendsQueued());
     }

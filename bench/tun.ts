@@ -460,7 +460,9 @@ async function main(): Promise<void> {
     const results: Result[] = [];
     for (const path of paths) {
       const [base, setting] = path.split('+') as [string, string | undefined];
-      const env = setting ? Object.fromEntries([setting.split('=') as [string, string]]) : {};
+      // NAME=VALUE: split at the first '=' only (a value may hold one: NODE_OPTIONS=--max-semi-space-size=32)
+      const envOf = (nv: string) => { const i = nv.indexOf('='); return { [nv.slice(0, i)]: nv.slice(i + 1) }; };
+      const env = setting ? envOf(setting) : {};
       const wn = /^larval-w(\d+)(-stgc)?$/.exec(path);
       // larval@DIR, larval-chacha@DIR: another build's gateways (AES-GCM or ChaCha20-Poly1305 SAs)
       const at = /^(larval|larval-chacha)@(.+)$/.exec(path);
@@ -471,10 +473,12 @@ async function main(): Promise<void> {
         // larval-chacha / larval-gcm: manual SAs from the config (setkey add), no key exchange; +NAME=VALUE as below
         // larval@DIR / larval-chacha@DIR: another build of larval (DIR/dist/src/cli/main.js), e.g. the commit before a change, side by side
         : at ? () => runLarval(undefined, cliIn(at[2]), `${at[1]}@${at[2].split('/').pop()}`, {}, at[1] === 'larval-chacha' ? 'chacha20-poly1305' : 'aes-gcm-16')
+        // larval-stgc / larval-chacha-stgc: the one-thread gateway under node --single-threaded-gc (no GC helper threads)
+        : base === 'larval-stgc' || base === 'larval-chacha-stgc' ? () => runLarval(undefined, CLI, path, env, base === 'larval-stgc' ? 'aes-gcm-16' : 'chacha20-poly1305', ['--single-threaded-gc'])
         : base === 'larval-chacha' ? () => runLarval(undefined, CLI, path, env, 'chacha20-poly1305')
         : base === 'larval-gcm' ? () => runLarval(undefined, CLI, path, env, 'aes-gcm-16')
         // larval+NAME=VALUE: this build with an environment variable (a tuning knob) set
-        : path.startsWith('larval+') ? () => runLarval(undefined, CLI, path, Object.fromEntries([path.slice(7).split('=') as [string, string]]))
+        : path.startsWith('larval+') ? () => runLarval(undefined, CLI, path, envOf(path.slice(7)))
         : path === 'relay' ? () => runRelay()
         // relay@DIR: the relay of another build (DIR/dist/bench/tun-relay.js), side by side
         : path.startsWith('relay@') ? () => runRelay(join(path.slice(6), 'dist/bench/tun-relay.js'), `relay@${path.slice(6).split('/').pop()}`)

@@ -32,7 +32,7 @@
 //   npm run bench:tun -- [--time 8] [--paths larval,larval-chacha,strongswan,strongswan-chacha,relay,veth] [--rounds 1] [--json FILE] [--streams 1]
 //   --streams: parallel TCP connections (iperf3 -P) on every path: one connection is one
 //   flow, which the kernel gives to one queue of a multi-queue device (one worker).
-//   --paths may also name larval-chacha, larval-gcm and larval@DIR or larval-chacha@DIR (the larval built
+//   --paths may also name larval-chacha, larval-gcm and larval@DIR, larval-chacha@DIR or larval-wN@DIR (the larval built
 //   in DIR, e.g. an earlier commit, to measure one change side by side), relay@DIR (that build's relay) and larval+NAME=VALUE (this build with an
 //   environment variable set, e.g. larval+LARVAL_TUN_SPIN_US=0).
 
@@ -465,14 +465,15 @@ async function main(): Promise<void> {
       const env = setting ? envOf(setting) : {};
       const wn = /^larval-w(\d+)(-stgc)?$/.exec(path);
       // larval@DIR, larval-chacha@DIR: another build's gateways (AES-GCM or ChaCha20-Poly1305 SAs)
-      const at = /^(larval|larval-chacha)@(.+)$/.exec(path);
+      const at = /^(larval|larval-chacha|larval-w\d+)@(.+)$/.exec(path);
+      const atWorkers = at && /^larval-w(\d+)$/.exec(at[1]);
       const run = path === 'larval' ? () => runLarval()
         // larval-wN: larval tun --workers N (multi-queue TUN device, N SAs each way)
         // larval-wN-stgc: the same under node --single-threaded-gc (each thread collects its own garbage)
         : wn ? () => runLarval(Number(wn[1]), CLI, wn[2] ? path : undefined, {}, undefined, wn[2] ? ['--single-threaded-gc'] : [])
         // larval-chacha / larval-gcm: manual SAs from the config (setkey add), no key exchange; +NAME=VALUE as below
-        // larval@DIR / larval-chacha@DIR: another build of larval (DIR/dist/src/cli/main.js), e.g. the commit before a change, side by side
-        : at ? () => runLarval(undefined, cliIn(at[2]), `${at[1]}@${at[2].split('/').pop()}`, {}, at[1] === 'larval-chacha' ? 'chacha20-poly1305' : 'aes-gcm-16')
+        // larval@DIR / larval-chacha@DIR / larval-wN@DIR: another build of larval (DIR/dist/src/cli/main.js), e.g. the commit before a change, side by side
+        : at ? () => runLarval(atWorkers ? Number(atWorkers[1]) : undefined, cliIn(at[2]), `${at[1]}@${at[2].split('/').pop()}`, {}, at[1] === 'larval-chacha' ? 'chacha20-poly1305' : 'aes-gcm-16')
         // larval-stgc / larval-chacha-stgc: the one-thread gateway under node --single-threaded-gc (no GC helper threads)
         : base === 'larval-stgc' || base === 'larval-chacha-stgc' ? () => runLarval(undefined, CLI, path, env, base === 'larval-stgc' ? 'aes-gcm-16' : 'chacha20-poly1305', ['--single-threaded-gc'])
         : base === 'larval-chacha' ? () => runLarval(undefined, CLI, path, env, 'chacha20-poly1305')

@@ -28,6 +28,9 @@ tun.onPackets((packets) => {
   counters.tunIn += packets.length;
   for (const p of packets) udp.queue(p);
   counters.udpOut += udp.flush();
+  // The same I/O as the gateway: the TUN reader reuses its slab when no send of the
+  // device's views waits in libuv's queue (src/tun/device.ts recycleReads).
+  if (udp.socket.getSendQueueCount() === 0) tun.recycleReads();
 });
 process.stdout.write(JSON.stringify({ event: 'up', dev: tun.name }) + '\n');
 const line = (event: string) => process.stdout.write(JSON.stringify({ event, ...counters, tun: tun.stats(), udp: udp.stats() }) + '\n');

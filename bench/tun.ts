@@ -9,6 +9,9 @@
 //              sodium-native is installed), larval-gcm with manual AES-GCM SAs
 //   strongswan two strongSwan charon gateways with kernel-libipsec (userspace ESP in
 //              UDP, aes128gcm16, encap = yes), per /work/shared/notes/strongswan-peer.md
+//   strongswan-chacha  the same with chacha20poly1305 ESP (RFC 7634, strongSwan's openssl
+//              plugin): the like-for-like row of larval-chacha; the bench checks in
+//              `swanctl --list-sas` on both sides that the CHILD SA really uses it
 //   relay      a no-crypto Node relay on larval's own TUN and UDP I/O (bench/tun-relay.ts):
 //              every packet read from the TUN device is one UDP datagram to the peer and
 //              back: the I/O ceiling of a gateway on these primitives
@@ -26,11 +29,11 @@
 // for its row. Namespaces and veths have names unique to this run and are deleted
 // on exit, also on failure or Ctrl-C.
 //
-//   npm run bench:tun -- [--time 8] [--paths larval,larval-chacha,strongswan,relay,veth] [--rounds 1] [--json FILE] [--streams 1]
+//   npm run bench:tun -- [--time 8] [--paths larval,larval-chacha,strongswan,strongswan-chacha,relay,veth] [--rounds 1] [--json FILE] [--streams 1]
 //   --streams: parallel TCP connections (iperf3 -P) on every path: one connection is one
 //   flow, which the kernel gives to one queue of a multi-queue device (one worker).
-//   --paths may also name larval-chacha, larval-gcm and larval@DIR (the larval built in DIR, e.g. an
-//   earlier commit, to measure one change side by side) and larval+NAME=VALUE (this build with an
+//   --paths may also name larval-chacha, larval-gcm and larval@DIR, larval-chacha@DIR or larval-wN@DIR (the larval built
+//   in DIR, e.g. an earlier commit, to measure one change side by side), relay@DIR (that build's relay) and larval+NAME=VALUE (this build with an
 //   environment variable set, e.g. larval+LARVAL_TUN_SPIN_US=0).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
@@ -53,7 +56,7 @@ const MTU = 1400;
 const { values: opts } = parseArgs({
   options: {
     time: { type: 'string', default: '8' },
-    paths: { type: 'string', default: 'larval,larval-chacha,strongswan,relay,veth' },
+    paths: { type: 'string', default: 'larval,larval-chacha,strongswan,strongswan-chacha,relay,veth' },
     rounds: { type: 'string', default: '1' },
     json: { type: 'string' },
     keep: { type: 'boolean', default: false },
@@ -331,19 +334,19 @@ async function runLarval(workers?: number, cli = CLI, label?: string, env: Recor
   }
 }
 
-async function runRelay(): Promise<Result> {
-  const p = makePair('r');
+async function runRelay(relay = RELAY, label = 'no-crypto relay (same I/O)'): Promise<Result> {
+  const p = makePair(label === 'no-crypto relay (same I/O)' ? 'r' : `r${namespaces.length}`);
   let a: Proc | undefined, b: Proc | undefined;
   try {
     addTun(p);
-    const relay = (side: 'a' | 'b') => {
+    const start = (side: 'a' | 'b') => {
       const other = side === 'a' ? 'b' : 'a';
-      return jsonChild(`relay ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), RELAY, '--dev', 'lt0', '--listen', `${UNDER[side]}:4500`, '--peer', `${UNDER[other]}:4500`]);
+      return jsonChild(`relay ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), relay, '--dev', 'lt0', '--listen', `${UNDER[side]}:4500`, '--peer', `${UNDER[other]}:4500`]);
     };
-    a = relay('a'); b = relay('b');
+    a = start('a'); b = start('b');
     await Promise.all([a.waitFor((l) => l.event === 'up'), b.waitFor((l) => l.event === 'up')]);
     await pingUntilUp(p.a, INNER.b, INNER.a);
-    return await measurePath('no-crypto relay (same I/O)', p, [{ label: 'relay a', pid: a.pid, proc: a }, { label: 'relay b', pid: b.pid, proc: b }]);
+    return await measurePath(label, p, [{ label: 'relay a', pid: a.pid, proc: a }, { label: 'relay b', pid: b.pid, proc: b }]);
   } finally {
     await stop(a); await stop(b);
     deletePair(p);
@@ -374,7 +377,13 @@ function charonConf(d: string): string {
 `;
 }
 
-function swanctlConf(side: 'a' | 'b'): string {
+/** strongSwan's ESP proposal per path: `strongswan` AES-GCM-128, `strongswan-chacha` ChaCha20-Poly1305 (RFC 7634, its openssl plugin). */
+const SWAN_ESP = { 'aes-gcm': 'aes128gcm16', chacha: 'chacha20poly1305' } as const;
+/** What `swanctl --list-sas` names the negotiated CHILD SA's algorithm. */
+const SWAN_ESP_SHOWN = { 'aes-gcm': 'AES_GCM_16-128', chacha: 'CHACHA20_POLY1305' } as const; // the CHILD SA line: "ESP:CHACHA20_POLY1305/..."
+type SwanEsp = keyof typeof SWAN_ESP;
+
+function swanctlConf(side: 'a' | 'b', esp: SwanEsp): string {
   const other = side === 'a' ? 'b' : 'a';
   const id = (s: string) => `${s}.example`;
   return `connections { net { version = 2
@@ -388,23 +397,23 @@ function swanctlConf(side: 'a' | 'b'): string {
              id = ${id(other)} }
     children { net { local_ts = ${INNER[side]}/32
                      remote_ts = ${INNER[other]}/32
-                     esp_proposals = aes128gcm16 } } } }
+                     esp_proposals = ${SWAN_ESP[esp]} } } } }
 secrets { ike-net { id-1 = a.example
                     id-2 = b.example
                     secret = "bench-tun-pre-shared-key" } }
 `;
 }
 
-async function runStrongswan(): Promise<Result> {
-  const p = makePair('s');
+async function runStrongswan(esp: SwanEsp = 'aes-gcm'): Promise<Result> {
+  const p = makePair(esp === 'chacha' ? 'sc' : 's');
   try {
     const pids: number[] = [];
     for (const side of ['a', 'b'] as const) {
       const ns = p[side];
-      const d = join(dir, `charon-${side}`);
+      const d = join(dir, `charon-${esp}-${side}`);
       sh(`mkdir -p ${d}`);
       writeFileSync(join(d, 'strongswan.conf'), charonConf(d));
-      writeFileSync(join(d, 'swanctl.conf'), swanctlConf(side));
+      writeFileSync(join(d, 'swanctl.conf'), swanctlConf(side, esp));
       sh(`ip -n ${ns} addr add ${INNER[side]}/32 dev lo`);
       const c = spawn('ip', ['netns', 'exec', ns, 'unshare', '-m', '--propagation', 'private', 'sh', '-c', `mount -t tmpfs run /run && exec ${CHARON}`], {
         env: { ...process.env, STRONGSWAN_CONF: join(d, 'strongswan.conf') }, stdio: 'ignore', detached: true,
@@ -415,9 +424,15 @@ async function runStrongswan(): Promise<Result> {
       sh(`swanctl --load-all --file ${join(d, 'swanctl.conf')} --uri ${uri}`);
       pids.push(c.pid!); // ip netns exec and unshare exec; sh execs charon: the same pid
     }
-    sh(`swanctl --initiate --child net --uri unix://${join(dir, 'charon-a')}/charon.vici`);
+    sh(`swanctl --initiate --child net --uri unix://${join(dir, `charon-${esp}-a`)}/charon.vici`);
     await pingUntilUp(p.a, INNER.b, INNER.a);
-    return await measurePath('strongSwan kernel-libipsec', p, [{ label: 'charon a', pid: pids[0] }, { label: 'charon b', pid: pids[1] }]);
+    // The row is only what it says if the CHILD SA really uses the proposed algorithm (on both sides).
+    for (const side of ['a', 'b']) {
+      const sas = sh(`swanctl --list-sas --uri unix://${join(dir, `charon-${esp}-${side}`)}/charon.vici`);
+      if (!sas.includes(`ESP:${SWAN_ESP_SHOWN[esp]}`)) throw new Error(`charon ${side}: the CHILD SA does not use ${SWAN_ESP_SHOWN[esp]}: ${sas.replace(/\s+/g, ' ').slice(0, 300)}`);
+      process.stderr.write(`charon ${side} CHILD SA: ${/\S*ESP:\S+/.exec(sas)?.[0] ?? ''}\n`);
+    }
+    return await measurePath(esp === 'chacha' ? 'strongSwan kernel-libipsec ChaCha20-Poly1305' : 'strongSwan kernel-libipsec', p, [{ label: 'charon a', pid: pids[0] }, { label: 'charon b', pid: pids[1] }]);
   } finally {
     deletePair(p);
   }
@@ -445,22 +460,33 @@ async function main(): Promise<void> {
     const results: Result[] = [];
     for (const path of paths) {
       const [base, setting] = path.split('+') as [string, string | undefined];
-      const env = setting ? Object.fromEntries([setting.split('=') as [string, string]]) : {};
+      // NAME=VALUE: split at the first '=' only (a value may hold one: NODE_OPTIONS=--max-semi-space-size=32)
+      const envOf = (nv: string) => { const i = nv.indexOf('='); return { [nv.slice(0, i)]: nv.slice(i + 1) }; };
+      const env = setting ? envOf(setting) : {};
       const wn = /^larval-w(\d+)(-stgc)?$/.exec(path);
+      // larval@DIR, larval-chacha@DIR: another build's gateways (AES-GCM or ChaCha20-Poly1305 SAs)
+      const at = /^(larval|larval-chacha|larval-w\d+)@(.+)$/.exec(path);
+      const atWorkers = at && /^larval-w(\d+)$/.exec(at[1]);
       const run = path === 'larval' ? () => runLarval()
         // larval-wN: larval tun --workers N (multi-queue TUN device, N SAs each way)
         // larval-wN-stgc: the same under node --single-threaded-gc (each thread collects its own garbage)
         : wn ? () => runLarval(Number(wn[1]), CLI, wn[2] ? path : undefined, {}, undefined, wn[2] ? ['--single-threaded-gc'] : [])
         // larval-chacha / larval-gcm: manual SAs from the config (setkey add), no key exchange; +NAME=VALUE as below
+        // larval@DIR / larval-chacha@DIR / larval-wN@DIR: another build of larval (DIR/dist/src/cli/main.js), e.g. the commit before a change, side by side
+        : at ? () => runLarval(atWorkers ? Number(atWorkers[1]) : undefined, cliIn(at[2]), `${at[1]}@${at[2].split('/').pop()}`, {}, at[1] === 'larval-chacha' ? 'chacha20-poly1305' : 'aes-gcm-16')
+        // larval-stgc / larval-chacha-stgc: the one-thread gateway under node --single-threaded-gc (no GC helper threads)
+        : base === 'larval-stgc' || base === 'larval-chacha-stgc' ? () => runLarval(undefined, CLI, path, env, base === 'larval-stgc' ? 'aes-gcm-16' : 'chacha20-poly1305', ['--single-threaded-gc'])
         : base === 'larval-chacha' ? () => runLarval(undefined, CLI, path, env, 'chacha20-poly1305')
         : base === 'larval-gcm' ? () => runLarval(undefined, CLI, path, env, 'aes-gcm-16')
-        // larval@DIR: another build of larval (DIR/dist/src/cli/main.js), e.g. the commit before a change, side by side
         // larval+NAME=VALUE: this build with an environment variable (a tuning knob) set
-        : path.startsWith('larval+') ? () => runLarval(undefined, CLI, path, Object.fromEntries([path.slice(7).split('=') as [string, string]]))
-        : path.startsWith('larval@') ? () => runLarval(undefined, cliIn(path.slice(7)), `larval@${path.slice(7).split('/').pop()}`)
-        : path === 'relay' ? runRelay
+        : path.startsWith('larval+') ? () => runLarval(undefined, CLI, path, envOf(path.slice(7)))
+        : path === 'relay' ? () => runRelay()
+        // relay@DIR: the relay of another build (DIR/dist/bench/tun-relay.js), side by side
+        : path.startsWith('relay@') ? () => runRelay(join(path.slice(6), 'dist/bench/tun-relay.js'), `relay@${path.slice(6).split('/').pop()}`)
         : path === 'veth' ? runVeth
-        : path === 'strongswan' ? (existsSync(CHARON) && have('swanctl') ? runStrongswan : null)
+        : path === 'strongswan' ? (existsSync(CHARON) && have('swanctl') ? () => runStrongswan('aes-gcm') : null)
+        // strongswan-chacha: the same with chacha20poly1305 ESP, the like-for-like row of larval-chacha
+        : path === 'strongswan-chacha' ? (existsSync(CHARON) && have('swanctl') ? () => runStrongswan('chacha') : null)
         : null;
       if (!run) {
         results.push({ path, mbps: NaN, retransmits: NaN, pingP50: null, pingP99: null, pingLoss: null, gateways: [], note: 'unavailable' });
@@ -476,16 +502,19 @@ async function main(): Promise<void> {
     all.push(results);
     console.log(`\nround ${round + 1}, iperf3 TCP ${SECONDS} s, ${new Date().toISOString()}\n`);
     console.log(table(results));
-    const by = (k: string) => results.find((r) => r.path.startsWith(k))?.mbps;
-    const larval = results.find((r) => r.path === 'larval')?.mbps, sw = by('strongSwan'), relay = by('no-crypto');
+    const mbps = (path: string) => { const m = results.find((r) => r.path === path)?.mbps; return m && m > 0 ? m : undefined; };
+    const larval = mbps('larval'), sw = mbps('strongSwan kernel-libipsec'), swChacha = mbps('strongSwan kernel-libipsec ChaCha20-Poly1305'), relay = mbps('no-crypto relay (same I/O)');
     const ratios: string[] = [];
     if (larval && sw) ratios.push(`larval / strongSwan = ${(larval / sw).toFixed(2)}×`);
     if (larval && relay) ratios.push(`larval / relay = ${(larval / relay).toFixed(2)}×`);
     for (const r of results) {
       if (r.path === 'larval' || !r.path.startsWith('larval-') || !(r.mbps > 0)) continue;
       if (sw) ratios.push(`${r.path} / strongSwan = ${(r.mbps / sw).toFixed(2)}×`);
+      // like for like: larval's ChaCha20-Poly1305 against strongSwan's
+      if (swChacha && r.path.startsWith('larval-chacha')) ratios.push(`${r.path} / strongSwan-chacha = ${(r.mbps / swChacha).toFixed(2)}×`);
       if (relay) ratios.push(`${r.path} / relay = ${(r.mbps / relay).toFixed(2)}×`);
     }
+    if (sw && swChacha) ratios.push(`strongSwan-chacha / strongSwan = ${(swChacha / sw).toFixed(2)}×`);
     const w1 = results.find((r) => r.path === 'larval-w1')?.mbps;
     for (const r of results) if (w1 && /^larval-w\d+/.test(r.path) && r.path !== 'larval-w1' && r.mbps > 0) ratios.push(`${r.path} / larval-w1 = ${(r.mbps / w1).toFixed(2)}×`);
     if (ratios.length) console.log(`\n${ratios.join('; ')}`);

@@ -19,6 +19,9 @@ import { cbcOpener } from './cbc-chain.js';
 
 /** The AEAD nonce (salt | IV), filled per packet: node:crypto and libsodium copy it. */
 const nonce12 = Buffer.alloc(12);
+/** The AAD without ESN and the ICV, copied from the packet (scratch, per packet). */
+const aad8 = Buffer.alloc(8);
+const tag16 = Buffer.alloc(16);
 
 /**
  * Decrypt the ESP packet that starts at `esp` in `packet` (the outer IP packet, as
@@ -30,14 +33,15 @@ export function decryptEsp(sa: EspSa, packet: Uint8Array, esp: number, seq: bigi
   // The engine checked the outer IPv4 header's checksum (R24): the ICV does not cover it.
   const end = v4 ? (packet[2] << 8) | packet[3] : IPV6_HEADER + ((packet[4] << 8) | packet[5]);
   if (end > packet.length || end < esp) return Reason.BadEsp; // captured short: the ICV cannot be checked
-  const opened = openEsp(sa, packet.subarray(esp, end), seq);
-  if (typeof opened === 'number') return opened;
-  const { payload, nextHeader } = opened;
+  const plain = openAt(sa, packet, esp, end, seq);
+  if (typeof plain === 'number') return plain;
+  const { payloadLength, nextHeader } = opened;
   if (sa.mode === 'tunnel') {
-    const version = payload.length > 0 ? payload[0] >> 4 : 0;
+    const version = payloadLength > 0 ? plain[0] >> 4 : 0;
     if (!((nextHeader === PROTO_IPIP && version === 4) || (nextHeader === PROTO_IPV6 && version === 6))) return Reason.BadEsp;
-    return payload;
+    return plain.subarray(0, payloadLength);
   }
+  const payload = plain.subarray(0, payloadLength);
   return rebuildTransport(Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength), esp, payload, nextHeader, v4);
 }
 
@@ -46,30 +50,46 @@ export function decryptEsp(sa: EspSa, packet: Uint8Array, esp: number, seq: bigi
  * that decryptEsp() frames. Returns the payload and next header, or the Reason.
  */
 export function openEsp(sa: EspSa, bytes: Uint8Array, seq: bigint): { payload: Buffer; nextHeader: number } | Reason {
-  const b = Buffer.from(bytes.buffer, bytes.byteOffset, bytes.byteLength);
-  const ivAt = ESP_HEADER;
+  const plain = openAt(sa, bytes, 0, bytes.length, seq);
+  if (typeof plain === 'number') return plain;
+  return { payload: plain.subarray(0, opened.payloadLength), nextHeader: opened.nextHeader };
+}
+
+/** What the last successful openAt() found in the trailer (no object per packet). */
+const opened = { payloadLength: 0, nextHeader: 0 };
+
+// Verify and decrypt the ESP packet at [start, end) of `packet`; the whole decrypted
+// payload | padding | trailer, its payload length and next header in `opened`.
+function openAt(sa: EspSa, packet: Uint8Array, start: number, end: number, seq: bigint): Buffer | Reason {
+  const ivAt = start + ESP_HEADER;
   const ctAt = ivAt + sa.ivLength;
-  const icvAt = b.length - sa.icvLength;
+  const icvAt = end - sa.icvLength;
   const ctLength = icvAt - ctAt;
   if (ctLength < 2 || ctLength % sa.enc.align !== 0) return Reason.BadEsp;
   let plain: Buffer;
   if (sa.enc.aead) {
-    nonce12.set(sa.salt, 0);
-    for (let i = 0; i < sa.ivLength; i++) nonce12[4 + i] = b[ivAt + i];
+    const salt = sa.salt;
+    for (let i = 0; i < 4; i++) nonce12[i] = salt[i];
+    for (let i = 0; i < sa.ivLength; i++) nonce12[4 + i] = packet[ivAt + i];
   }
+  // Views without Buffer's subarray, the tag and AAD copied into scratch buffers
+  // (issue 16, third pass: fewer objects per packet).
+  const ct = new Uint8Array(packet.buffer, packet.byteOffset + ctAt, ctLength);
   if (sa.enc.aead && useSodium(sa)) {
     // RFC 7634 through libsodium (esp/sodium.ts); the ICV is checked before any plaintext is used.
     plain = packetBuffer(ctLength);
+    for (let i = 0; i < 16; i++) tag16[i] = packet[icvAt + i];
     try {
-      sodium()!.crypto_aead_chacha20poly1305_ietf_decrypt_detached(plain, null, b.subarray(ctAt, icvAt), b.subarray(icvAt), gcmAad(sa, b, 0, seq), nonce12, rawKey(sa));
+      sodium()!.crypto_aead_chacha20poly1305_ietf_decrypt_detached(plain, null, ct, tag16, aadAt(sa, packet, start, seq), nonce12, rawKey(sa));
     } catch {
       return Reason.IntegrityFailed;
     }
   } else if (sa.enc.aead) {
-    const d = createDecipheriv(sa.cipherName as 'aes-128-gcm', sa.cipherKey, nonce12, { authTagLength: 16 });
-    d.setAAD(gcmAad(sa, b, 0, seq));
-    d.setAuthTag(b.subarray(icvAt));
-    plain = d.update(b.subarray(ctAt, icvAt));
+    const d = createDecipheriv(sa.cipherName as 'aes-128-gcm', sa.cipherKey, nonce12); // setAuthTag gets 16 octets; no options object (issue 16)
+    d.setAAD(aadAt(sa, packet, start, seq));
+    for (let i = 0; i < 16; i++) tag16[i] = packet[icvAt + i];
+    d.setAuthTag(tag16);
+    plain = d.update(ct);
     try {
       d.final();
     } catch {
@@ -77,10 +97,11 @@ export function openEsp(sa: EspSa, bytes: Uint8Array, seq: bigint): { payload: B
     }
   } else {
     // Verify before decrypting (RFC 4303 §3.4.4.1).
+    const b = Buffer.from(packet.buffer, packet.byteOffset, packet.byteLength);
     const h = createHmac(sa.auth!.hash, sa.authKey!);
-    h.update(b.subarray(0, icvAt));
+    h.update(b.subarray(start, icvAt));
     if (sa.esn) h.update(seqHigh(seq));
-    if (!timingSafeEqual(h.digest().subarray(0, sa.icvLength), b.subarray(icvAt))) return Reason.IntegrityFailed;
+    if (!timingSafeEqual(h.digest().subarray(0, sa.icvLength), b.subarray(icvAt, end))) return Reason.IntegrityFailed;
     // The SA's long-lived context over IV | ciphertext; the first block out is not the packet's (esp/cbc-chain.ts).
     plain = cbcOpener(sa).update(b.subarray(ivAt, icvAt)).subarray(sa.ivLength);
   }
@@ -91,7 +112,16 @@ export function openEsp(sa: EspSa, bytes: Uint8Array, seq: bigint): { payload: B
   const payloadLength = plain.length - 2 - padLen;
   if (payloadLength < 0 || nextHeader === Ipv6NextHeader.NO_NEXT_HEADER) return Reason.BadEsp;
   for (let i = 0; i < padLen; i++) if (plain[payloadLength + i] !== i + 1) return Reason.BadEsp;
-  return { payload: plain.subarray(0, payloadLength), nextHeader };
+  opened.payloadLength = payloadLength;
+  opened.nextHeader = nextHeader;
+  return plain;
+}
+
+/** The AEAD's AAD: without ESN SPI | seq copied into a scratch buffer, with ESN gcmAad()'s 12 octets. */
+function aadAt(sa: EspSa, packet: Uint8Array, esp: number, seq: bigint): Uint8Array {
+  if (sa.esn) return gcmAad(sa, packet, esp, seq);
+  for (let i = 0; i < 8; i++) aad8[i] = packet[esp + i];
+  return aad8;
 }
 
 // Transport mode: the IP header in front of ESP (and of the UDP header of RFC 3948)

@@ -143,7 +143,7 @@ const MIN_MTU = 68;
 const MAX_MTU = 65535;
 /** A read must offer room for the largest packet, or the kernel truncates it silently. */
 const READ_SIZE = 65535;
-/** Packets are read straight into slabs of this size and handed out as views; a full slab is replaced, never reused. */
+/** Packets are read straight into slabs of this size and handed out as views; a full slab is replaced, never reused (but see recycleReads()). */
 const SLAB_SIZE = 256 * 1024;
 /** At most this many packets per delivered batch (then the event loop gets a turn). */
 const MAX_BATCH = 256;
@@ -317,6 +317,19 @@ export class TunDevice {
     this.listeners = [...this.listeners, fn];
     this.startReading();
     return () => { this.listeners = this.listeners.filter((l) => l !== fn); };
+  }
+
+  /**
+   * Say that no packet delivered so far is referenced any more (every listener
+   * dropped the views it got, and nothing of them waits in a queue): the reader
+   * then reads into its current slab again from the start instead of taking a
+   * new 256 KiB one when this one is full (a fresh slab costs its zeroing and page
+   * faults: ~0.2-0.6 µs a 1400-octet packet here, issue 16). Views handed out
+   * earlier are overwritten by later reads. Call it from the last listener of a
+   * batch, or later; never while a packet is still in use.
+   */
+  recycleReads(): void {
+    this.slabOffset = 0;
   }
 
   /** onPackets, one call per packet. */

@@ -28,7 +28,9 @@ import { parseAddress } from '../common/addr.js';
 import { NON_ESP_MARKER_LEN, UDP_HEADER } from '../../assembly/wire-defs.js';
 import { DatagramBatcher, ipv4String, syncLookup, type BatcherStats, type DatagramBatch } from './udp.js';
 import { InboundFramer, OUTER_HEADROOM } from './frame.js';
+import { beginScratch, endScratch } from '../esp/slab.js';
 import type { PolicySpec, SaSpec } from '../engine/types.js';
+import type { PacketOutput } from '../engine/esp-stage.js';
 
 /** What TunGateway.open() takes: the TUN device, the IKE configuration and/or manual policies and SAs. */
 export interface TunGatewayOptions {
@@ -87,6 +89,8 @@ export class TunGateway {
   private lastDstString = '';
   private lastSrc = -1;
   private lastSocket: Socket | null = null;
+  /** The sockets sent on in the current batch: a send still in libuv's queue keeps its packet (esp/slab.ts). */
+  private readonly batchSockets: Socket[] = [];
   private clock: NodeJS.Timeout | null = null;
   private readonly fatalListeners: ((err: Error) => void)[] = [];
 
@@ -175,13 +179,32 @@ export class TunGateway {
 
   private fromTun(packets: Uint8Array[]): void {
     this.counters.tunIn += packets.length;
-    const out = this.gw.output(packets, this.now());
-    const wire = out.packets;
-    for (let i = 0; i < wire.length; i++) {
-      const p = wire[i];
-      if (p) this.send(p);
+    // The ESP packets of this batch come from the reused scratch arena (esp/slab.ts):
+    // each is sent before the batch ends, and one still queued in libuv keeps the arena.
+    beginScratch();
+    try {
+      const out = this.gw.output(packets, this.now());
+      const wire = out.packets;
+      for (let i = 0; i < wire.length; i++) {
+        const p = wire[i];
+        if (p) this.send(p);
+      }
+      this.count(out.verdicts);
+      // Nothing keeps the device's views now: the engine copied them, the resolution
+      // queue copies what it holds (gateway.ts packetBytes), ESP is built elsewhere and
+      // bypass packets are not forwarded; the next read may reuse the slab.
+      this.tun.recycleReads();
+    } finally {
+      endScratch(this.sendsQueued());
     }
-    this.count(out.verdicts);
+  }
+
+  /** Whether a send of this batch waits in libuv's queue (the socket buffer was full); forgets the batch's sockets. */
+  private sendsQueued(): boolean {
+    let queued = false;
+    for (const s of this.batchSockets) if (s.getSendQueueCount() > 0) queued = true;
+    this.batchSockets.length = 0;
+    return queued;
   }
 
   // What the gateway built is a whole IP packet: ESP in UDP to the SA's peer. The
@@ -203,6 +226,7 @@ export class TunGateway {
     }
     const socket = this.lastSocket;
     if (!socket) return this.dropCount('no-esp-socket'); // an SA from an address the daemon does not listen on
+    if (this.batchSockets[this.batchSockets.length - 1] !== socket && !this.batchSockets.includes(socket)) this.batchSockets.push(socket);
     this.counters.udpOut++;
     const dport = (p[ihl + 2] << 8) | p[ihl + 3];
     socket.send(p.subarray(ihl + UDP_HEADER), dport, this.lastDstString);
@@ -222,7 +246,17 @@ export class TunGateway {
   // Gateway.input() call, the inner packets into the device.
   private fromPeers(batch: DatagramBatch): void {
     this.counters.udpIn += batch.count;
-    const res = this.gw.input(this.framer.frame(batch), this.now());
+    // Decrypted packets come from the reused scratch arena (esp/slab.ts): TUN writes are
+    // synchronous, so nothing of this batch is left when it ends (but a send made meanwhile).
+    beginScratch();
+    try {
+      this.toTun(this.gw.input(this.framer.frame(batch), this.now()));
+    } finally {
+      endScratch(this.sendsQueued());
+    }
+  }
+
+  private toTun(res: PacketOutput): void {
     const v = res.verdicts;
     const inner = res.packets;
     for (let i = 0; i < v.length; i++) {

@@ -132,6 +132,19 @@ try {
   say('received', { accepted, reply: hex(reply), ...(await within(3000, 'the reply on the UDP socket', got)) });
   say('writeBad', { accepted: tun.write(new Uint8Array([0x00, 1, 2, 3])), stats: tun.stats() });
 
+  // 1b. recycleReads(): without it each read lands after the last one in the slab; after it,
+  // the next read starts again at the slab's beginning (issue 16: no fresh slab per ~140 packets).
+  const viewOf = async (text) => {
+    const p = nextPacket((q) => isUdpTo(q, 9999) && Buffer.from(q.subarray(28)).toString() === text);
+    sock.send(Buffer.from(text), 9999, '10.99.0.2');
+    return within(3000, 'datagram ' + text, p);
+  };
+  const x1 = await viewOf('slab one');
+  const x2 = await viewOf('slab two');
+  tun.recycleReads();
+  const x3 = await viewOf('slab three');
+  say('recycle', { sameSlab12: x2.buffer === x1.buffer, after12: x2.byteOffset > x1.byteOffset, sameSlab3: x3.buffer === x1.buffer, x2Offset: x2.byteOffset, x3Offset: x3.byteOffset });
+
   // 2. round trips (echo: the reading side swaps addresses and ports; the checksums stay valid).
   const swap = (p) => {
     const q = Uint8Array.from(p);
@@ -301,6 +314,14 @@ describe.skipIf(skipReason !== null)('TUN device in a network namespace', () => 
     expect(s.fromPort).toBe(9999);
     const expected = Buffer.from(Array.from({ length: 32 }, (_, i) => i & 0xff)).toString('hex'); // buildPacket's payload pattern
     expect(s.msg).toBe(expected);
+  });
+
+  it('reads each packet after the last one in its slab, and from the slab\'s start again after recycleReads() (issue 16)', () => {
+    const r = step('recycle') as unknown as { sameSlab12: boolean; after12: boolean; sameSlab3: boolean; x2Offset: number; x3Offset: number };
+    expect(r.sameSlab12).toBe(true);
+    expect(r.after12).toBe(true);
+    expect(r.sameSlab3).toBe(true);
+    expect(r.x3Offset).toBeLessThan(r.x2Offset);
   });
 
   it('counts a packet the kernel refuses as a write error instead of throwing', () => {

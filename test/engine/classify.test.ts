@@ -154,6 +154,69 @@ describe('flow-cache tags (issue 15, R4)', () => {
       (engine as unknown as { x: { setHashMaskForTesting(m: number): void } }).x.setHashMaskForTesting(0xffffffff);
     }
   });
+
+  it('IPv4 and IPv6 flows sharing buckets and tags, with transport SAs and policy changes, keep the linear scan\'s answers (R4, R6)', async () => {
+    // Both families in the same buckets: every hash narrowed to one of four values and
+    // a cache of 64 slots, so entries of either family evict each other all the time.
+    const v4 = randomPolicySet({ family: 4, count: 80, seed: 91 });
+    const v6 = randomPolicySet({ family: 6, count: 80, seed: 92 });
+    // Every fifth policy protects with a transport template: its SA group depends on
+    // the flow's addresses and is remembered in the flow's cache entry.
+    const policies: PolicySpec[] = [...v4, ...v6].map((p, i) => {
+      const { template: _t, ...rest } = p;
+      return i % 5 === 0 ? { ...rest, action: 'protect', template: { mode: 'transport' } } : { ...rest, action: i % 3 ? 'bypass' : 'discard' };
+    });
+    const engine = await createEngine({ maxPolicies: 256, maxSAs: 1024, flowCacheSize: 64, maxLarval: 4096 });
+    const ids = engine.addPolicies(policies);
+    const ref = new ReferenceSpd();
+    policies.forEach((p, i) => ref.add(p, ids[i]));
+    const x = (engine as unknown as { x: { setHashMaskForTesting(m: number): void } }).x;
+    x.setHashMaskForTesting(3);
+    try {
+      // 80 flows, each five times a round: some hits, and more keys than the four
+      // buckets hold.
+      const distinct: Flow[] = [...generateTrace(v4, 40, { seed: 3 }), ...generateTrace(v6, 40, { seed: 4 })];
+      const flows = [0, 1, 2, 3, 4].flatMap(() => distinct);
+      const packets = flows.map((f) => buildPacket(f));
+      const sas = new Map<string, number>();
+      const rng = new Rng(17);
+      let protectedBySa = 0;
+      for (let round = 0; round < 12; round++) {
+        const order = packets.map((_, i) => i).sort(() => rng.next() - 0.5);
+        const v = engine.outbound(order.map((i) => packets[i]), round + 1);
+        order.forEach((fi, j) => {
+          const want = ref.decide('out', toReferenceFlow(flows[fi]));
+          expect(v.policyId(j), `round ${round} flow ${fi}`).toBe(want.policyId);
+          if (want.action === 'protect') {
+            // R6: the transport SA between the flow's own addresses, when there is one.
+            const sa = sas.get(`${flows[fi].src}>${flows[fi].dst}`) ?? null;
+            expect(v.saId(j), `round ${round} flow ${fi}`).toBe(sa);
+            if (sa !== null) protectedBySa++;
+          }
+        });
+        // Transport SAs for some flows' address pairs: cached groups must follow.
+        for (let k = 0; k < 6; k++) {
+          const f = distinct[rng.int(0, distinct.length - 1)];
+          const key = `${f.src}>${f.dst}`;
+          if (!sas.has(key)) sas.set(key, engine.addSA({ spi: 0x10000 + sas.size, src: f.src, dst: f.dst, mode: 'transport' }, round + 1));
+        }
+        // A policy of each family removed and added back (it goes to the end of the order).
+        for (const base of [0, 80]) {
+          const i = base + rng.int(0, 79);
+          engine.removePolicy(ids[i]);
+          ref.remove(ids[i]);
+          ids[i] = engine.addPolicy(policies[i]);
+          ref.add(policies[i], ids[i]);
+        }
+      }
+      const st = engine.stats().flowCache;
+      expect(st.hits).toBeGreaterThan(500);
+      expect(st.evictions).toBeGreaterThan(500);
+      expect(protectedBySa).toBeGreaterThan(0);
+    } finally {
+      x.setHashMaskForTesting(0xffffffff);
+    }
+  });
 });
 
 describe('engine.outboundView(): outbound() read in place (issue 15)', () => {

@@ -310,34 +310,18 @@ export const ID_LIMIT = 20;    // u32 maximum occupied slots (load factor bound)
 export const ID_SIZE = 32;
 
 // ---------------------------------------------------------------------------
-// Flow cache entries. A bucket is CACHE_WAYS ways of FC_WAY bytes; its tags (u16
-// each, CACHE_WAYS of them) are in a separate, small array, and a lookup reads an
-// entry only when its tag matches. An IPv4 flow takes one way (32 bytes: the entry
-// array is 64 MiB for 2M slots); an IPv6 flow takes an aligned pair of ways (64 bytes,
-// one cache line) for its 40-byte key. The decision fields come first, at the same
-// offsets in both.
+// Flow cache entry (one cache line). The bucket's tags (u16 each, CACHE_WAYS of them)
+// are in a separate, small array: a lookup reads an entry only when its tag matches.
 
-export const FC_POLICY = 0;    // u32 policy slot + 1; 0 = the direction's default action
-export const FC_GEN = 4;       // u32 the policy's generation when cached (or the default's)
-export const FC_EPOCH = 8;     // u32 the direction's add epoch when last validated
-export const FC_GROUP_GEN = 12; // u32 the SA group's generation; with no group, the group
-                                //     epoch at which "no group" was found; 0 = not resolved yet
-export const FC_KEY = 16;      // the key: IPv4, FC4_KEY_SIZE bytes; IPv6, the flow key (FK_SIZE)
-export const FC_WAY = 32;      // bytes per way: an IPv4 entry
-// IPv4 key (16 bytes): source, destination (u32 each), the u32 of FK_SPORT/FK_DPORT,
-// then a word of protocol (bits 0-7), L4Kind (8-9), Dir (10-11) and the entry's SA
-// group slot + 1 (FC4_GROUP_SHIFT up; 0 = none), which the key compare masks out.
-export const FC4_KEY_SIZE = 16;
-export const FC4_TAIL = 28;    // u32 the key's last word
-export const FC4_KEY_BITS = 0xfff;
-export const FC4_GROUP_SHIFT = 12; // group slots + 1 of 2^20 and above are not cached (looked up each time)
-export const FC6_GROUP = 56;   // IPv6: u32 SA group slot + 1 (0 = none)
-export const FC6_SIZE = 64;    // IPv6: two ways
-// Tags: 0 = empty way; bit 15 = the first way of an entry, bit 14 = IPv6, then 14
-// bits of the hash; FC_TAG_PAIR marks the second way of an IPv6 entry (matches no lookup).
-export const FC_TAG_USED = 0x8000;
-export const FC_TAG_V6 = 0x4000;
-export const FC_TAG_PAIR = 1;
+export const FC_KEY = 0;       // flow key (FK_SIZE bytes)
+export const FC_TAG = 40;      // u32 hash | TAG_BIT (a check before the key compare)
+export const FC_POLICY = 44;   // u32 policy slot + 1; 0 = the direction's default action
+export const FC_GEN = 48;      // u32 the policy's generation when cached (or the default's)
+export const FC_EPOCH = 52;    // u32 the direction's add epoch when last validated
+export const FC_GROUP = 56;    // u32 SA group slot + 1 resolved for a transport template (0 = none)
+export const FC_GROUP_GEN = 60; // u32 that group's generation; with FC_GROUP 0, the group epoch
+                                //     at which "no group" was found; 0 = not resolved yet
+export const FC_SIZE = 64;
 
 // ---------------------------------------------------------------------------
 // Counters: u64 each, at the counter region. Read by stats().

@@ -9,7 +9,7 @@
 // write the verdicts.
 
 import {
-  Action, Dir, Family, FC_EPOCH, FC_GEN, FC_GROUP_GEN, FC_POLICY, FK_DIR, FK_FAMILY,
+  Action, Dir, Family, FC_EPOCH, FC_GEN, FC_GROUP, FC_GROUP_GEN, FC_POLICY, FC_TAG, FK_DIR, FK_FAMILY,
   FK_PROTO, FK_SIZE, GR_BEST, GR_BEST_ID, GR_BEST_SPI, Level, PD_CAPLEN, PD_OFFSET, PD_SIZE,
   FlowState, RF_LARVAL, RF_POLICY, RF_REASON, RF_SA, RF_STATE, RF_VERDICT, Unresolved, CN_RELEASED,
   PD_WIRELEN, MAX_PACKET_BYTES, PO_GROUP, PO_T_LEVEL, PW_GROUP, PW_HASH, PW_L4OFF, PW_POLICY, PW_SIZE, PW_SPI,
@@ -19,7 +19,7 @@ import {
 import {
   arenaBase, beginVerdict, descBase, hashFlowKey, initBatchRegions, parseDescriptor, touchBase, verdictBase, wireLength, workBase, writeVerdict,
 } from './batch';
-import { cacheLookup, cacheStore, entryGroup, entryHolds, storeEntryGroup, tagCandidate, tagLine } from './flowcache';
+import { cacheLookup, cacheStore, entryHolds, tagCandidate, tagLine } from './flowcache';
 import {
   cachedDecisionValid, classify, currentAddEpoch, policyAction, policyGenerationOf, policyIdOf, policyPtr,
 } from './spd';
@@ -52,7 +52,8 @@ let decidedSlot: usize = 0;
 // path, or 0; any other case takes the full lookup, so the answer never depends on it
 // (an insert earlier in the batch may have changed the bucket since).
 export function decideFlow(w: usize, dir: u32, hint: usize = 0): u32 {
-  const s = hint != 0 && entryHolds(hint, w) ? hint : cacheLookup(w);
+  const h = load<u32>(w + PW_HASH);
+  const s = hint != 0 && entryHolds(hint, w, h) ? hint : cacheLookup(w, h);
   if (s != 0) {
     const slot1 = load<u32>(s + FC_POLICY);
     const epoch = load<u32>(s + FC_EPOCH);
@@ -71,7 +72,7 @@ export function decideFlow(w: usize, dir: u32, hint: usize = 0): u32 {
     countCacheMiss();
   }
   const slot1 = classify(w, dir);
-  decidedSlot = cacheStore(s, w, slot1, policyGenerationOf(slot1, dir), currentAddEpoch(dir));
+  decidedSlot = cacheStore(s, w, h, slot1, policyGenerationOf(slot1, dir), currentAddEpoch(dir));
   return slot1;
 }
 
@@ -84,14 +85,15 @@ function decideGroup(w: usize, slot1: u32): u32 {
   const held = load<u32>(p + PO_GROUP);
   if (held != 0) return held;
   const s = decidedSlot;
-  const cached = entryGroup(s, w);
+  const cached = load<u32>(s + FC_GROUP);
   const gen = load<u32>(s + FC_GROUP_GEN);
   if (gen != 0) {
     if (cached != 0 ? groupGenerationOf(cached) == gen : currentGroupGeneration() == gen) return cached;
   }
   countSaLookup();
   const g1 = flowGroup(p, w);
-  storeEntryGroup(s, w, g1, g1 != 0 ? groupGenerationOf(g1) : currentGroupGeneration());
+  store<u32>(s + FC_GROUP, g1);
+  store<u32>(s + FC_GROUP_GEN, g1 != 0 ? groupGenerationOf(g1) : currentGroupGeneration());
   return g1;
 }
 
@@ -214,7 +216,7 @@ function touchTags(n: u32): u32 {
   for (let i: u32 = 0; i < n; i++) {
     const w = workBase + <usize>i * PW_SIZE;
     let c: usize = 0;
-    if (load<u32>(w + PW_STATUS) == 0) c = tagCandidate(w);
+    if (load<u32>(w + PW_STATUS) == 0) c = tagCandidate(load<u32>(w + PW_HASH));
     store<u32>(touchBase + (<usize>i << 2), <u32>c);
   }
   for (let i: u32 = 0; i < n; i++) t ^= load<u32>(<usize>load<u32>(touchBase + (<usize>i << 2)));

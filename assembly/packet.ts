@@ -8,7 +8,7 @@
 // Non-first fragments carry no upper-layer fields (RFC 4301 §7): kind None.
 
 import {
-  FK_DPORT, FK_DST, FK_FAMILY, FK_KIND, FK_PROTO, FK_SPORT, FK_SRC,
+  FK_DIR, FK_DPORT, FK_DST, FK_FAMILY, FK_KIND, FK_PROTO, FK_SPORT, FK_SRC,
   Family, L4Kind, MAX_EXT_HEADERS, MAX_PACKET_BYTES, PW_L4OFF, PW_SPI, Reason,
 } from './layout';
 import * as W from './wire-defs';
@@ -57,6 +57,14 @@ export const ESP_HEADER: u32 = W.ESP_HEADER;
 const AH_HEADER: u32 = W.AH_FIXED_HEADER;
 const AH_LENGTH: u32 = W.AH_LENGTH;
 const AH_SPI: u32 = W.AH_SPI;
+
+// Bit positions of the flow key's fields in the little-endian u64 at FK_SPORT.
+const TAIL_SPORT: u64 = (FK_SPORT - FK_SPORT) << 3;
+const TAIL_DPORT: u64 = (FK_DPORT - FK_SPORT) << 3;
+const TAIL_PROTO: u64 = (FK_PROTO - FK_SPORT) << 3;
+const TAIL_FAMILY: u64 = (FK_FAMILY - FK_SPORT) << 3;
+const TAIL_KIND: u64 = (FK_KIND - FK_SPORT) << 3;
+const TAIL_DIR: u64 = (FK_DIR - FK_SPORT) << 3;
 
 @inline function u8at(p: usize, off: u32): u32 { return <u32>load<u8>(p + off); }
 @inline function be16(p: usize, off: u32): u32 { return <u32>bswap<u16>(load<u16>(p + off)); }
@@ -110,11 +118,13 @@ function plainIpv4(p: usize, cap: u32, wire: u32, w: usize): bool {
   }
   store<u32>(w + FK_SRC, be32(p, IP4_SRC));
   store<u32>(w + FK_DST, be32(p, IP4_DST));
-  store<u16>(w + FK_SPORT, <u16>be16(p, l4));
-  store<u16>(w + FK_DPORT, <u16>be16(p, l4 + 2));
-  store<u8>(w + FK_PROTO, <u8>proto);
-  store<u8>(w + FK_FAMILY, <u8>Family.V4);
-  store<u8>(w + FK_KIND, <u8>L4Kind.Ports);
+  // The key's last eight bytes (ports, protocol, family, kind and the direction the
+  // caller set) in one store: the hash reads them back as one u64, and a load that
+  // spans several narrower stores waits for them to reach the cache (no store
+  // forwarding), a stall per packet.
+  store<u64>(w + FK_SPORT,
+    (<u64>be16(p, l4) << TAIL_SPORT) | (<u64>be16(p, l4 + 2) << TAIL_DPORT) | (<u64>proto << TAIL_PROTO) |
+    (<u64>Family.V4 << TAIL_FAMILY) | (<u64>L4Kind.Ports << TAIL_KIND) | (<u64>load<u8>(w + FK_DIR) << TAIL_DIR));
   store<u32>(w + PW_L4OFF, l4);
   return true;
 }

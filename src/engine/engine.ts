@@ -575,7 +575,7 @@ export class Engine {
     const count = pb.count ?? offsets.length;
     integer(count, 'packets.count', 0, Math.min(offsets.length, lengths.length));
     if (wires !== undefined && wires.length < count) throw invalid('packets.wireLengths', wires.length, `needs ${count} entries`);
-    // One batch is checked by the engine once staged (stagedValid); longer inputs are
+    // One batch is checked by the engine once staged (describeBuffer); longer inputs are
     // checked here first, so that a bad packet refuses the input before any batch runs.
     if (offsets instanceof Uint32Array && lengths instanceof Uint32Array && (wires === undefined || wires instanceof Uint32Array) &&
       this.tags === null && (count <= this.options.batchSize || staged(data.length, offsets, lengths, wires, count))) {
@@ -629,7 +629,7 @@ export class Engine {
     this.views();
     const batch = this.options.batchSize;
     const one = count <= batch;
-    const out = one ? null : this.outRecords(count);
+    let out = one ? null : this.outRecords(count);
     const u8 = this.u8;
     const u32 = this.u32;
     const st = this.stage >>> 2;
@@ -641,9 +641,14 @@ export class Engine {
       u32.set(offsets.subarray(i, i + n), st);
       u32.set(lengths.subarray(i, i + n), st + batch);
       if (wires !== undefined) u32.set(wires.subarray(i, i + n), st + 2 * batch);
-      if (one && this.x.stagedValid(n, wires === undefined ? 0 : 1, Math.min(data.length, 0xffffffff)) !== 1) return null;
-      const m = this.x.describeBuffer(n, wires === undefined ? 0 : 1);
+      // One batch: the engine checks all its staged packets as it describes them (0: a
+      // bad one, nothing has run); longer inputs were checked by the caller.
+      const check = one && i === 0;
+      const m = this.x.describeBuffer(n, wires === undefined ? 0 : 1, check ? 1 : 0, Math.min(data.length, 0xffffffff));
+      if (m === 0 && check) return null;
       if (m <= 0) throw new LarvalError('EINVAL', `outbound: engine refused to describe a batch of ${n} (status ${m})`);
+      // One batch that the arena splits: its records are collected like a longer input's.
+      if (out === null && m < count) out = this.outRecords(count);
       const base = offsets[i];
       u8.set(data.subarray(base, base + this.x.stagedByteCount()), arena);
       last = m;

@@ -105,6 +105,29 @@ describe('verdicts of the staged capture-buffer path (issue 15)', () => {
     for (let i = 0; i < flowsA.length; i++) expect(many.policyId(i)).toBe(ref.match('out', toReferenceFlow(flowsA[i])));
   });
 
+  it('a one-batch buffer larger than the arena with a bad last packet is refused before any of it runs (R25)', async () => {
+    const engine = await createEngine({ arenaBytes: 65575 });
+    const big = new Uint8Array(30_000);
+    big.set(buildPacket({ src: '10.0.0.1', dst: '10.0.0.2', proto: 'udp', srcPort: 1, dstPort: 2 }));
+    const data = new Uint8Array(4 * 30_000);
+    for (let i = 0; i < 4; i++) data.set(big, i * 30_000);
+    const offsets = Uint32Array.of(0, 30_000, 60_000, 90_000);
+    // The arena holds two at a time; the fourth ends past the data.
+    expect(() => engine.outbound({ data, offsets, lengths: Uint32Array.of(30_000, 30_000, 30_000, 30_001) }, 1)).toThrow(/lengths\[3\]/);
+    expect(() => engine.outbound({ data, offsets, lengths: Uint32Array.of(30_000, 30_000, 30_000, 30_000), wireLengths: Uint32Array.of(30_000, 30_000, 30_000, 29_999) }, 1)).toThrow(/wireLengths\[3\]/);
+    expect(engine.stats().packets.out).toBe(0);
+    // The same packets, all good, in two arena loads: every packet has its verdict
+    // (a one-batch input split by the arena once returned only the last load's).
+    const good = { data, offsets, lengths: Uint32Array.of(30_000, 30_000, 30_000, 30_000) };
+    const v = engine.outbound(good, 1);
+    expect(v.length).toBe(4);
+    expect(v.counts().bypass).toBe(4);
+    expect(engine.stats().packets.out).toBe(4);
+    const view = engine.outboundView(good, 1);
+    expect(view.length).toBe(4);
+    expect(view.counts().bypass).toBe(4);
+  });
+
   it('a classify() view is reused by the next classify(); its toArray() copy is not', async () => {
     const { engine } = await world([{ dir: 'out', dst: '10.0.0.0/8', action: 'discard' }]);
     const hit = buildPacket({ src: '1.1.1.1', dst: '10.0.0.1', proto: 'udp', srcPort: 1, dstPort: 2 });

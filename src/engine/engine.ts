@@ -638,9 +638,10 @@ export class Engine {
     let last = 0;
     while (i < count) {
       const n = Math.min(batch, count - i);
-      u32.set(offsets.subarray(i, i + n), st);
-      u32.set(lengths.subarray(i, i + n), st + batch);
-      if (wires !== undefined) u32.set(wires.subarray(i, i + n), st + 2 * batch);
+      // Whole arrays are staged as they are: a subarray is an object per call.
+      u32.set(i === 0 && n === offsets.length ? offsets : offsets.subarray(i, i + n), st);
+      u32.set(i === 0 && n === lengths.length ? lengths : lengths.subarray(i, i + n), st + batch);
+      if (wires !== undefined) u32.set(i === 0 && n === wires.length ? wires : wires.subarray(i, i + n), st + 2 * batch);
       // One batch: the engine checks all its staged packets as it describes them (0: a
       // bad one, nothing has run); longer inputs were checked by the caller.
       const check = one && i === 0;
@@ -659,10 +660,22 @@ export class Engine {
     // One batch: its verdict records are copied out once, into a chunk (freshRecords).
     if (out !== null) return new Verdicts(out);
     const records = this.verdicts + last * L.VR_SIZE;
-    if (this.view) return new Verdicts(u8.subarray(this.verdicts, records));
+    if (this.view) return this.regionView(last);
     const own = this.freshRecords(records - this.verdicts);
     own.set(u8.subarray(this.verdicts, records));
     return new Verdicts(own);
+  }
+
+  // A view of the first n records of the verdict region: one object per n, made again
+  // only when memory changes, since a view is valid only until the next call anyway.
+  private regionViews: Verdicts[] = [];
+  private regionBuffer: ArrayBuffer | null = null;
+  private regionView(n: number): Verdicts {
+    if (this.regionBuffer !== this.buffer) {
+      this.regionViews = [];
+      this.regionBuffer = this.buffer;
+    }
+    return (this.regionViews[n] ??= new Verdicts(this.u8.subarray(this.verdicts, this.verdicts + n * L.VR_SIZE)));
   }
 
   private runOnly(n: number, t: number): void {

@@ -504,7 +504,7 @@ export class Engine {
   private view = false;
 
   // Where a call's verdict records go: a new array (they stay valid after later
-  // calls), or, for classify(), the engine's reused lookup buffer.
+  // calls), or, for classify() and outboundView(), a buffer the engine reuses.
   // Verdict records of outbound()/inbound() calls are cut from chunks that are never
   // reused: each Verdicts owns its bytes (they stay valid after the next call), while
   // one ArrayBuffer serves many batches instead of one per call (issue 15,

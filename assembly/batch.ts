@@ -102,49 +102,50 @@ export function parseDescriptor(i: u32, dir: u32): u32 {
 // packets one after another, as a capture reader or a ring holds them), so that the
 // host does no per-packet work: it stages the packets' offsets into its buffer at
 // stageBase, their lengths after `batchCapacity` u32s and, with `wires`, their wire
-// lengths after as many again (offsets checked non-decreasing by the host). The
-// first packet's offset is the range's start. Returns how many packets fit in the
-// arena (at least one: a packet's head is at most MAX_PACKET_BYTES, R24), and leaves
-// the bytes of the range to copy into the arena in `stagedBytes`.
+// lengths after as many again. The first packet's offset is the range's start.
+// Returns how many packets fit in the arena (at least one: a packet's head is at most
+// MAX_PACKET_BYTES, R24), and leaves the bytes of the range to copy into the arena in
+// `stagedBytes`.
+// With `check`, the host's checks are done here, in the same loop, for all `n`
+// packets (issue 15: not a JS loop, nor a loop of its own): do the offsets never
+// decrease, does every packet end within `dataLength` bytes of the buffer and, with
+// `wires`, is every wire length at least the packet's length? If one fails, returns
+// 0 and nothing may run: the host then takes its validating path, which says what is
+// wrong. Without `check` the host has checked them (offsets non-decreasing).
 export let stagedBytes: u32 = 0;
-export function describeStaged(n: u32, wires: bool): u32 {
+export function describeStaged(n: u32, wires: bool, check: bool, dataLength: u32): u32 {
   const lens = stageBase + (<usize>batchCapacity << 2);
   const wls = lens + (<usize>batchCapacity << 2);
   const base = load<u32>(stageBase);
   let end: u32 = 0;
   let m: u32 = 0;
-  for (; m < n; m++) {
-    const o = load<u32>(stageBase + (<usize>m << 2)) - base;
-    const len = load<u32>(lens + (<usize>m << 2));
+  let prev: u32 = 0;
+  let full = false;
+  for (let i: u32 = 0; i < n; i++) {
+    const at = load<u32>(stageBase + (<usize>i << 2));
+    const len = load<u32>(lens + (<usize>i << 2));
+    const wire = wires ? load<u32>(wls + (<usize>i << 2)) : len;
+    if (check) {
+      if (at < prev || <u64>at + <u64>len > <u64>dataLength || wire < len) return 0;
+      prev = at;
+      if (full) continue;
+    }
+    const o = at - base;
     const cap = len < <u32>MAX_PACKET_BYTES ? len : <u32>MAX_PACKET_BYTES;
-    if (<u64>o + cap > <u64>arenaBytes) break;
+    if (<u64>o + cap > <u64>arenaBytes) {
+      if (!check) break;
+      full = true;
+      continue;
+    }
     const d = descBase + <usize>m * PD_SIZE;
     store<u32>(d + PD_OFFSET, o);
     store<u32>(d + PD_CAPLEN, cap);
-    store<u32>(d + PD_WIRELEN, wires ? load<u32>(wls + (<usize>m << 2)) : len);
+    store<u32>(d + PD_WIRELEN, wire);
     if (o + cap > end) end = o + cap;
+    m++;
   }
   stagedBytes = end;
   return m;
-}
-
-// The host's checks of a staged batch, done here instead of in a JS loop (issue 15):
-// do the `n` staged offsets never decrease, does every packet end within
-// `dataLength` bytes of the buffer and, with `wires`, is every wire length at least
-// the packet's length? The host then runs the batch staged, or else takes its
-// validating path, which says what is wrong.
-export function stagedInBounds(n: u32, wires: bool, dataLength: u32): bool {
-  const lens = stageBase + (<usize>batchCapacity << 2);
-  const wls = lens + (<usize>batchCapacity << 2);
-  let prev: u32 = 0;
-  for (let m: u32 = 0; m < n; m++) {
-    const o = load<u32>(stageBase + (<usize>m << 2));
-    const len = load<u32>(lens + (<usize>m << 2));
-    if (o < prev || <u64>o + <u64>len > <u64>dataLength) return false;
-    if (wires && load<u32>(wls + (<usize>m << 2)) < len) return false;
-    prev = o;
-  }
-  return true;
 }
 
 // The bytes the packet had on the wire (descriptor i), for lifetime accounting.

@@ -37,7 +37,7 @@ import {
   groupPtr, holdTemplateGroup, initSad, releaseTemplateGroup, saBase, sadAdd, sadCount, sadRemove, saGroupAny, saGroupExact,
   saPtr, saSlotOf,
 } from './sad';
-import { arenaBase, batchCapacity, descBase, describeStaged, hashFlowKey, setHashMask, stageBase, stagedBytes, stagedInBounds, verdictBase } from './batch';
+import { arenaBase, batchCapacity, descBase, describeStaged, hashFlowKey, setHashMask, stageBase, stagedBytes, verdictBase } from './batch';
 import { decideFlow, initBatch, lookupBatch, processBatch, resolveFlowKey } from './outbound';
 
 let initialised = false;
@@ -298,19 +298,13 @@ export function outbound(n: u32, now: f64, release: u32): i32 {
 // Descriptors for `n` packets of a capture-like buffer staged at RG_STAGE (offsets,
 // lengths and, with `wires` != 0, wire lengths): the host's per-packet work done
 // here. Returns how many fit in the arena; stagedByteCount() is the byte range to copy.
-export function describeBuffer(n: u32, wires: u32): i32 {
+// With `check` != 0 the staged packets are first checked against a buffer of
+// `dataLength` bytes (in order, in bounds, wire lengths no shorter than lengths);
+// 0 if one fails (the host then validates them itself and says what is wrong).
+export function describeBuffer(n: u32, wires: u32, check: u32, dataLength: u32): i32 {
   if (!initialised) return Status.NotInitialised;
   if (n == 0 || n > batchCapacity) return Status.Invalid;
-  return <i32>describeStaged(n, wires != 0);
-}
-
-// 1 when the `n` packets staged at RG_STAGE are in bounds of a buffer of `dataLength`
-// bytes, in order, with wire lengths (`wires` != 0) no shorter than their lengths;
-// else 0 (the host then validates them itself and says what is wrong).
-export function stagedValid(n: u32, wires: u32, dataLength: u32): i32 {
-  if (!initialised) return Status.NotInitialised;
-  if (n > batchCapacity) return Status.Invalid;
-  return stagedInBounds(n, wires != 0, dataLength) ? 1 : 0;
+  return <i32>describeStaged(n, wires != 0, check != 0, dataLength);
 }
 
 // Lookup only: the policy decision of `n` packets in direction `dir` (Engine.classify),

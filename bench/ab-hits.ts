@@ -9,7 +9,8 @@
 // DIR is a larval tree with dist/ and build/ (e.g. a copy of this one made before a
 // change: `mkdir -p /tmp/A && cp -r dist build package.json /tmp/A`); --b defaults to
 // this tree. The scenario is bench:native's hit-1m: the acl1_10k SPD, 1M distinct
-// TCP/UDP flows in a 2M-slot cache, warmed, then `outbound()` over PacketBuffers of
+// TCP/UDP flows in a 2M-slot cache, warmed, then `outboundView()` (`outbound()` in a
+// build without it, or with LARVAL_BENCH_COPY=1) over PacketBuffers of
 // 256 packets. Both builds must give every flow the same policy before timing.
 
 import path from 'node:path';
@@ -20,7 +21,7 @@ import { dataFile } from '../src/common/paths.js';
 import { buildPacket } from '../src/wire/build.js';
 import { packetBuffer, type Engine, type EngineOptions } from '../src/index.js';
 import { distinctFlows } from './flows.js';
-import { median, outboundAnswers, outboundRound, outboundSink, type OutboundBatch } from './outbound-rounds.js';
+import { median, outboundAnswers, outboundCallName, outboundRound, outboundSink, type OutboundBatch } from './outbound-rounds.js';
 
 const BATCH = 256;
 
@@ -84,6 +85,7 @@ async function main(): Promise<void> {
   });
   const ratios = rates[1].map((b, i) => b / rates[0][i]);
   console.log(`ab-hits: ${values.set}, ${flows.length} flows, ${slots} slots, ${rounds} rounds of ${seconds}s`);
+  console.log(`calls: A ${outboundCallName(engines[0])}, B ${outboundCallName(engines[1])}`);
   console.log(`A ${dirs[0]}: ${(median(rates[0]) / 1e6).toFixed(2)} Mpps (${rates[0].map((x) => (x / 1e6).toFixed(2)).join(' ')}), hit rate ${hitRate[0]} %`);
   console.log(`B ${dirs[1]}: ${(median(rates[1]) / 1e6).toFixed(2)} Mpps (${rates[1].map((x) => (x / 1e6).toFixed(2)).join(' ')}), hit rate ${hitRate[1]} %`);
   console.log(`B / A: ${median(ratios).toFixed(2)} (${ratios.map((x) => x.toFixed(2)).join(' ')})`);

@@ -11,16 +11,13 @@ import { Reason } from '../../assembly/layout.js';
 import { IPV6_HEADER, PROTO_ESP, PROTO_IPIP, PROTO_IPV6, PROTO_UDP, UDP_HEADER } from '../../assembly/wire-defs.js';
 import { internetChecksum } from '../wire/checksum.js';
 import { Ipv6NextHeader } from '../wire/ipv6.js';
-import { ESP_HEADER, gcmAad, seqHigh } from './header.js';
+import { aeadNonce, ESP_HEADER, gcmAad, seqHigh } from './header.js';
 import type { EspSa } from './sa.js';
 import { rawKey, sodium, useSodium } from './sodium.js';
 import { packetBuffer } from './slab.js';
 import { cbcOpener } from './cbc-chain.js';
 
-/** The AEAD nonce (salt | IV), filled per packet: node:crypto and libsodium copy it. */
-const nonce12 = Buffer.alloc(12);
-/** The AAD without ESN and the ICV, copied from the packet (scratch, per packet). */
-const aad8 = Buffer.alloc(8);
+/** The ICV, copied from the packet (scratch, per packet). */
 const tag16 = Buffer.alloc(16);
 
 /**
@@ -67,11 +64,6 @@ function openAt(sa: EspSa, packet: Uint8Array, start: number, end: number, seq: 
   const ctLength = icvAt - ctAt;
   if (ctLength < 2 || ctLength % sa.enc.align !== 0) return Reason.BadEsp;
   let plain: Buffer;
-  if (sa.enc.aead) {
-    const salt = sa.salt;
-    for (let i = 0; i < 4; i++) nonce12[i] = salt[i];
-    for (let i = 0; i < sa.ivLength; i++) nonce12[4 + i] = packet[ivAt + i];
-  }
   // Views without Buffer's subarray, the tag and AAD copied into scratch buffers
   // (issue 16, third pass: fewer objects per packet).
   const ct = new Uint8Array(packet.buffer, packet.byteOffset + ctAt, ctLength);
@@ -80,13 +72,13 @@ function openAt(sa: EspSa, packet: Uint8Array, start: number, end: number, seq: 
     plain = packetBuffer(ctLength);
     for (let i = 0; i < 16; i++) tag16[i] = packet[icvAt + i];
     try {
-      sodium()!.crypto_aead_chacha20poly1305_ietf_decrypt_detached(plain, null, ct, tag16, aadAt(sa, packet, start, seq), nonce12, rawKey(sa));
+      sodium()!.crypto_aead_chacha20poly1305_ietf_decrypt_detached(plain, null, ct, tag16, gcmAad(sa, packet, start, seq), aeadNonce(sa, packet, ivAt), rawKey(sa));
     } catch {
       return Reason.IntegrityFailed;
     }
   } else if (sa.enc.aead) {
-    const d = createDecipheriv(sa.cipherName as 'aes-128-gcm', sa.cipherKey, nonce12); // setAuthTag gets 16 octets; no options object (issue 16)
-    d.setAAD(aadAt(sa, packet, start, seq));
+    const d = createDecipheriv(sa.cipherName as 'aes-128-gcm', sa.cipherKey, aeadNonce(sa, packet, ivAt)); // setAuthTag gets 16 octets; no options object (issue 16)
+    d.setAAD(gcmAad(sa, packet, start, seq));
     for (let i = 0; i < 16; i++) tag16[i] = packet[icvAt + i];
     d.setAuthTag(tag16);
     plain = d.update(ct);
@@ -115,13 +107,6 @@ function openAt(sa: EspSa, packet: Uint8Array, start: number, end: number, seq: 
   opened.payloadLength = payloadLength;
   opened.nextHeader = nextHeader;
   return plain;
-}
-
-/** The AEAD's AAD: without ESN SPI | seq copied into a scratch buffer, with ESN gcmAad()'s 12 octets. */
-function aadAt(sa: EspSa, packet: Uint8Array, esp: number, seq: bigint): Uint8Array {
-  if (sa.esn) return gcmAad(sa, packet, esp, seq);
-  for (let i = 0; i < 8; i++) aad8[i] = packet[esp + i];
-  return aad8;
 }
 
 // Transport mode: the IP header in front of ESP (and of the UDP header of RFC 3948)

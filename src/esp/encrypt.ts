@@ -13,7 +13,7 @@ import { createCipheriv, createHmac, randomFillSync } from 'node:crypto';
 import { Reason } from '../../assembly/layout.js';
 import { ESP_HEADER, IPV4_MIN_HEADER as IPV4_HEADER, IPV6_HEADER, PROTO_ESP, PROTO_UDP } from '../../assembly/wire-defs.js';
 import { espFrame, paddingFor } from './framing.js';
-import { gcmAad, seqHigh } from './header.js';
+import { aeadNonce, gcmAad, seqHigh } from './header.js';
 import type { EspSa } from './sa.js';
 import { rawKey, sodium, useSodium } from './sodium.js';
 import { packetBuffer } from './slab.js';
@@ -21,10 +21,7 @@ import { cbcSealer } from './cbc-chain.js';
 
 import { internetChecksum, upperLayerChecksum } from '../wire/checksum.js';
 
-/** The AEAD nonce (salt | IV, RFC 4106 §4 / RFC 7634 §2), filled per packet: node:crypto and libsodium copy it. */
-const nonce12 = Buffer.alloc(12);
-/** The AAD without ESN (SPI | seq) and libsodium's detached tag, per packet, copied from and to the packet. */
-const aad8 = Buffer.alloc(8);
+/** libsodium's detached tag, per packet, copied after the ciphertext. */
 const tag16 = Buffer.alloc(16);
 
 const TTL = 64;
@@ -125,20 +122,14 @@ function sealInto(sa: EspSa, out: Buffer, esp: number, plain: Uint8Array, nextHe
   // The views and scratch buffers of the AEAD calls are made without Buffer's
   // subarray (issue 16, third pass: four Buffer views a packet were ~5 % of a seal).
   const clear = new Uint8Array(out.buffer, out.byteOffset + ctAt, at - ctAt);
-  if (sa.enc.aead) {
-    // nonce = salt | IV (RFC 4106 §4, RFC 7634 §2)
-    const salt = sa.salt;
-    for (let i = 0; i < 4; i++) nonce12[i] = salt[i];
-    for (let i = 0; i < 8; i++) nonce12[4 + i] = out[ivAt + i];
-  }
   if (sa.enc.aead && useSodium(sa)) {
     // RFC 7634 through libsodium, in place: nonce = salt | IV, the same AAD; the tag
     // into a scratch buffer, then after the ciphertext.
-    sodium()!.crypto_aead_chacha20poly1305_ietf_encrypt_detached(clear, tag16, clear, aadOf(sa, out, esp, seq), null, nonce12, rawKey(sa));
+    sodium()!.crypto_aead_chacha20poly1305_ietf_encrypt_detached(clear, tag16, clear, gcmAad(sa, out, esp, seq), null, aeadNonce(sa, out, ivAt), rawKey(sa));
     out.set(tag16, at);
   } else if (sa.enc.aead) {
-    const c = createCipheriv(sa.cipherName as 'aes-128-gcm', sa.cipherKey, nonce12); // the default tag is 16 octets; no options object (~0.15 µs a packet, issue 16)
-    c.setAAD(aadOf(sa, out, esp, seq));
+    const c = createCipheriv(sa.cipherName as 'aes-128-gcm', sa.cipherKey, aeadNonce(sa, out, ivAt)); // the default tag is 16 octets; no options object (~0.15 µs a packet, issue 16)
+    c.setAAD(gcmAad(sa, out, esp, seq));
     c.update(clear).copy(out, ctAt);
     c.final();
     c.getAuthTag().copy(out, at);
@@ -158,13 +149,6 @@ function sealInto(sa: EspSa, out: Buffer, esp: number, plain: Uint8Array, nextHe
     h.digest().copy(out, at, 0, sa.icvLength);
   }
   return true;
-}
-
-/** The AEAD's AAD (RFC 4106 §5, RFC 7634 §2.1): without ESN SPI | seq copied into a scratch buffer, with ESN gcmAad()'s 12 octets. */
-function aadOf(sa: EspSa, out: Uint8Array, esp: number, seq: bigint): Uint8Array {
-  if (sa.esn) return gcmAad(sa, out, esp, seq);
-  for (let i = 0; i < 8; i++) aad8[i] = out[esp + i];
-  return aad8;
 }
 
 // The outer header of tunnel mode (RFC 4301 §5.1.2): DSCP and ECN copied from the

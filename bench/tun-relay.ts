@@ -18,11 +18,14 @@ const ep = (s: string | undefined) => {
   return { address: m[1], port: Number(m[2]) };
 };
 const listen = ep(values.listen), peer = ep(values.peer);
-const tun = await TunDevice.open({ name: values.dev!, mtu: Number(values.mtu) });
+// The same offloads as the gateway (src/tun/offload.ts; LARVAL_TUN_OFFLOAD=0 turns them off for both).
+const tun = await TunDevice.open({ name: values.dev!, mtu: Number(values.mtu), offload: process.env.LARVAL_TUN_OFFLOAD !== '0' });
 const counters = { tunIn: 0, tunOut: 0, udpIn: 0, udpOut: 0 };
 const udp = await UdpPort.open(listen, peer, (batch) => {
   counters.udpIn += batch.count;
-  for (let i = 0; i < batch.count; i++) if (tun.write(batch.packet(i))) counters.tunOut++;
+  const packets: Uint8Array[] = [];
+  for (let i = 0; i < batch.count; i++) packets.push(batch.packet(i));
+  counters.tunOut += tun.writeBatch(packets);
 });
 tun.onPackets((packets) => {
   counters.tunIn += packets.length;

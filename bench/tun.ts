@@ -334,14 +334,14 @@ async function runLarval(workers?: number, cli = CLI, label?: string, env: Recor
   }
 }
 
-async function runRelay(relay = RELAY, label = 'no-crypto relay (same I/O)'): Promise<Result> {
+async function runRelay(relay = RELAY, label = 'no-crypto relay (same I/O)', env: Record<string, string> = {}): Promise<Result> {
   const p = makePair(label === 'no-crypto relay (same I/O)' ? 'r' : `r${namespaces.length}`);
   let a: Proc | undefined, b: Proc | undefined;
   try {
     addTun(p);
     const start = (side: 'a' | 'b') => {
       const other = side === 'a' ? 'b' : 'a';
-      return jsonChild(`relay ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), relay, '--dev', 'lt0', '--listen', `${UNDER[side]}:4500`, '--peer', `${UNDER[other]}:4500`]);
+      return jsonChild(`relay ${side}`, ['ip', 'netns', 'exec', p[side], process.execPath, ...nodeArgs(side), relay, '--dev', 'lt0', '--listen', `${UNDER[side]}:4500`, '--peer', `${UNDER[other]}:4500`], env);
     };
     a = start('a'); b = start('b');
     await Promise.all([a.waitFor((l) => l.event === 'up'), b.waitFor((l) => l.event === 'up')]);
@@ -481,6 +481,8 @@ async function main(): Promise<void> {
         // larval+NAME=VALUE: this build with an environment variable (a tuning knob) set
         : path.startsWith('larval+') ? () => runLarval(undefined, CLI, path, envOf(path.slice(7)))
         : path === 'relay' ? () => runRelay()
+        // relay+NAME=VALUE: the relay with an environment variable set (relay+LARVAL_TUN_OFFLOAD=0: without TUN offloads)
+        : base === 'relay' && setting ? () => runRelay(RELAY, path, env)
         // relay@DIR: the relay of another build (DIR/dist/bench/tun-relay.js), side by side
         : path.startsWith('relay@') ? () => runRelay(join(path.slice(6), 'dist/bench/tun-relay.js'), `relay@${path.slice(6).split('/').pop()}`)
         : path === 'veth' ? runVeth

@@ -32,6 +32,9 @@ Options:
   --listen ADDR:PORT   without --swanctl: local address and UDP port for ESP
   --dev NAME           TUN device to create or attach to (e.g. larval0)      (required)
   --mtu N              MTU of the device                                       (default 1400)
+  --offload on|off     TUN offloads: the kernel's TCP frames of up to 64 KiB cut
+                       into segments here, consecutive segments merged for the
+                       device (default on; LARVAL_TUN_OFFLOAD=0 also turns it off)
   --log                print the IKE daemon's log lines (JSON, never a key)
   --stats-interval TIME  print counters periodically                           (default off)
   --workers N          the data path on N worker threads, one queue each of a
@@ -53,7 +56,7 @@ export async function tunCommand(argv: string[]): Promise<void> {
   const { values: flags } = parseFlags(argv, {
     swanctl: { type: 'string', value: 'FILE' }, config: { type: 'string', value: 'FILE' }, dev: { type: 'string', value: 'NAME' }, listen: { type: 'string', value: 'ADDR:PORT' },
     mtu: { type: 'string', default: '1400', value: 'N' }, log: { type: 'boolean', default: false }, 'stats-interval': { type: 'string', value: 'TIME' },
-    workers: { type: 'string', value: 'N' },
+    workers: { type: 'string', value: 'N' }, offload: { type: 'string', value: 'on|off' },
     help: { type: 'boolean', short: 'h', default: false },
   }, 'tun');
   const values = flags as Record<string, string | undefined> & { help?: boolean; log?: boolean };
@@ -66,6 +69,7 @@ export async function tunCommand(argv: string[]): Promise<void> {
   if (!values.swanctl && !values.listen) throw new LarvalError('EINVAL', 'tun: without --swanctl, --listen ADDR:PORT is required for the ESP of manual SAs', { field: '--listen' });
   const listen = values.listen ? endpoint(values.listen, '--listen') : undefined;
   const mtu = integerFlag(values.mtu!, '--mtu', 576, 65535);
+  if (values.offload !== undefined && values.offload !== 'on' && values.offload !== 'off') throw new LarvalError('EINVAL', `tun: --offload must be on or off (got ${JSON.stringify(values.offload)})`, { field: '--offload' });
   const setkey = values.config ? await loadSetkey(inputFile(values.config, 'config')) : null;
   const swanctl = values.swanctl ? await loadSwanctl(inputFile(values.swanctl, 'swanctl')) : undefined;
   if (values.workers !== undefined) {
@@ -75,6 +79,7 @@ export async function tunCommand(argv: string[]): Promise<void> {
   }
   const g = await TunGateway.open({
     dev: values.dev, mtu,
+    ...(values.offload ? { offload: values.offload === 'on' } : {}),
     ...(setkey ? { policies: setkey.policies.map(policySpec), sas: setkey.sas.map(saSpec) } : {}),
     ...(swanctl ? { swanctl } : {}),
     ...(listen ? { listen } : {}),

@@ -60,10 +60,11 @@
 // process dies, the helper sees its stdin close and exits, so the device goes too.
 
 import { spawn, type ChildProcess } from 'node:child_process';
-import { close as closeFd, closeSync, constants as fsConstants, openSync, readSync, writeSync } from 'node:fs';
+import { close as closeFd, closeSync, constants as fsConstants, openSync, readSync, writeSync, writevSync } from 'node:fs';
 import { constants as osConstants } from 'node:os';
 import { LarvalError, invalid } from '../common/errors.js';
 import { HELPER } from './helper.js';
+import { PLAIN_VNET_HDR, TcpMerger, VNET_HDR_LEN, planFrame, segmentFrame } from './offload.js';
 
 /** Options of TunDevice.open(). */
 export interface TunOptions {
@@ -88,6 +89,15 @@ export interface TunOptions {
    * A device created without it (or `ip tuntap add` without multi_queue) refuses it.
    */
   multiQueue?: boolean;
+  /**
+   * Offloads (issue 16, src/tun/offload.ts): IFF_VNET_HDR with TUNSETOFFLOAD (TCP
+   * segmentation for IPv4 and IPv6, partial checksums). The kernel's TCP then hands
+   * the device frames of up to 64 KiB, which reads cut into the segments they stand
+   * for, with every checksum finished (listeners see plain packets as without
+   * offloads); writeBatch() merges runs of consecutive TCP segments of one connection
+   * into one frame for the kernel. Default false.
+   */
+  offload?: boolean;
 }
 
 export interface TunStats {
@@ -107,10 +117,21 @@ export interface TunStats {
   wakeups: number;
   /** The wake-up method in use ('poll' also after the helper died unexpectedly). */
   wakeup: 'helper' | 'poll';
+  /** Whether the device was opened with offloads. */
+  offload: boolean;
+  /** Offloads: TSO frames read, and the segments cut from them (counted in readPackets too). */
+  gsoFrames: number;
+  gsoSegments: number;
+  /** Offloads: frames written that merged several packets, and the packets in them (counted in written too). */
+  mergedFrames: number;
+  mergedPackets: number;
+  /** Frames read and dropped (offloads only: a header the kernel should never send), by reason. */
+  readDrops: number;
+  readDropsByReason: Record<string, number>;
 }
 
 export type TunErrorCode =
-  | 'EINVAL'    // a bad name or MTU, or the name belongs to a device that is not a TUN device
+  | 'EINVAL'    // a bad name or MTU, or the name belongs to a device that is not a TUN device (or was made without offloads)
   | 'EPERM'     // no CAP_NET_ADMIN (or the persistent device belongs to another user)
   | 'EACCES'    // no permission to open /dev/net/tun
   | 'ENOENT'    // no /dev/net/tun (the tun module is not loaded or the device not passed in)
@@ -143,6 +164,8 @@ const MIN_MTU = 68;
 const MAX_MTU = 65535;
 /** A read must offer room for the largest packet, or the kernel truncates it silently. */
 const READ_SIZE = 65535;
+/** With offloads a frame is read 6 octets into an 8-aligned place, so that its packet (after the 10-octet header) is 8-aligned. */
+const FRAME_SKEW = 6;
 /** Packets are read straight into slabs of this size and handed out as views; a full slab is replaced, never reused (but see recycleReads()). */
 const SLAB_SIZE = 256 * 1024;
 /** At most this many packets per delivered batch (then the event loop gets a turn). */
@@ -245,6 +268,8 @@ export class TunDevice {
   readonly name: string;
 
   private readonly fd: number;
+  private readonly offload: boolean;
+  private readonly merger: TcpMerger | null;
   private helper: ChildProcess | null;
   private wakeup: 'helper' | 'poll';
   private state: ReadState = 'stopped';
@@ -262,11 +287,15 @@ export class TunDevice {
   private closing: Promise<void> | null = null;
   private readonly counters = {
     readPackets: 0, readBytes: 0, readBatches: 0, written: 0, writtenBytes: 0, writeErrors: 0, wakeups: 0,
+    gsoFrames: 0, gsoSegments: 0, mergedFrames: 0, mergedPackets: 0, readDrops: 0,
   };
   private readonly writeErrorsByCode: Record<string, number> = {};
+  private readonly readDropsByReason: Record<string, number> = {};
 
-  private constructor(fd: number, name: string, helper: ChildProcess | null) {
+  private constructor(fd: number, name: string, helper: ChildProcess | null, offload: boolean) {
     this.fd = fd;
+    this.offload = offload;
+    this.merger = offload ? new TcpMerger() : null;
     this.name = name;
     this.helper = helper;
     this.wakeup = helper ? 'helper' : 'poll';
@@ -294,8 +323,9 @@ export class TunDevice {
       throw tunSystemError('open', errnoName(err), name, err.message);
     }
     try {
-      const { child, actualName } = await attach(fd, name ?? '', mtu, wakeup === 'helper', python, options.multiQueue === true);
-      return new TunDevice(fd, actualName, child);
+      const offload = options.offload === true;
+      const { child, actualName } = await attach(fd, name ?? '', mtu, wakeup === 'helper', python, options.multiQueue === true, offload);
+      return new TunDevice(fd, actualName, child, offload);
     } catch (e) {
       closeSync(fd);
       throw e;
@@ -359,7 +389,8 @@ export class TunDevice {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0;
     try {
-      const n = writeSync(this.fd, packet, 0, packet.length);
+      // With offloads every write starts with a virtio-net header: all zero, nothing offloaded.
+      const n = this.offload ? writevSync(this.fd, [PLAIN_VNET_HDR, packet]) - VNET_HDR_LEN : writeSync(this.fd, packet, 0, packet.length);
       if (n !== packet.length) return this.dropWrite('ESHORT');
       this.counters.written++;
       this.counters.writtenBytes += n;
@@ -371,9 +402,53 @@ export class TunDevice {
     }
   }
 
+  /**
+   * write() for each of `packets`, in order; with offloads, runs of consecutive TCP
+   * segments of one connection go to the kernel as one frame (src/tun/offload.ts
+   * TcpMerger: the kernel takes it as one packet, as it does a frame merged by a
+   * NIC's GRO). Returns how many packets were written; a refused frame counts each
+   * packet in it as a drop.
+   */
+  writeBatch(packets: readonly Uint8Array[]): number {
+    const merger = this.merger;
+    let written = 0;
+    if (!merger || this.state === 'closed') {
+      for (let i = 0; i < packets.length; i++) if (this.write(packets[i])) written++;
+      return written;
+    }
+    for (let i = 0; i < packets.length;) {
+      const run = merger.runLength(packets, i, packets.length);
+      if (run === 1) {
+        if (this.write(packets[i])) written++;
+        i++;
+        continue;
+      }
+      const frame = merger.merge(packets, i, run);
+      const limit = Error.stackTraceLimit;
+      Error.stackTraceLimit = 0;
+      try {
+        if (writeSync(this.fd, frame, 0, frame.length) !== frame.length) for (let k = 0; k < run; k++) this.dropWrite('ESHORT');
+        else {
+          written += run;
+          this.counters.written += run;
+          this.counters.writtenBytes += frame.length - VNET_HDR_LEN;
+          this.counters.mergedFrames++;
+          this.counters.mergedPackets += run;
+        }
+      } catch (e) {
+        const code = errnoName(e);
+        for (let k = 0; k < run; k++) this.dropWrite(code);
+      } finally {
+        Error.stackTraceLimit = limit;
+      }
+      i += run;
+    }
+    return written;
+  }
+
   /** Packets and bytes read and written. */
   stats(): TunStats {
-    return { ...this.counters, writeErrorsByCode: { ...this.writeErrorsByCode }, wakeup: this.wakeup };
+    return { ...this.counters, writeErrorsByCode: { ...this.writeErrorsByCode }, readDropsByReason: { ...this.readDropsByReason }, wakeup: this.wakeup, offload: this.offload };
   }
 
   /**
@@ -429,14 +504,16 @@ export class TunDevice {
     const limit = Error.stackTraceLimit;
     Error.stackTraceLimit = 0; // an EAGAIN is expected on every drain; don't pay for its stack trace
     try {
+      const skew = this.offload ? FRAME_SKEW : 0;
       while (batch.length < MAX_BATCH) {
-        if (this.slab.length - this.slabOffset < READ_SIZE) {
+        if (this.slab.length - this.slabOffset < READ_SIZE + skew + VNET_HDR_LEN) {
           this.slab = new Uint8Array(SLAB_SIZE);
           this.slabOffset = 0;
         }
         let n: number;
+        const at = this.slabOffset + skew;
         try {
-          n = readSync(this.fd, this.slab, this.slabOffset, READ_SIZE, null);
+          n = readSync(this.fd, this.slab, at, READ_SIZE + (this.offload ? VNET_HDR_LEN : 0), null);
         } catch (e) {
           const code = errnoName(e);
           if (code === 'EAGAIN' || code === 'EWOULDBLOCK') { again = true; break; }
@@ -444,7 +521,11 @@ export class TunDevice {
           failure = e as NodeJS.ErrnoException;
           break;
         }
-        batch.push(this.slab.subarray(this.slabOffset, this.slabOffset + n));
+        if (this.offload) {
+          bytes += this.cutFrame(this.slab.subarray(at, at + n), batch);
+          continue;
+        }
+        batch.push(this.slab.subarray(at, at + n));
         this.slabOffset += (n + 7) & ~7; // keep views 8-byte aligned
         bytes += n;
       }
@@ -479,6 +560,39 @@ export class TunDevice {
     if (failure) this.fail(failure);
     if (thrown) throw thrown.error;
   };
+
+  /**
+   * A frame read with offloads (at this.slabOffset + FRAME_SKEW): its packets, cut and
+   * finished, onto `batch`; the slab advanced past what they use. Returns their octets.
+   */
+  private cutFrame(frame: Uint8Array, batch: Uint8Array[]): number {
+    const plan = planFrame(frame);
+    if (typeof plan === 'string') {
+      this.counters.readDrops++;
+      this.readDropsByReason[plan] = (this.readDropsByReason[plan] ?? 0) + 1;
+      return 0;
+    }
+    const frameEnd = (this.slabOffset + FRAME_SKEW + frame.length + 7) & ~7;
+    let bytes = 0;
+    const emit = (p: Uint8Array): void => { batch.push(p); bytes += p.length; };
+    if (plan.outBytes === 0) {
+      segmentFrame(frame, plan, this.slab, 0, emit);
+      this.slabOffset = frameEnd;
+      return bytes;
+    }
+    // The segments go after the frame, or into a new slab (the frame stays readable in the old one).
+    let out = frameEnd;
+    if (this.slab.length - out < plan.outBytes) {
+      this.slab = new Uint8Array(Math.max(SLAB_SIZE, plan.outBytes));
+      out = 0;
+    }
+    const before = batch.length;
+    segmentFrame(frame, plan, this.slab, out, emit);
+    this.slabOffset = out + plan.outBytes;
+    this.counters.gsoFrames++;
+    this.counters.gsoSegments += batch.length - before;
+    return bytes;
+  }
 
   /** Nothing to read for SPIN_ROUNDS turns: wait for the helper, or poll every millisecond. */
   private sleep(): void {
@@ -549,13 +663,13 @@ function errnoName(e: unknown): string {
 }
 
 /** Run the helper on `fd`: TUNSETIFF (+ MTU). With `wait`, the helper is kept for wake-ups. */
-function attach(fd: number, name: string, mtu: number, wait: boolean, python: string, multiQueue: boolean): Promise<{ child: ChildProcess | null; actualName: string }> {
+function attach(fd: number, name: string, mtu: number, wait: boolean, python: string, multiQueue: boolean, offload: boolean): Promise<{ child: ChildProcess | null; actualName: string }> {
   const requested = name === '' ? undefined : name;
   return new Promise((resolve, reject) => {
     let child: ChildProcess;
     try {
       // -I: ignore PYTHON* variables and the user's site directory; -S: no site import (faster start).
-      child = spawn(python, ['-I', '-S', '-c', HELPER, name, String(mtu), wait ? '1' : '0', multiQueue ? '1' : '0'], {
+      child = spawn(python, ['-I', '-S', '-c', HELPER, name, String(mtu), wait ? '1' : '0', multiQueue ? '1' : '0', offload ? '1' : '0'], {
         stdio: ['pipe', 'pipe', 'pipe', fd],
       });
     } catch (e) {

@@ -47,6 +47,12 @@ export interface TunGatewayOptions {
   /** Daemon log lines (no secrets, R31). */
   log?: (line: string) => void;
   mtu?: number;
+  /**
+   * TUN offloads (TunOptions.offload, src/tun/offload.ts): TCP frames of up to 64 KiB
+   * read from the device and cut into segments here, consecutive segments merged into
+   * one frame for the device. Default true, unless LARVAL_TUN_OFFLOAD=0.
+   */
+  offload?: boolean;
 }
 
 /** Packets a TUN gateway moved, and its drops by reason. */
@@ -91,6 +97,8 @@ export class TunGateway {
   private lastSocket: Socket | null = null;
   /** The sockets sent on in the current batch: a send still in libuv's queue keeps its packet (esp/slab.ts). */
   private readonly batchSockets: Socket[] = [];
+  /** The inner packets of one inbound batch, on their way to the device (reused). */
+  private readonly deliver: Uint8Array[] = [];
   private clock: NodeJS.Timeout | null = null;
   private readonly fatalListeners: ((err: Error) => void)[] = [];
 
@@ -134,7 +142,8 @@ export class TunGateway {
     }
     let tun: TunDevice;
     try {
-      tun = await TunDevice.open({ name: options.dev, ...(options.mtu ? { mtu: options.mtu } : {}) });
+      const offload = options.offload ?? process.env.LARVAL_TUN_OFFLOAD !== '0';
+      tun = await TunDevice.open({ name: options.dev, offload, ...(options.mtu ? { mtu: options.mtu } : {}) });
     } catch (err) {
       await ike?.close();
       socket?.close();
@@ -259,12 +268,12 @@ export class TunGateway {
   private toTun(res: PacketOutput): void {
     const v = res.verdicts;
     const inner = res.packets;
+    const deliver = this.deliver;
     for (let i = 0; i < v.length; i++) {
       const p = inner[i];
       const code = v.verdictCode(i);
       if (p && code === L.Verdict.Protect) {
-        this.counters.tunOut++;
-        this.tun.write(p);
+        deliver.push(p);
       } else if (code === L.Verdict.Drop || code === L.Verdict.Malformed) {
         this.dropCount(v.reason(i));
       } else {
@@ -274,6 +283,11 @@ export class TunGateway {
         this.dropCount(code === L.Verdict.Discard ? 'policy-discard' : 'not-esp');
       }
     }
+    // One call for the batch: with offloads, consecutive TCP segments of a connection
+    // go to the kernel as one frame (src/tun/offload.ts).
+    this.counters.tunOut += deliver.length;
+    this.tun.writeBatch(deliver);
+    deliver.length = 0;
   }
 
   private dropCount(reason: string): void {

@@ -70,3 +70,40 @@ export function upperLayerChecksum(pseudo: PseudoHeader, protocol: number, segme
   const initial = pseudoHeaderSum(pseudo.src, pseudo.dst, protocol, segment.length);
   return internetChecksum(segment, 0, segment.length, initial);
 }
+
+// The same sum for the packet path (issue 16, TUN offloads: every segment the
+// gateway cuts from a TSO frame, and every packet it merges for the device, is
+// summed once). No range checks (callers checked the lengths) and, where the
+// bytes start on a 4-byte boundary of their ArrayBuffer, four bytes a step:
+// the one's-complement sum does not depend on byte order (RFC 1071 §2(B)), so
+// little-endian 32-bit words are summed, folded and byte-swapped at the end.
+let wordsOf: ArrayBufferLike | null = null;
+let words: Uint32Array<ArrayBufferLike> = new Uint32Array(0);
+
+/**
+ * One's-complement sum (folded to 16 bits, not complemented) of `length` bytes at
+ * `offset`, plus `initial` (any non-negative sum below 2^48). The caller
+ * guarantees `offset + length <= bytes.length`.
+ */
+export function packetSum(bytes: Uint8Array, offset: number, length: number, initial = 0): number {
+  let i = offset;
+  const end = offset + length;
+  let sum = initial;
+  const at = bytes.byteOffset + i;
+  if ((at & 3) === 0 && length >= 32) {
+    if (wordsOf !== bytes.buffer) {
+      wordsOf = bytes.buffer;
+      words = new Uint32Array(bytes.buffer, 0, bytes.buffer.byteLength >>> 2);
+    }
+    let k = at >>> 2;
+    const kEnd = k + (length >>> 2);
+    let le = 0;
+    for (; k < kEnd; k++) le += words[k];
+    while (le > 0xffff) le = (le % 0x10000) + Math.floor(le / 0x10000);
+    sum += ((le & 0xff) << 8) | (le >>> 8);
+    i += length & ~3;
+  }
+  for (; i + 1 < end; i += 2) sum += (bytes[i] << 8) | bytes[i + 1];
+  if (i < end) sum += bytes[i] << 8;
+  return foldSum(sum);
+}

@@ -75,7 +75,7 @@ export async function tunCommand(argv: string[]): Promise<void> {
   if (values.workers !== undefined) {
     const workers = integerFlag(values.workers, '--workers', 1, 64);
     if (swanctl) throw new LarvalError('EINVAL', 'tun: --workers runs manual SAs (--config) only; the IKE daemon is not wired to workers yet', { field: '--workers' });
-    return runWorkers(workers, values.dev, mtu, setkey!, listen!, values['stats-interval']);
+    return runWorkers(workers, values.dev, mtu, setkey!, listen!, values['stats-interval'], values.offload === undefined ? undefined : values.offload === 'on');
   }
   const g = await TunGateway.open({
     dev: values.dev, mtu,
@@ -111,8 +111,8 @@ async function serve(g: { onFatal(fn: (err: Error) => void): void; close(): Prom
   if (failure) throw failure instanceof LarvalError ? failure : new LarvalError('EIO', `tun: ${failure.message}`);
 }
 
-async function runWorkers(workers: number, dev: string, mtu: number, setkey: Awaited<ReturnType<typeof loadSetkey>>, listen: { address: string; port: number }, statsInterval: string | undefined): Promise<void> {
-  const g = await TunWorkers.open({ workers, dev, mtu, listen, policies: setkey.policies.map(policySpec), sas: setkey.sas.map(saSpec) });
+async function runWorkers(workers: number, dev: string, mtu: number, setkey: Awaited<ReturnType<typeof loadSetkey>>, listen: { address: string; port: number }, statsInterval: string | undefined, offload: boolean | undefined): Promise<void> {
+  const g = await TunWorkers.open({ workers, dev, mtu, listen, ...(offload === undefined ? {} : { offload }), policies: setkey.policies.map(policySpec), sas: setkey.sas.map(saSpec) });
   process.stdout.write(JSON.stringify({ event: 'up', dev: g.name, workers, listen }) + '\n');
   await serve(g, () => ({ dev: g.name, ...g.stats() }), statsInterval);
 }

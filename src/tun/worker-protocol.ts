@@ -13,6 +13,8 @@ export interface QueueJob {
   dev: string;
   /** Set the device's MTU (the first worker only: it creates the device). */
   mtu?: number;
+  /** TUN offloads on this queue (TunOptions.offload; every queue of a device alike). */
+  offload?: boolean;
   /** All policies: every worker classifies every flow its queue gives it. */
   policies: PolicySpec[];
   /** Only the SAs this worker owns (R13 sequence numbers, R19 anti-replay window: one owner each). */

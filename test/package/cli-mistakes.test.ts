@@ -51,6 +51,7 @@ const MISTAKES: [string, string[], RegExp, number][] = [
   ['demo: missing --rules', ['demo', '--rules', join(dir, 'nope.rules')], /--rules .*nope\.rules: no such file/, 1],
   ['tun: bad --mtu', ['tun', '--config', config, '--dev', 'x', '--listen', '127.0.0.1:1', '--mtu', '99999'], /--mtu: 99999 is out of range: allowed 576 to 65535/, 2],
   ['tun: misspelled flag', ['tun', '--lisen', '1.2.3.4:5'], /unknown option --lisen; did you mean --listen\?/, 2],
+  ['tun: bad --offload', ['tun', '--config', config, '--dev', 'x', '--listen', '127.0.0.1:1', '--offload', 'yes'], /--offload must be on or off \(got "yes"\)/, 2],
 ];
 
 describe('larval: every mistake is one line, a non-zero exit code and no stack trace', () => {

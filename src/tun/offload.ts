@@ -196,7 +196,8 @@ export const PLAIN_VNET_HDR = new Uint8Array(VNET_HDR_LEN);
 /**
  * Merges runs of consecutive TCP segments for the device (the write side of the
  * offloads). Which segments merge, as Linux's tcp_gro_receive: IPv4 without options
- * or fragments, one connection (addresses, ports), the same TOS, TTL, DF, ACK number,
+ * or fragments, or IPv6 with TCP as its next header; one connection (addresses,
+ * ports), the same TOS/traffic class and flow label, TTL/hop limit, DF, ACK number,
  * window, TCP header length and options; flags ACK only (PSH allowed on the run's
  * last segment, which ends it); each segment's sequence number where the previous one
  * ended; every segment but the last of the first one's payload length (the last may
@@ -213,26 +214,26 @@ export class TcpMerger {
    */
   runLength(packets: readonly Uint8Array[], start: number, end: number): number {
     const head = packets[start];
-    const gsoSize = mergeable(head);
-    if (gsoSize <= 0 || head[W.IPV4_MIN_HEADER + TcpField.FLAGS] & TcpFlag.PSH) return 1;
-    const tcpLen = head.length - W.IPV4_MIN_HEADER;
-    if (!checksumOk(head, tcpLen)) return 1;
-    const thl = (head[W.IPV4_MIN_HEADER + TcpField.DATA_OFFSET] >> 4) * 4;
+    const ip = mergeableIp(head);
+    if (ip === 0) return 1;
+    const thl = (head[ip + TcpField.DATA_OFFSET] >> 4) * 4;
+    const gsoSize = head.length - ip - thl;
+    if (head[ip + TcpField.FLAGS] & TcpFlag.PSH || !checksumOk(head, ip)) return 1;
     let total = head.length;
     let prev = head;
     let n = 1;
     while (start + n < end && n < MERGE_MAX_SEGMENTS) {
       const p = packets[start + n];
-      const payload = mergeable(p);
-      if (payload <= 0 || payload > gsoSize || total + payload > MAX_FRAME) break;
-      if (!sameFlow(head, p, thl)) break;
-      const prevPayload = prev.length - W.IPV4_MIN_HEADER - thl;
-      if (readU32(p, W.IPV4_MIN_HEADER + TcpField.SEQ_NUM) !== ((readU32(prev, W.IPV4_MIN_HEADER + TcpField.SEQ_NUM) + prevPayload) >>> 0)) break;
-      if (!checksumOk(p, p.length - W.IPV4_MIN_HEADER)) break;
+      if (mergeableIp(p) !== ip || !sameFlow(head, p, ip, thl)) break;
+      const payload = p.length - ip - thl;
+      if (payload > gsoSize || total + payload > MAX_FRAME) break;
+      const prevPayload = prev.length - ip - thl;
+      if (readU32(p, ip + TcpField.SEQ_NUM) !== ((readU32(prev, ip + TcpField.SEQ_NUM) + prevPayload) >>> 0)) break;
+      if (!checksumOk(p, ip)) break;
       total += payload;
       prev = p;
       n++;
-      if (payload < gsoSize || p[W.IPV4_MIN_HEADER + TcpField.FLAGS] & TcpFlag.PSH) break;
+      if (payload < gsoSize || p[ip + TcpField.FLAGS] & TcpFlag.PSH) break;
     }
     return n;
   }
@@ -240,14 +241,15 @@ export class TcpMerger {
   /**
    * The frame for `packets[start .. start + count)` (count ≥ 2, as runLength said):
    * the first segment's headers, every payload in order, the last segment's flags;
-   * a GSO header (TCPv4, gso_size = the first payload) and a partial checksum
-   * (pseudo-header sum in the field, VNET_F_NEEDS_CSUM). A view of a buffer the
-   * next call reuses.
+   * a GSO header (TCPv4 or TCPv6, gso_size = the first payload) and a partial
+   * checksum (pseudo-header sum in the field, VNET_F_NEEDS_CSUM). A view of a
+   * buffer the next call reuses.
    */
   merge(packets: readonly Uint8Array[], start: number, count: number): Uint8Array {
     const head = packets[start];
     const f = this.frame;
-    const ip = W.IPV4_MIN_HEADER;
+    const v4 = head[0] >> 4 === 4;
+    const ip = v4 ? W.IPV4_MIN_HEADER : W.IPV6_HEADER;
     const thl = (head[ip + TcpField.DATA_OFFSET] >> 4) * 4;
     const headers = ip + thl;
     const gsoSize = head.length - headers;
@@ -261,14 +263,18 @@ export class TcpMerger {
     const last = packets[start + count - 1];
     const pkt = f.subarray(VNET_HDR_LEN, o);
     const len = pkt.length;
-    writeU16(pkt, Ipv4Field.TOTAL_LEN, len);
-    writeU16(pkt, Ipv4Field.CHECKSUM, 0);
-    writeU16(pkt, Ipv4Field.CHECKSUM, ~packetSum(pkt, 0, ip) & 0xffff);
+    if (v4) {
+      writeU16(pkt, Ipv4Field.TOTAL_LEN, len);
+      writeU16(pkt, Ipv4Field.CHECKSUM, 0);
+      writeU16(pkt, Ipv4Field.CHECKSUM, ~packetSum(pkt, 0, ip) & 0xffff);
+    } else {
+      writeU16(pkt, Ipv6Field.PAYLOAD_LEN, len - ip);
+    }
     pkt[ip + TcpField.FLAGS] = last[ip + TcpField.FLAGS];
     const tcpLen = len - ip;
-    writeU16(pkt, ip + TcpField.CHECKSUM, foldSum(addressSum(pkt, 0, 4) + W.PROTO_TCP + tcpLen));
+    writeU16(pkt, ip + TcpField.CHECKSUM, foldSum(addressSum(pkt, 0, v4 ? 4 : 6) + W.PROTO_TCP + tcpLen));
     f[VnetField.FLAGS] = VNET_F_NEEDS_CSUM;
-    f[VnetField.GSO_TYPE] = VnetGso.TCPV4;
+    f[VnetField.GSO_TYPE] = v4 ? VnetGso.TCPV4 : VnetGso.TCPV6;
     f[VnetField.HDR_LEN] = headers; f[VnetField.HDR_LEN + 1] = 0;
     f[VnetField.GSO_SIZE] = gsoSize & 0xff; f[VnetField.GSO_SIZE + 1] = gsoSize >>> 8;
     f[VnetField.CSUM_START] = ip; f[VnetField.CSUM_START + 1] = 0;
@@ -278,28 +284,40 @@ export class TcpMerger {
 }
 
 /**
- * The payload length of `p` if it may take part in a merge: IPv4, no options, not a
- * fragment, TCP, the total length the packet's length, flags ACK or ACK|PSH, a
- * non-empty payload. Otherwise 0.
+ * The IP header length of `p` (20 or 40) if it may take part in a merge: IPv4 without
+ * options and not a fragment, or IPv6 whose next header is TCP; the IP length field
+ * the packet's length; flags ACK or ACK|PSH; a non-empty payload. Otherwise 0.
  */
-function mergeable(p: Uint8Array): number {
-  const ip = W.IPV4_MIN_HEADER;
-  if (p.length < ip + W.TCP_MIN_HEADER || p[0] !== 0x45 || p[Ipv4Field.PROTOCOL] !== W.PROTO_TCP) return 0;
-  if (readU16(p, Ipv4Field.TOTAL_LEN) !== p.length) return 0;
-  if (readU16(p, Ipv4Field.FLAGS_FRAG) & (W.IPV4_FLAG_MF | W.IPV4_FRAG_OFFSET_MASK)) return 0;
-  const flags = p[ip + TcpField.FLAGS];
-  if ((flags & ~TcpFlag.PSH) !== TcpFlag.ACK) return 0;
+function mergeableIp(p: Uint8Array): number {
+  let ip: number;
+  if (p.length < W.IPV4_MIN_HEADER + W.TCP_MIN_HEADER) return 0;
+  if (p[0] === 0x45) {
+    ip = W.IPV4_MIN_HEADER;
+    if (p[Ipv4Field.PROTOCOL] !== W.PROTO_TCP || readU16(p, Ipv4Field.TOTAL_LEN) !== p.length) return 0;
+    if (readU16(p, Ipv4Field.FLAGS_FRAG) & (W.IPV4_FLAG_MF | W.IPV4_FRAG_OFFSET_MASK)) return 0;
+  } else if (p[0] >> 4 === 6) {
+    ip = W.IPV6_HEADER;
+    if (p.length < ip + W.TCP_MIN_HEADER || p[Ipv6Field.NEXT_HEADER] !== W.PROTO_TCP || readU16(p, Ipv6Field.PAYLOAD_LEN) !== p.length - ip) return 0;
+  } else {
+    return 0;
+  }
+  if ((p[ip + TcpField.FLAGS] & ~TcpFlag.PSH) !== TcpFlag.ACK) return 0;
   const thl = (p[ip + TcpField.DATA_OFFSET] >> 4) * 4;
-  if (thl < W.TCP_MIN_HEADER || p.length < ip + thl) return 0;
-  return p.length - ip - thl;
+  if (thl < W.TCP_MIN_HEADER || p.length <= ip + thl) return 0;
+  return ip;
 }
 
 /** Whether `p` continues `head`'s connection with the same header fields (all but lengths, ID, checksums, sequence, PSH). */
-function sameFlow(head: Uint8Array, p: Uint8Array, thl: number): boolean {
-  const ip = W.IPV4_MIN_HEADER;
-  if (head[Ipv4Field.DSCP_ECN] !== p[Ipv4Field.DSCP_ECN] || head[Ipv4Field.TTL] !== p[Ipv4Field.TTL]) return false;
-  if ((head[Ipv4Field.FLAGS_FRAG] ^ p[Ipv4Field.FLAGS_FRAG]) & (W.IPV4_FLAG_DF >> 8)) return false;
-  for (let i = Ipv4Field.SRC_ADDR; i < ip; i++) if (head[i] !== p[i]) return false;
+function sameFlow(head: Uint8Array, p: Uint8Array, ip: number, thl: number): boolean {
+  if (ip === W.IPV4_MIN_HEADER) {
+    if (head[Ipv4Field.DSCP_ECN] !== p[Ipv4Field.DSCP_ECN] || head[Ipv4Field.TTL] !== p[Ipv4Field.TTL]) return false;
+    if ((head[Ipv4Field.FLAGS_FRAG] ^ p[Ipv4Field.FLAGS_FRAG]) & (W.IPV4_FLAG_DF >> 8)) return false;
+    for (let i = Ipv4Field.SRC_ADDR; i < ip; i++) if (head[i] !== p[i]) return false;
+  } else {
+    // Version, traffic class and flow label; hop limit; the addresses.
+    for (let i = Ipv6Field.VER_TC_FLOW; i < Ipv6Field.PAYLOAD_LEN; i++) if (head[i] !== p[i]) return false;
+    for (let i = Ipv6Field.HOP_LIMIT; i < ip; i++) if (head[i] !== p[i]) return false;
+  }
   if ((p[ip + TcpField.DATA_OFFSET] >> 4) * 4 !== thl) return false;
   // Ports, then the ACK number, then the window; then the options.
   for (let i = ip; i < ip + TcpField.SEQ_NUM; i++) if (head[i] !== p[i]) return false;
@@ -309,7 +327,8 @@ function sameFlow(head: Uint8Array, p: Uint8Array, thl: number): boolean {
   return true;
 }
 
-/** Whether the TCP checksum of the IPv4 packet `p` (TCP segment of `tcpLen` octets after a 20-octet header) is right. */
-function checksumOk(p: Uint8Array, tcpLen: number): boolean {
-  return packetSum(p, W.IPV4_MIN_HEADER, tcpLen, addressSum(p, 0, 4) + W.PROTO_TCP + tcpLen) === 0xffff;
+/** Whether the TCP checksum of `p` (TCP after an `ip`-octet IPv4 or IPv6 header) is right. */
+function checksumOk(p: Uint8Array, ip: number): boolean {
+  const tcpLen = p.length - ip;
+  return packetSum(p, ip, tcpLen, addressSum(p, 0, ip === W.IPV4_MIN_HEADER ? 4 : 6) + W.PROTO_TCP + tcpLen) === 0xffff;
 }

@@ -281,9 +281,26 @@ describe('TcpMerger: consecutive segments merged for the device (tcp_gro_receive
     expect(at(swap(0, tcpPacket({ seq: 1000, flags: ACK | PSH, payload: payloadOf(1348) })))).toBe(1);
     expect(at([tcpPacket({ payload: new Uint8Array(0) }), tcpPacket({ payload: new Uint8Array(0) })])).toBe(1);
     expect(at(stream(3, 1348, 1000, { ipOptions: 1 }))).toBe(1);
-    expect(at(stream(3, 1348, 1000, { v6: true }))).toBe(1);
+    expect(at(stream(3, 1348, 1000, { v6: true, tos: 0 }).map((p, i) => (i === 1 ? tcpPacket({ v6: true, seq: 1000 + 1348, ttl: 3, payload: payloadOf(1348, 1) }) : p)))).toBe(1); // IPv6: another hop limit
     const frag = base(); frag[0] = frag[0].slice(); frag[0][6] |= 0x20;
     expect(at(frag)).toBe(1);
+  });
+
+  it('merges IPv6 segments into a TCPv6 frame (RFC 8200 §8.1 pseudo-header), and not across flow labels', () => {
+    const segs = stream(3, 1000, 9, { v6: true });
+    const m = new TcpMerger();
+    expect(m.runLength(segs, 0, 3)).toBe(3);
+    const frame = m.merge(segs, 0, 3);
+    expect([frame[1], frame[2], frame[4] | (frame[5] << 8), frame[6]]).toEqual([VnetGso.TCPV6, 72, 1000, 40]);
+    const pkt = frame.subarray(VNET_HDR_LEN).slice();
+    expect(u16(pkt, 4)).toBe(pkt.length - 40);
+    put16(pkt, 56, ~onesComplementSum(pkt, 40, pkt.length - 40) & 0xffff);
+    expect(transportOk(pkt, 40)).toBe(true);
+    const again = cut(frame.slice());
+    again.forEach((s, i) => expect(s).toEqual(segs[i]));
+    const labelled = stream(3, 1000, 9, { v6: true });
+    labelled[1] = labelled[1].slice(); labelled[1][3] = 7; fixTcpChecksum(labelled[1], 40);
+    expect(m.runLength(labelled, 0, 3)).toBe(1);
   });
 
   it('stays within one IPv4 datagram (64 KiB) and 64 segments', () => {

@@ -34,7 +34,8 @@
 //   flow, which the kernel gives to one queue of a multi-queue device (one worker).
 //   --paths may also name larval-chacha, larval-gcm and larval@DIR, larval-chacha@DIR or larval-wN@DIR (the larval built
 //   in DIR, e.g. an earlier commit, to measure one change side by side), relay@DIR (that build's relay) and larval+NAME=VALUE (this build with an
-//   environment variable set, e.g. larval+LARVAL_TUN_SPIN_US=0).
+//   environment variable set, e.g. larval+LARVAL_TUN_SPIN_US=0; larval-chacha+NAME=VALUE and relay+NAME=VALUE likewise:
+//   +LARVAL_TUN_OFFLOAD=0 runs a gateway or the relay without TUN offloads, src/tun/offload.ts).
 
 import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';

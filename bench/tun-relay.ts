@@ -19,7 +19,7 @@ const ep = (s: string | undefined) => {
 };
 const listen = ep(values.listen), peer = ep(values.peer);
 // The same offloads as the gateway (src/tun/offload.ts; LARVAL_TUN_OFFLOAD=0 turns them off for both).
-const tun = await TunDevice.open({ name: values.dev!, mtu: Number(values.mtu), offload: process.env.LARVAL_TUN_OFFLOAD !== '0' });
+const tun = await TunDevice.open({ name: values.dev!, mtu: Number(values.mtu), offload: process.env.LARVAL_TUN_OFFLOAD === '0' ? false : 'auto' });
 const counters = { tunIn: 0, tunOut: 0, udpIn: 0, udpOut: 0 };
 const udp = await UdpPort.open(listen, peer, (batch) => {
   counters.udpIn += batch.count;

@@ -34,7 +34,8 @@ Options:
   --mtu N              MTU of the device                                       (default 1400)
   --offload on|off     TUN offloads: the kernel's TCP frames of up to 64 KiB cut
                        into segments here, consecutive segments merged for the
-                       device (default on; LARVAL_TUN_OFFLOAD=0 also turns it off)
+                       device (default: on where the kernel allows them; on: an
+                       error where it does not; LARVAL_TUN_OFFLOAD=0 = off)
   --log                print the IKE daemon's log lines (JSON, never a key)
   --stats-interval TIME  print counters periodically                           (default off)
   --workers N          the data path on N worker threads, one queue each of a

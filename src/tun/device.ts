@@ -95,9 +95,11 @@ export interface TunOptions {
    * the device frames of up to 64 KiB, which reads cut into the segments they stand
    * for, with every checksum finished (listeners see plain packets as without
    * offloads); writeBatch() merges runs of consecutive TCP segments of one connection
-   * into one frame for the kernel. Default false.
+   * into one frame for the kernel. 'auto': offloads where the kernel allows them
+   * (TUNSETOFFLOAD), else the device without them (stats().offload says which).
+   * Default false.
    */
-  offload?: boolean;
+  offload?: boolean | 'auto';
 }
 
 export interface TunStats {
@@ -236,6 +238,9 @@ export function tunSystemError(step: string, errno: string, name: string | undef
         return new TunError('EIO', `cannot open ${dev}: opening ${TUN_PATH} failed: ${errno}${why}`, details);
     }
   }
+  if (step === 'TUNSETOFFLOAD') {
+    return new TunError('EIO', `cannot use offloads on ${dev}: the kernel refused TUNSETOFFLOAD (${errno}); open it without them (offload: false or 'auto', larval tun --offload off)`, details);
+  }
   switch (errno) {
     case 'EPERM':
       return new TunError('EPERM', step === 'SIOCSIFMTU'
@@ -315,6 +320,19 @@ export class TunDevice {
     const python = options.python ?? process.env.LARVAL_PYTHON ?? 'python3';
     if (typeof python !== 'string' || python === '') throw invalid('python', python, 'expected the path or name of a Python 3 interpreter');
 
+    const offload = options.offload ?? false;
+    if (offload !== true && offload !== false && offload !== 'auto') throw invalid('offload', offload, "must be true, false or 'auto'");
+    try {
+      return await TunDevice.attachNew(name, mtu, wakeup, python, options.multiQueue === true, offload !== false);
+    } catch (e) {
+      // 'auto': a kernel that refuses the offloads (a sandboxed TUN) gets the device without them.
+      if (offload !== 'auto' || !(e instanceof TunError) || e.syscall !== 'TUNSETOFFLOAD') throw e;
+      return TunDevice.attachNew(name, mtu, wakeup, python, options.multiQueue === true, false);
+    }
+  }
+
+  /** Open /dev/net/tun and attach it (the helper's ioctls); the descriptor is closed again on failure. */
+  private static async attachNew(name: string | undefined, mtu: number, wakeup: 'helper' | 'poll', python: string, multiQueue: boolean, offload: boolean): Promise<TunDevice> {
     let fd: number;
     try {
       fd = openSync(TUN_PATH, fsConstants.O_RDWR | fsConstants.O_NONBLOCK);
@@ -323,8 +341,7 @@ export class TunDevice {
       throw tunSystemError('open', errnoName(err), name, err.message);
     }
     try {
-      const offload = options.offload === true;
-      const { child, actualName } = await attach(fd, name ?? '', mtu, wakeup === 'helper', python, options.multiQueue === true, offload);
+      const { child, actualName } = await attach(fd, name ?? '', mtu, wakeup === 'helper', python, multiQueue, offload);
       return new TunDevice(fd, actualName, child, offload);
     } catch (e) {
       closeSync(fd);

@@ -50,9 +50,10 @@ export interface TunGatewayOptions {
   /**
    * TUN offloads (TunOptions.offload, src/tun/offload.ts): TCP frames of up to 64 KiB
    * read from the device and cut into segments here, consecutive segments merged into
-   * one frame for the device. Default true, unless LARVAL_TUN_OFFLOAD=0.
+   * one frame for the device. Default 'auto' (where the kernel allows them), false
+   * with LARVAL_TUN_OFFLOAD=0; true makes a refusal an error.
    */
-  offload?: boolean;
+  offload?: boolean | 'auto';
 }
 
 /** Packets a TUN gateway moved, and its drops by reason. */
@@ -142,7 +143,7 @@ export class TunGateway {
     }
     let tun: TunDevice;
     try {
-      const offload = options.offload ?? process.env.LARVAL_TUN_OFFLOAD !== '0';
+      const offload = options.offload ?? (process.env.LARVAL_TUN_OFFLOAD === '0' ? false : 'auto');
       tun = await TunDevice.open({ name: options.dev, offload, ...(options.mtu ? { mtu: options.mtu } : {}) });
     } catch (err) {
       await ike?.close();

@@ -51,7 +51,7 @@ socket.on('error', () => { counters[Counter.socketErrors]++; });
 
 let tun: TunDevice;
 try {
-  tun = await TunDevice.open({ name: job.dev, multiQueue: true, offload: job.offload === true, ...(job.mtu ? { mtu: job.mtu } : {}) });
+  tun = await TunDevice.open({ name: job.dev, multiQueue: true, offload: job.offload ?? false, ...(job.mtu ? { mtu: job.mtu } : {}) });
 } catch (err) {
   socket.close();
   post({ kind: 'fatal', message: (err as Error).message });

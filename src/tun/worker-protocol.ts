@@ -14,7 +14,7 @@ export interface QueueJob {
   /** Set the device's MTU (the first worker only: it creates the device). */
   mtu?: number;
   /** TUN offloads on this queue (TunOptions.offload; every queue of a device alike). */
-  offload?: boolean;
+  offload?: boolean | 'auto';
   /** All policies: every worker classifies every flow its queue gives it. */
   policies: PolicySpec[];
   /** Only the SAs this worker owns (R13 sequence numbers, R19 anti-replay window: one owner each). */

@@ -45,8 +45,8 @@ export interface TunWorkersOptions {
   workers: number;
   dev: string;
   mtu?: number;
-  /** TUN offloads on every queue (TunGatewayOptions.offload). Default true, unless LARVAL_TUN_OFFLOAD=0. */
-  offload?: boolean;
+  /** TUN offloads on every queue (TunGatewayOptions.offload). Default 'auto', false with LARVAL_TUN_OFFLOAD=0. */
+  offload?: boolean | 'auto';
   policies: readonly PolicySpec[];
   sas: readonly SaSpec[];
   /** Local address and port (4500) of the ESP socket. */
@@ -190,7 +190,7 @@ export class TunWorkers {
     const start = (index: number) => new Promise<Lane>((resolve, reject) => {
       const ports = [...(forward[index] ? [forward[index]!] : []), ...forwarded[index]];
       const job: QueueJob = {
-        index, dev: options.dev, ...(index === 0 && options.mtu ? { mtu: options.mtu } : {}), offload: options.offload ?? process.env.LARVAL_TUN_OFFLOAD !== '0', policies: [...options.policies], sas: share.byWorker[index], local: l.address, counters,
+        index, dev: options.dev, ...(index === 0 && options.mtu ? { mtu: options.mtu } : {}), offload: options.offload ?? (process.env.LARVAL_TUN_OFFLOAD === '0' ? false : 'auto'), policies: [...options.policies], sas: share.byWorker[index], local: l.address, counters,
         ...(forward[index] ? { forward: forward[index] } : {}), ...(forwarded[index].length ? { forwarded: forwarded[index] } : {}),
       };
       const worker = new Worker(url, { workerData: job, transferList: ports });

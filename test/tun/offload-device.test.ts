@@ -162,6 +162,20 @@ try {
     server.close();
   }
   await tun.close();
+
+  // A kernel that refuses TUNSETOFFLOAD (a sandboxed TUN), made here by a python3 wrapper
+  // that asks for an offload flag no kernel knows: 'auto' goes on without offloads, true fails.
+  const refused = await TunDevice.open({ name: 'loff1', offload: true, python: process.argv[4] }).then(async (d) => { await d.close(); return null; }, (e) => ({ code: e.code, syscall: e.syscall, errno: e.errno, message: e.message }));
+  const auto = await TunDevice.open({ name: 'loff1', offload: 'auto', python: process.argv[4] });
+  ip('link', 'set', 'loff1', 'up');
+  ip('addr', 'add', '10.97.0.1/24', 'dev', 'loff1');
+  const seen = new Promise((ok) => auto.onPacket((p) => { if (p[0] >> 4 === 4 && p[9] === 17) ok(p.length); }));
+  const udp = (await import('node:dgram')).createSocket('udp4');
+  udp.send(Buffer.alloc(100), 9, '10.97.0.2');
+  const autoRead = await within(3000, 'a datagram on the device without offloads', seen);
+  udp.close();
+  say('fallback', { refused, autoOffload: auto.stats().offload, autoRead });
+  await auto.close();
   say('done');
 } catch (e) {
   say('error', { message: String(e && e.stack || e) });
@@ -188,8 +202,11 @@ describe.skipIf(skipReason !== null)('TUN offloads with the kernel\'s TCP (issue
     dir = mkdtempSync(join(tmpdir(), 'larval-off-'));
     const script = join(dir, 'offload-child.mjs');
     writeFileSync(script, CHILD);
+    // python3 that runs the helper with an unknown TUNSETOFFLOAD flag: the kernel answers EINVAL.
+    const refusing = join(dir, 'python-refusing-offload');
+    writeFileSync(refusing, `#!/bin/sh\ncode=$(printf '%s' "$4" | sed 's/0x400454d0, 0x07/0x400454d0, 0x40000000/')\nshift 4\nexec ${process.env.LARVAL_PYTHON ?? 'python3'} -I -S -c "$code" "$@"\n`, { mode: 0o755 });
     await new Promise<void>((done) => {
-      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, script, pathToFileURL(DIST_TUN).href, pathToFileURL(DIST_SUM).href], { stdio: ['ignore', 'pipe', 'pipe'] });
+      const child = spawn('ip', ['netns', 'exec', ns, process.execPath, script, pathToFileURL(DIST_TUN).href, pathToFileURL(DIST_SUM).href, refusing], { stdio: ['ignore', 'pipe', 'pipe'] });
       let buffered = '';
       child.stdout!.on('data', (chunk: Buffer) => {
         buffered += chunk.toString();
@@ -220,6 +237,14 @@ describe.skipIf(skipReason !== null)('TUN offloads with the kernel\'s TCP (issue
     }
     return s;
   };
+
+  it("where the kernel refuses offloads: offload 'auto' opens the device without them and reads; true is a TunError at TUNSETOFFLOAD", () => {
+    const s = step('fallback');
+    expect(s.refused).toMatchObject({ code: 'EIO', syscall: 'TUNSETOFFLOAD', errno: 'EINVAL' });
+    expect(String((s.refused as { message: string }).message)).toMatch(/refused TUNSETOFFLOAD \(EINVAL\).*without them/);
+    expect(s.autoOffload).toBe(false);
+    expect(s.autoRead).toBe(128);
+  });
 
   for (const v of [4, 6]) {
     it(`IPv${v}: 40 segments written as merged frames reach the kernel's TCP server intact and in order`, () => {

@@ -403,20 +403,8 @@ export class TunDevice {
   write(packet: Uint8Array): boolean {
     if (!(packet instanceof Uint8Array)) throw invalid('packet', packet, 'expected a Uint8Array');
     if (this.state === 'closed') return this.dropWrite('ECLOSED');
-    const limit = Error.stackTraceLimit;
-    Error.stackTraceLimit = 0;
-    try {
-      // With offloads every write starts with a virtio-net header: all zero, nothing offloaded.
-      const n = this.offload ? writevSync(this.fd, [PLAIN_VNET_HDR, packet]) - VNET_HDR_LEN : writeSync(this.fd, packet, 0, packet.length);
-      if (n !== packet.length) return this.dropWrite('ESHORT');
-      this.counters.written++;
-      this.counters.writtenBytes += n;
-      return true;
-    } catch (e) {
-      return this.dropWrite(errnoName(e));
-    } finally {
-      Error.stackTraceLimit = limit;
-    }
+    // With offloads every write starts with a virtio-net header: all zero, nothing offloaded.
+    return this.writeOut(packet, this.offload, 1);
   }
 
   /**
@@ -437,30 +425,36 @@ export class TunDevice {
       const run = merger.runLength(packets, i, packets.length);
       if (run === 1) {
         if (this.write(packets[i])) written++;
-        i++;
-        continue;
-      }
-      const frame = merger.merge(packets, i, run);
-      const limit = Error.stackTraceLimit;
-      Error.stackTraceLimit = 0;
-      try {
-        if (writeSync(this.fd, frame, 0, frame.length) !== frame.length) for (let k = 0; k < run; k++) this.dropWrite('ESHORT');
-        else {
-          written += run;
-          this.counters.written += run;
-          this.counters.writtenBytes += frame.length - VNET_HDR_LEN;
-          this.counters.mergedFrames++;
-          this.counters.mergedPackets += run;
-        }
-      } catch (e) {
-        const code = errnoName(e);
-        for (let k = 0; k < run; k++) this.dropWrite(code);
-      } finally {
-        Error.stackTraceLimit = limit;
+      } else if (this.writeOut(merger.merge(packets, i, run), false, run)) {
+        written += run;
+        this.counters.mergedFrames++;
+        this.counters.mergedPackets += run;
       }
       i += run;
     }
     return written;
+  }
+
+  /**
+   * One write(2) of `frame` (after the all-zero virtio-net header with `plainHeader`, or
+   * a frame that holds its own), standing for `packets` packets: counted as written, or
+   * each as a drop by error code.
+   */
+  private writeOut(frame: Uint8Array, plainHeader: boolean, packets: number): boolean {
+    const limit = Error.stackTraceLimit;
+    Error.stackTraceLimit = 0;
+    try {
+      const n = plainHeader ? writevSync(this.fd, [PLAIN_VNET_HDR, frame]) - VNET_HDR_LEN : writeSync(this.fd, frame, 0, frame.length);
+      if (n !== frame.length) return this.dropWrites('ESHORT', packets);
+      this.counters.written += packets;
+      // A merged frame holds its own header (only devices with offloads write those).
+      this.counters.writtenBytes += !plainHeader && this.offload ? n - VNET_HDR_LEN : n;
+      return true;
+    } catch (e) {
+      return this.dropWrites(errnoName(e), packets);
+    } finally {
+      Error.stackTraceLimit = limit;
+    }
   }
 
   /** Packets and bytes read and written. */
@@ -657,10 +651,15 @@ export class TunDevice {
   }
 
   private dropWrite(code: string): false {
-    this.counters.writeErrors++;
-    this.writeErrorsByCode[code] = (this.writeErrorsByCode[code] ?? 0) + 1;
+    return this.dropWrites(code, 1);
+  }
+
+  private dropWrites(code: string, packets: number): false {
+    this.counters.writeErrors += packets;
+    this.writeErrorsByCode[code] = (this.writeErrorsByCode[code] ?? 0) + packets;
     return false;
   }
+
 }
 
 /**

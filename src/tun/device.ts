@@ -415,6 +415,8 @@ export class TunDevice {
    * packet in it as a drop.
    */
   writeBatch(packets: readonly Uint8Array[]): number {
+    if (!Array.isArray(packets)) throw invalid('packets', packets, 'expected an array of Uint8Array');
+    for (let i = 0; i < packets.length; i++) if (!(packets[i] instanceof Uint8Array)) throw invalid(`packets[${i}]`, packets[i], 'expected a Uint8Array');
     const merger = this.merger;
     let written = 0;
     if (!merger || this.state === 'closed') {

@@ -174,7 +174,8 @@ try {
   udp.send(Buffer.alloc(100), 9, '10.97.0.2');
   const autoRead = await within(3000, 'a datagram on the device without offloads', seen);
   udp.close();
-  say('fallback', { refused, autoOffload: auto.stats().offload, autoRead });
+  const badBatch = [[null], 'x', [new Uint8Array(20), {}]].map((b) => { try { auto.writeBatch(b); return 'accepted'; } catch (e) { return e.code + ' ' + e.field; } });
+  say('fallback', { refused, autoOffload: auto.stats().offload, autoRead, badBatch, writesAfterBad: auto.stats().written });
   await auto.close();
   say('done');
 } catch (e) {
@@ -244,6 +245,9 @@ describe.skipIf(skipReason !== null)('TUN offloads with the kernel\'s TCP (issue
     expect(String((s.refused as { message: string }).message)).toMatch(/refused TUNSETOFFLOAD \(EINVAL\).*without them/);
     expect(s.autoOffload).toBe(false);
     expect(s.autoRead).toBe(128);
+    // writeBatch() refuses what is not an array of Uint8Array before writing any of it.
+    expect(s.badBatch).toEqual(['EINVAL packets[0]', 'EINVAL packets', 'EINVAL packets[1]']);
+    expect(s.writesAfterBad).toBe(0);
   });
 
   for (const v of [4, 6]) {

@@ -63,9 +63,9 @@ export { OUTER_HEADROOM } from './frame.js';
 // Each worker writes its own slot (plain float64 stores, one writer per slot); the
 // main thread reads them for the stats line without a message round trip.
 
-export const Counter = { tunIn: 0, tunOut: 1, udpIn: 2, udpOut: 3, notEsp: 4, policyDiscard: 5, socketErrors: 6, batches: 7, forwarded: 8, forwardBusy: 9, tunWriteErrors: 10 } as const;
+export const Counter = { tunIn: 0, tunOut: 1, udpIn: 2, udpOut: 3, notEsp: 4, policyDiscard: 5, socketErrors: 6, batches: 7, forwarded: 8, forwardBusy: 9, tunWriteErrors: 10, gsoFrames: 11, mergedFrames: 12 } as const;
 /** Engine drop reasons (R26) follow the fixed counters, by reason code. */
-export const COUNTER_REASONS = 11;
+export const COUNTER_REASONS = 13;
 
 // -- a forwarded batch (TUN packets of a worker without SAs, to their owner) ----------
 // One ArrayBuffer, transferred forwarder → owner → forwarder: word 0 the count, then

@@ -142,7 +142,8 @@ export interface TunWorkersStats {
   udpIn: number;
   udpOut: number;
   drops: Record<string, number>;
-  workers: { tunIn: number; tunOut: number; udpIn: number; udpOut: number; batches: number; socketErrors: number; forwarded: number; sas: number[] }[];
+  /** Per worker; gsoFrames / mergedFrames: TSO frames its queue read and merged frames it wrote (TUN offloads; refreshed every 100 ms). */
+  workers: { tunIn: number; tunOut: number; udpIn: number; udpOut: number; batches: number; socketErrors: number; forwarded: number; gsoFrames: number; mergedFrames: number; sas: number[] }[];
   memory: { rss: number; heapUsed: number; external: number };
   /** CPU seconds so far: the main thread (steering, control) and the whole process (workers and V8's helpers too). */
   cpu: { main: number; process: number };
@@ -322,7 +323,7 @@ export class TunWorkers {
     const c = this.counters;
     const workers = this.lanes.map((_, w) => {
       const o = w * COUNTER_SLOTS;
-      return { tunIn: c[o + Counter.tunIn], tunOut: c[o + Counter.tunOut], udpIn: c[o + Counter.udpIn], udpOut: c[o + Counter.udpOut], batches: c[o + Counter.batches], socketErrors: c[o + Counter.socketErrors], forwarded: c[o + Counter.forwarded], sas: this.share.byWorker[w].map((s) => s.spi) };
+      return { tunIn: c[o + Counter.tunIn], tunOut: c[o + Counter.tunOut], udpIn: c[o + Counter.udpIn], udpOut: c[o + Counter.udpOut], batches: c[o + Counter.batches], socketErrors: c[o + Counter.socketErrors], forwarded: c[o + Counter.forwarded], gsoFrames: c[o + Counter.gsoFrames], mergedFrames: c[o + Counter.mergedFrames], sas: this.share.byWorker[w].map((s) => s.spi) };
     });
     const drops: Record<string, number> = { ...this.mainDrops };
     const add = (k: string, n: number) => { if (n > 0) drops[k] = (drops[k] ?? 0) + n; };

@@ -155,6 +155,11 @@ for (const [aToB, bToA] of [[A_TO_B, B_TO_A], [A_TO_B.slice(0, 1), B_TO_A.slice(
       const b = await lab.stats('b');
       expect(b.drops).toEqual({});
       expect(b.tunOut).toBeGreaterThan(0);
+      // Issue 16, TUN offloads on every queue: A's queues read TSO frames (cut into the
+      // segments its workers sealed), B's workers merged segments for their queues.
+      const sum = (s: typeof a, k: 'gsoFrames' | 'mergedFrames') => (s.workers as Record<string, number>[]).reduce((n, w) => n + w[k], 0);
+      expect(sum(a, 'gsoFrames')).toBeGreaterThan(0);
+      expect(sum(b, 'mergedFrames')).toBeGreaterThan(0);
 
       // Bad input at the main thread's 4500 socket is a counted drop, by reason; a forged
       // packet on a real SPI reaches its owner and fails there; the gateway carries on.

@@ -9,6 +9,7 @@ import { spawn } from 'node:child_process';
 import { createInterface } from 'node:readline';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { labMissing, TwoGateways, UNDER, type Side } from './lab.js';
+import { tcpSink } from '../support/transfer.js';
 
 if (labMissing) console.warn(`SKIPPED: IPv6 through larval tun (issue 16): ${labMissing}. CI runs it as root.`);
 
@@ -23,17 +24,6 @@ function setkey(side: Side): string {
     + sa(UNDER.a, UNDER.b, 0x6001) + sa(UNDER.b, UNDER.a, 0x6002);
 }
 
-const SERVER = String.raw`
-import socket, hashlib, sys
-s = socket.socket(socket.AF_INET6); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1); s.bind(('fd00:2::1', int(sys.argv[1]))); s.listen(4)
-print('listening', flush=True)
-c, _ = s.accept(); h = hashlib.sha256()
-while True:
-    d = c.recv(1 << 16)
-    if not d: break
-    h.update(d)
-c.sendall(h.hexdigest().encode()); c.close()
-`;
 const CLIENT = String.raw`
 import socket, hashlib, sys, json, os
 h = hashlib.sha256(); sent = 0; total = int(sys.argv[2])
@@ -52,11 +42,8 @@ describe.skipIf(labMissing !== null)('IPv6 inner traffic through two larval tun 
     for (const side of ['a', 'b'] as const) {
       lab.inNs(side, `ip -6 addr add ${INNER6[side]}/64 dev lt0 nodad`);
       lab.inNs(side, `ip -6 route add ${side === 'a' ? 'fd00:2::/64' : 'fd00:1::/64'} dev lt0`);
-      const conf = lab.write(`${side}.v6.setkey`, setkey(side));
-      lab.gw[side] = lab.start(side, ['tun', '--config', conf, '--listen', `${UNDER[side]}:4500`, '--dev', 'lt0']);
     }
-    await lab.gw.a!.waitFor((l) => l.event === 'up', 30_000, 'up');
-    await lab.gw.b!.waitFor((l) => l.event === 'up', 30_000, 'up');
+    await lab.startManual(setkey);
   }, 60_000);
   afterAll(() => {
     const left = lab.destroy();
@@ -64,7 +51,7 @@ describe.skipIf(labMissing !== null)('IPv6 inner traffic through two larval tun 
   });
 
   it('a 20 MB TCP transfer over IPv6 arrives intact; A cut TCPv6 frames, B merged segments', async () => {
-    const server = spawn('ip', ['netns', 'exec', lab.ns.b, 'python3', '-c', SERVER, '5601'], { stdio: ['ignore', 'pipe', 'inherit'] });
+    const server = spawn('ip', ['netns', 'exec', lab.ns.b, 'python3', '-c', tcpSink(INNER6.b, 5601)], { stdio: ['ignore', 'pipe', 'inherit'] });
     try {
       await new Promise((r) => createInterface({ input: server.stdout! }).once('line', r));
       const client = spawn('ip', ['netns', 'exec', lab.ns.a, 'python3', '-c', CLIENT, '5601', String(20 << 20)], { stdio: ['ignore', 'pipe', 'inherit'] });

@@ -125,6 +125,16 @@ export class TwoGateways {
     return l;
   }
 
+  /** Both gateways with manual SAs (`--config` from `setkeyOf(side)`, ESP on UNDER:4500), waiting until each is up. */
+  async startManual(setkeyOf: (side: Side) => string, extra: string[] = []): Promise<void> {
+    for (const side of ['a', 'b'] as const) {
+      const conf = this.write(`${side}.setkey`, setkeyOf(side));
+      this.gw[side] = this.start(side, ['tun', '--config', conf, '--listen', `${UNDER[side]}:4500`, '--dev', 'lt0', ...extra]);
+    }
+    await this.gw.a!.waitFor((l) => l.event === 'up', 30_000, 'up');
+    await this.gw.b!.waitFor((l) => l.event === 'up', 30_000, 'up');
+  }
+
   async startBoth(): Promise<void> {
     const a = this.start('a'), b = this.start('b');
     await a.waitFor((l) => l.event === 'up', 30_000, 'up');

@@ -9,6 +9,8 @@
 // TUN_OFFLOADS) when offload is '1'. Prints "ok NAME\n" or "err STEP ERRNAME MESSAGE\n" on
 // stdout. With wait=1 it then loops: wait for a byte on stdin (EOF: exit),
 // poll fd 3 and stdin, write b'r' when fd 3 is readable.
+import { TUN_OFFLOADS } from './offload.js';
+
 export const HELPER = String.raw`
 import errno, fcntl, os, select, socket, struct, sys
 def fail(step, e):
@@ -23,7 +25,7 @@ except OSError as e:
     fail('TUNSETIFF', e)
 if offload:
     try:
-        fcntl.ioctl(3, 0x400454d0, 0x07)
+        fcntl.ioctl(3, 0x400454d0, 0x${TUN_OFFLOADS.toString(16).padStart(2, '0')})
     except OSError as e:
         fail('TUNSETOFFLOAD', e)
 else:

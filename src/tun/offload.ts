@@ -22,6 +22,7 @@
 
 import * as W from '../../assembly/wire-defs.js';
 import { foldSum, packetSum } from '../wire/checksum.js';
+import { readU16, readU32, writeU16, writeU32 } from '../wire/field.js';
 import { Ipv4Field } from '../wire/ipv4.js';
 import { Ipv6Field } from '../wire/ipv6.js';
 import { TcpField, TcpFlag } from '../wire/tcp.js';
@@ -51,13 +52,8 @@ export const MAX_SEGMENTS = 1024;
 const MERGE_MAX_SEGMENTS = 64;
 const MAX_FRAME = 0xffff;
 
+/** The virtio-net header is in the host's byte order (no TUNSETVNETLE/BE): little-endian on x86 and arm64. */
 const readU16le = (b: Uint8Array, o: number): number => b[o] | (b[o + 1] << 8);
-const readU16 = (b: Uint8Array, o: number): number => (b[o] << 8) | b[o + 1];
-const readU32 = (b: Uint8Array, o: number): number => ((b[o] << 24) | (b[o + 1] << 16) | (b[o + 2] << 8) | b[o + 3]) >>> 0;
-function writeU16(b: Uint8Array, o: number, v: number): void { b[o] = v >>> 8; b[o + 1] = v & 0xff; }
-function writeU32(b: Uint8Array, o: number, v: number): void {
-  b[o] = v >>> 24; b[o + 1] = (v >>> 16) & 0xff; b[o + 2] = (v >>> 8) & 0xff; b[o + 3] = v & 0xff;
-}
 
 /** The header of a frame read from the device: what segmentFrame needs to know before cutting. */
 export interface FramePlan {

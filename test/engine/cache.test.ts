@@ -40,6 +40,23 @@ describe('R4: flow cache invalidation by generation', () => {
     expect(engine.stats().classifier.lookups).toBe(2);
   });
 
+  // The log of recent additions remembers each added policy's generation: one added
+  // and removed again before the next lookup selects nothing any more, so the entries
+  // it would have taken over stay valid instead of being classified again.
+  it('a higher-precedence policy added and removed between batches leaves the entries valid', async () => {
+    const { engine, ids } = await engineWith([{ dir: 'out', src: '10.0.0.0/8', action: 'bypass', priority: 10 }]);
+    engine.outbound([pkt, other]);
+    const gone = engine.addPolicy({ dir: 'out', dst: '172.16.0.0/12', action: 'discard', priority: 1 }); // would take pkt
+    engine.removePolicy(gone);
+    const before = engine.stats().flowCache;
+    const v = engine.outbound([pkt, other]);
+    const after = engine.stats().flowCache;
+    expect([v.policyId(0), v.policyId(1)]).toEqual([ids[0], ids[0]]);
+    expect(after.hits - before.hits).toBe(2);
+    expect(after.misses + after.stale - before.misses - before.stale).toBe(0);
+    expect(engine.stats().classifier.lookups).toBe(2);
+  });
+
   it('removing a policy sends its flows back to the classifier; other entries stay', async () => {
     const { engine, ids } = await engineWith([
       { dir: 'out', dst: '172.16.0.0/12', action: 'discard', priority: 1 },

@@ -59,6 +59,27 @@ describe('R19: anti-replay window', () => {
     expect(engine.replayCheck(id, SPAN - 56).seq).toBe(BigInt(2 * SPAN - 56));
   });
 
+  // The boundary between the Appendix's two cases is Tl >= W - 1 ("Case A"): with the
+  // top exactly at W - 1 the window starts at 0 and lies within one subspace. Taking it
+  // as Case B would place every packet in the subspace below and reject it, at the
+  // start of an ESN SA (Th = 0) and after each wrap alike. The random test never lands
+  // the top there; this one does, in both places.
+  it('ESN: a window top of exactly W - 1 is Case A (RFC 4303 Appendix A2.2), at Th = 0 and after a wrap', async () => {
+    const W = 64;
+    const { engine, id } = await saWith({ esn: true, window: W });
+    for (let s = 1; s <= W - 1; s++) expect(engine.replayAccept(id, s).ok).toBe(true);
+    expect(engine.replayCheck(id, W)).toEqual({ ok: true, reason: null, seq: BigInt(W) });
+    expect(engine.replayCheck(id, 5)).toEqual({ ok: false, reason: 'replayed', seq: 5n });
+    expect(engine.replayCheck(id, 0)).toMatchObject({ ok: false, reason: 'replay-too-old' });
+
+    const after = await saWith({ esn: true, window: W });
+    // Move the top to 2^32 + W - 1: through the wrap in steps inside the window.
+    for (let s = SPAN - W; s < SPAN; s++) expect(after.engine.replayAccept(after.id, s).ok).toBe(true);
+    for (let k = 0; k <= W - 1; k++) expect(after.engine.replayAccept(after.id, k)).toEqual({ ok: true, reason: null, seq: BigInt(SPAN + k) });
+    expect(after.engine.replayCheck(after.id, W)).toEqual({ ok: true, reason: null, seq: BigInt(SPAN + W) });
+    expect(after.engine.replayCheck(after.id, 7)).toEqual({ ok: false, reason: 'replayed', seq: BigInt(SPAN + 7) });
+  });
+
   it('matches the reference window over random sequences (reorder, duplicates, jumps; windows 32..4096; ESN on and off)', async () => {
     let checked = 0;
     for (const [window, esn, seed] of [[32, false, 1], [128, false, 2], [128, true, 3], [1024, true, 4], [4096, false, 5], [4096, true, 6]] as const) {

@@ -114,6 +114,11 @@ describe('add / update: SAs', () => {
     expect(s.lifetime).toBeUndefined();
   });
 
+  it('a soft lifetime equal to the hard one is accepted; only soft above hard is an error (R25)', () => {
+    const s = sa(`add 10.0.0.1 10.0.0.2 esp 0x601 -ls 60 -lh 60 -bs 5000 -bh 5000 -E aes-gcm-16 ${GCM_KEY};`);
+    expect(s.lifetime).toEqual({ soft: { addTime: 60_000, bytes: 5000 }, hard: { addTime: 60_000, bytes: 5000 } });
+  });
+
   it('IPv6 endpoints are written canonically', () => {
     const s = sa(`add -6 2001:DB8:0:0::1 2001:db8::0:2 esp 123457 -E aes-gcm-16 ${GCM_KEY};`);
     expect(s).toMatchObject({ src: '2001:db8::1', dst: '2001:db8::2', spi: 123457 });
@@ -164,6 +169,8 @@ describe('spdadd / spdupdate / spddelete / spdflush: policies', () => {
     const any = policy('spdadd 0.0.0.0/0[any] 0.0.0.0/0[0] udp -P in discard;');
     expect(any).toEqual({ dir: 'in', src: '0.0.0.0/0', dst: '0.0.0.0/0', proto: 'udp', priority: 0x80000000, action: 'discard', line: 1, column: 1 });
     expect(policy('spdadd ::/0 2001:DB8::/32[53] udp -P out none;')).toMatchObject({ src: '::/0', dst: '2001:db8::/32', dstPort: 53 });
+    // Ports are 16-bit fields (RFC 768, RFC 9293): 65535 is a port, 65536 is not (the error table).
+    expect(policy('spdadd 10.0.0.1[65535] 10.1.0.0/16[1] tcp -P out none;')).toMatchObject({ srcPort: 65535, dstPort: 1 });
   });
 
   it('upperspec: any, names, icmp6, numbers (0 and 255 are any)', () => {
@@ -327,6 +334,8 @@ describe('errors: file:line:column, what was expected', () => {
     ['unknown option', 'add 10.0.0.1 10.0.0.2 esp 0x1001 -x 5 -E aes-gcm-16 ' + K + ';', '1:34', "unknown option '-x' (known: -m, -r, -u, -f, -lh, -ls, -bh, -bs, -esn, -E, -A)"],
     ['-e is not an ESN flag', 'add 10.0.0.1 10.0.0.2 esp 0x1001 -e -E aes-gcm-16 ' + K + ';', '1:34', "unknown option '-e'"],
     ['duplicate -m', 'add 10.0.0.1 10.0.0.2 esp 0x1001 -m tunnel\n  -m transport -E aes-gcm-16 ' + K + ';', '2:3', '-m is given twice (first at 1:34)'],
+    // -f takes one padding rule (setkey(8): zero-pad, random-pad or seq-pad); nocyclic-seq may join it.
+    ['two pad options', 'add 10.0.0.1 10.0.0.2 esp 0x1001 -f zero-pad -f random-pad -E aes-gcm-16 ' + K + ';', '1:49', 'a second pad option: -f zero-pad is already given'],
     ['bad mode', 'add 10.0.0.1 10.0.0.2 esp 0x1001 -m tunel -E aes-gcm-16 ' + K + ';', '1:37', "expected a mode after -m (transport, tunnel or any), got 'tunel'"],
     ['bad pad option', 'add 10.0.0.1 10.0.0.2 esp 0x1001 -f no-pad -E aes-gcm-16 ' + K + ';', '1:37', 'expected zero-pad, random-pad, seq-pad or nocyclic-seq after -f'],
     ['lifetime not a number', 'add 10.0.0.1 10.0.0.2 esp 0x1001 -lh 1h -E aes-gcm-16 ' + K + ';', '1:38', "expected -lh lifetime (seconds) (a decimal number"],
@@ -343,6 +352,7 @@ describe('errors: file:line:column, what was expected', () => {
     ['unknown upperspec', 'spdadd 10.0.0.0/8 10.1.0.0/16 tpc -P out none;', '1:31', "unknown upper-layer protocol 'tpc'"],
     ['upperspec too big', 'spdadd 10.0.0.0/8 10.1.0.0/16 256 -P out none;', '1:31', 'upper-layer protocol 256 is out of range'],
     ['icmp type out of range', 'spdadd 0.0.0.0/0 0.0.0.0/0 icmp 300,1 -P out none;', '1:33', 'expected an ICMP type[,code] (0..255 each) after icmp'],
+    ['icmp code out of range', 'spdadd 0.0.0.0/0 0.0.0.0/0 icmp 3,256 -P out none;', '1:33', 'expected an ICMP type[,code] (0..255 each) after icmp'],
     ['misc spec for tcp', 'spdadd 10.0.0.0/8 10.1.0.0/16 tcp 80 -P out none;', '1:35', "unexpected '80' after the upper-layer protocol: expected -P"],
     ['missing -P', 'spdadd 10.0.0.0/8 10.1.0.0/16 any;', '1:34', "expected the policy: -P in|out|fwd ... before ';'"],
     ['-P misspelled', 'spdadd 10.0.0.0/8 10.1.0.0/16 any -p out none;', '1:35', "expected the policy (-P in|out|fwd ...), got '-p'"],

@@ -6,7 +6,9 @@ import { createCipheriv } from 'node:crypto';
 import { inspect } from 'node:util';
 import { describe, expect, it } from 'vitest';
 import { Reason } from '../../assembly/layout.js';
-import { buildPacket, createEngine, EspSa, LarvalError, openEsp, sealEsp } from '../../src/index.js';
+import { buildPacket, createEngine, decryptEsp, encryptEsp, EspSa, LarvalError, openEsp, sealEsp } from '../../src/index.js';
+import { upperLayerChecksum } from '../../src/wire/checksum.js';
+import { fillIpv4Checksum } from '../../src/wire/ipv4.js';
 import { allCases, caseName, HOSTS, keysFor, pair, saFor, udpPacket, type Case } from './helpers.js';
 
 const be32 = (b: Uint8Array, at: number) => new DataView(b.buffer, b.byteOffset).getUint32(at);
@@ -258,5 +260,119 @@ describe('keys stay in the host and are never printed (docs/design.md §7)', () 
     }
     // A refused key installs nothing.
     expect(engine.stats().tables.sas).toBe(0);
+  });
+});
+
+describe('framing: outer headers, padding and where ESP goes (RFC 4301 §5.1.2, RFC 4303 §2.4 and §3.1.1, RFC 3948)', () => {
+  it('tunnel mode copies DSCP/ECN (RFC 6040 normal mode) and DF from the inner header, never MF: the outer packet is a datagram of its own', async () => {
+    const { a } = await pair({ mode: 'tunnel', family: 4, alg: 'gcm128', encap: false });
+    // An inner first fragment with DF, MF and DSCP EF + ECT(0): the outer header takes
+    // DF and the TOS octet; MF belongs to the inner datagram's reassembly only.
+    const inner = buildPacket({ src: HOSTS[4].a, dst: HOSTS[4].b, proto: 'udp', srcPort: 40000, dstPort: 5001 }, { ipv4Fragment: { offset: 0, more: true } });
+    inner[1] = 0xb8 | 0x02;
+    inner[6] |= 0x40;
+    fillIpv4Checksum(inner, 0);
+    const out = a.output([inner], 1);
+    expect(out.verdicts.verdict(0)).toBe('protect');
+    const p = out.packets[0]!;
+    expect(p[1]).toBe(0xba);
+    expect([p[6], p[7]]).toEqual([0x40, 0]); // DF, no MF, offset 0
+    // IPv6 in IPv6: the traffic class (split over the first two octets) is copied whole.
+    const v6 = await pair({ mode: 'tunnel', family: 6, alg: 'gcm128', encap: false });
+    const inner6 = udpPacket(6, 100);
+    inner6[0] = 0x60 | 0x0b; // traffic class 0xb8 (EF), flow label 0x12345
+    inner6[1] = 0x81;
+    inner6[2] = 0x23;
+    inner6[3] = 0x45;
+    const p6 = v6.a.output([inner6], 1).packets[0]!;
+    expect(((p6[0] & 0x0f) << 4) | (p6[1] >> 4)).toBe(0xb8);
+  });
+
+  it('an IPv6 outer packet may carry 65535 octets after its fixed header (RFC 8200 §3 payload length): the limit is on the payload length, not the total', async () => {
+    const { a, b } = await pair({ mode: 'tunnel', family: 6, alg: 'gcm128', encap: false });
+    // 65498 + 2 trailer octets are 4-aligned: ESP = 8 + 8 + 65500 + 16 = 65532 octets.
+    const fits = udpPacket(6, 65498, 1);
+    const out = a.output([fits, udpPacket(6, 65499, 2)], 1);
+    expect(out.verdicts.verdict(0)).toBe('protect');
+    expect(out.packets[0]!.length).toBe(40 + 65532);
+    expect(be32(out.packets[0]!, 4) >>> 16).toBe(65532);
+    expect(out.verdicts.reason(1)).toBe('cannot-encapsulate'); // 65536 octets of ESP
+    const back = b.input([out.packets[0]!], 2);
+    expect(Buffer.from(back.packets[0]!).equals(Buffer.from(fits))).toBe(true);
+  });
+
+  it('TFC padding up to the Pad Length field\'s 255 octets is kept (RFC 4303 §2.4); 256 cannot be written', () => {
+    const sa = EspSa.create({ spi: 0x5007, mode: 'tunnel', family: 4, src: Uint8Array.of(1, 1, 1, 1), dst: Uint8Array.of(2, 2, 2, 2), esn: false }, keysFor('gcm128'), 'esp')!;
+    const payload = new Uint8Array(3).fill(0xab); // 3 + 255 + 2 = 260: 4-aligned
+    const sealed = sealEsp(sa, payload, 4, 1n, { padding: 255 });
+    expect(sealed).toBeInstanceOf(Uint8Array);
+    expect((sealed as Uint8Array).length).toBe(8 + 8 + 260 + 16);
+    expect(openEsp(sa, sealed as Uint8Array, 1n)).toEqual({ payload: Buffer.from(payload), nextHeader: 4 });
+    expect(sealEsp(sa, new Uint8Array(2), 4, 1n, { padding: 256 })).toBe(Reason.CannotEncapsulate); // 2 + 256 + 2 is aligned too
+  });
+
+  it('IPv6 transport mode puts ESP after hop-by-hop and routing headers, destination options inside (RFC 4303 §3.1.1), and refuses a fragment', async () => {
+    const { a, b } = await pair({ mode: 'transport', family: 6, alg: 'gcm128', encap: false });
+    const h = HOSTS[6];
+    const flow = { src: h.a, dst: h.b, proto: 'udp', srcPort: 40000, dstPort: 5001 } as const;
+    const inner = buildPacket(flow, { ipv6ExtHeaders: ['hop-by-hop', 'routing', 'destination'] });
+    const out = a.output([inner], 1);
+    expect(out.verdicts.verdict(0)).toBe('protect');
+    const p = out.packets[0]!;
+    expect(p[6]).toBe(0); // hop-by-hop, in clear
+    expect(p[40]).toBe(43); // → routing, in clear: intermediate nodes must read it
+    expect(p[48]).toBe(50); // → ESP
+    expect(be32(p, 56)).toBe(0x1001);
+    expect(Buffer.from(b.input([p], 2).packets[0]!).equals(Buffer.from(inner))).toBe(true);
+    // IPsec applies before fragmentation (RFC 4301 §7): a fragment has nothing to protect whole.
+    const frag = buildPacket(flow, { ipv6ExtHeaders: [{ type: 'fragment', offset: 0, more: true }] });
+    const o2 = a.output([frag], 2);
+    expect(o2.packets).toEqual([null]);
+    expect(o2.verdicts.reason(0)).toBe('cannot-encapsulate');
+  });
+
+  it('a UDP-encapsulated IPv6 packet whose checksum computes to 0 carries 0xffff: IPv6 forbids a zero UDP checksum (RFC 8200 §8.1, RFC 3948 §2.1)', () => {
+    const sa = EspSa.create({ spi: 0x1001, mode: 'transport', family: 6, src: new Uint8Array(16), dst: new Uint8Array(16), esn: false }, { ...keysFor('gcm128'), encap: {} }, 'esp')!;
+    // Found by trying sequence numbers (the GCM IV) until the checksum computed to 0:
+    // fixed keys, inner packet and IV make the packet the same on every run.
+    const out = encryptEsp(sa, udpPacket(6, 100, 1), 79986n) as Uint8Array;
+    const udp = out.subarray(40);
+    expect((udp[6] << 8) | udp[7]).toBe(0xffff);
+    const zeroed = Uint8Array.from(udp);
+    zeroed[6] = zeroed[7] = 0;
+    expect(upperLayerChecksum({ src: out.subarray(8, 24), dst: out.subarray(24, 40) }, 17, zeroed)).toBe(0);
+  });
+
+  it('tunnel mode: the next header must name the inner packet\'s version (RFC 4303 §2.6), or the packet is bad-esp', () => {
+    const sa = EspSa.create({ spi: 0x5008, mode: 'tunnel', family: 4, src: Uint8Array.of(1, 1, 1, 1), dst: Uint8Array.of(2, 2, 2, 2), esn: false }, keysFor('gcm128'), 'esp')!;
+    const outer = (esp: Uint8Array) => {
+      const p = new Uint8Array(20 + esp.length);
+      p.set([0x45, 0, (p.length >> 8) & 255, p.length & 255, 0, 0, 0, 0, 64, 50], 0);
+      p.set(esp, 20);
+      return p;
+    };
+    const v4 = udpPacket(4, 60, 1), v6 = udpPacket(6, 80, 2);
+    expect(Buffer.from(decryptEsp(sa, outer(sealEsp(sa, v4, 4, 1n) as Uint8Array), 20, 1n) as Uint8Array).equals(Buffer.from(v4))).toBe(true);
+    expect(Buffer.from(decryptEsp(sa, outer(sealEsp(sa, v6, 41, 2n) as Uint8Array), 20, 2n) as Uint8Array).equals(Buffer.from(v6))).toBe(true);
+    expect(decryptEsp(sa, outer(sealEsp(sa, v4, 41, 3n) as Uint8Array), 20, 3n)).toBe(Reason.BadEsp);
+    expect(decryptEsp(sa, outer(sealEsp(sa, v4, 17, 4n) as Uint8Array), 20, 4n)).toBe(Reason.BadEsp);
+    expect(decryptEsp(sa, outer(sealEsp(sa, v6, 4, 5n) as Uint8Array), 20, 5n)).toBe(Reason.BadEsp);
+  });
+
+  it('transport mode: decryptEsp() refuses an ESP offset the header chain does not lead to', () => {
+    const sa = EspSa.create({ spi: 0x5009, mode: 'transport', family: 6, src: new Uint8Array(16), dst: new Uint8Array(16), esn: false }, keysFor('gcm128'), 'esp')!;
+    const esp = sealEsp(sa, new Uint8Array(24).fill(7), 17, 1n) as Uint8Array;
+    // The fixed header names ESP at 40, but the caller says it starts at 48.
+    const p = new Uint8Array(48 + esp.length);
+    p[0] = 0x60;
+    p[4] = ((p.length - 40) >> 8) & 255;
+    p[5] = (p.length - 40) & 255;
+    p[6] = 50;
+    p.set(esp, 48);
+    expect(decryptEsp(sa, p, 48, 1n)).toBe(Reason.BadEsp);
+    // Named where it is, the same packet opens.
+    p[6] = 60; // destination options, 8 octets, then ESP
+    p[40] = 50;
+    expect(decryptEsp(sa, p, 48, 1n)).toBeInstanceOf(Uint8Array);
   });
 });

@@ -123,6 +123,27 @@ describe('liveness (R29)', () => {
   });
 });
 
+describe('retransmission (§2.4)', () => {
+  it('an unanswered request is sent `tries` times in all (the first send and tries − 1 retransmissions), then the peer is dead', async () => {
+    let silent = false;
+    let sends = 0;
+    const { a, close } = await pair(swanctl(conn(A, B, '10.1.0.0/24', '10.2.0.0/24', { dpdDelayMs: 1000 })), swanctl(conn(B, A, '10.2.0.0/24', '10.1.0.0/24')), (bytes, from) => {
+      if (!silent) return bytes;
+      const ike = bytes.length >= 4 && bytes.readUInt32BE(0) === 0 ? bytes.subarray(4) : bytes;
+      if (from === A && ike[18] === 37) sends++; // the liveness check, INFORMATIONAL
+      return from === B ? null : bytes;
+    });
+    a.gw.output([ping()], 0);
+    await until(() => a.released.length === 1);
+    silent = true;
+    a.t.now = 5000;
+    await until(() => (a.ike.stats().counters['peer-dead'] ?? 0) === 1, 10_000);
+    expect(sends).toBe(4); // the harness's retransmit.tries
+    expect(a.ike.stats().counters['retransmit-gave-up']).toBe(1);
+    await close();
+  });
+});
+
 describe('negotiation details', () => {
   it('INVALID_KE_PAYLOAD (§1.2): the initiator retries once with the group the responder asks for', async () => {
     const ca = conn(A, B, '10.1.0.0/24', '10.2.0.0/24', { proposals: [{ encr: [{ alg: 'aes-gcm-16', keyBits: 256 }], integ: [], prf: ['hmac-sha2-256'], dh: ['curve25519', 'modp2048'] }] });

@@ -203,6 +203,24 @@ describe('pcapng', () => {
     expect(error.message).toMatch(/^test\.cap: record 0, byte 60: timestamp 1152921504606846976 at 1 per second is .* beyond 2\^52 s$/);
   });
 
+  it('takes a timestamp of 2^52 s and refuses one second more (if_tsresol 2^0: one tick a second)', () => {
+    const file = (ticks: bigint) => concat(shb(), idb(101, true, 0, [tsresol(0x80)]), epb(0, ticks, ipv4()));
+    expect(read(file(2n ** 52n))[0]!.timeNs).toBe(2n ** 52n * 1_000_000_000n);
+    expect(refusal(file(2n ** 52n + 1n)).error.reason).toMatch(/is 4503599627370497 s after the epoch, beyond 2\^52 s$/);
+    // An offset at the edge of its range is taken too (±2^52 s, exclusive).
+    expect(read(concat(shb(), idb(101, true, 0, [tsoffset(2n ** 52n - 1n)]), epb(0, 0n, ipv4())))[0]!.timeNs).toBe((2n ** 52n - 1n) * 1_000_000_000n);
+  });
+
+  it('splits whole seconds exactly where the tick count is not a double: timeSec is the second, timeFracNs below 10^9 (batch fields)', () => {
+    // ns ticks above 2^62 round to a multiple of 1024 as doubles; for these whole seconds
+    // (about the year 2118) the rounding falls below the second, and the first quotient is one short.
+    const secs = [4_700_000_001n, 4_700_418_917n, 4_700_837_833n];
+    const file = concat(shb(), idb(101, true, 0, [tsresol(9)]), ...secs.map((s) => epb(0, s * 1_000_000_000n + (s === secs[2] ? 999_999_999n : 0n), ipv4())));
+    const got: [bigint, number][] = [];
+    for (const b of openCaptureSync(file).batches()) for (let i = 0; i < b.count; i++) got.push([BigInt(b.timeSec[i]!), b.timeFracNs[i]!]);
+    expect(got).toEqual([[secs[0], 0], [secs[1], 0], [secs[2], 999_999_999]]);
+  });
+
   it('keeps timestamps past 2106 exactly', () => {
     const ticks = 2n ** 63n + 123_456_789n; // ns: the year 2262
     expect(read(concat(shb(), idb(101, true, 0, [tsresol(9)]), epb(0, ticks, ipv4())))[0]!.timeNs).toBe(ticks);
@@ -253,6 +271,12 @@ describe('pcapng', () => {
     ['a block length above 16 MiB', block(0x12345678, [], true, { length: 0xfffffff0 }), 'malformed', /block of type 0x12345678: total length 4294967280 is above the 16777216-byte limit/],
     ['a trailer that disagrees', block(5, new Array(20).fill(0), true, { trailer: 36 }), 'malformed', /interface statistics block: total length 32 at the start but 36 at the end/],
     ['an EPB too short for its fields', block(6, [0, 0, 0, 0]), 'malformed', /enhanced packet block: total length 16 is below 32/],
+    // Each fixed-size minimum at its boundary: one word short is refused for that reason,
+    // not read into the trailer (draft-ietf-opsawg-pcapng §4.1-§4.4).
+    ['an EPB one word too short for its fields', block(6, new Array(16).fill(0)), 'malformed', /enhanced packet block: total length 28 is below 32/],
+    ['an EPB captured length reaching into the trailer', epb(0, 0n, ipv4(28), true, 32, 32), 'malformed', /enhanced packet block: captured length 32 runs past the end of the block \(room for 28\)/],
+    ['an SPB without its original length', block(3, []), 'malformed', /simple packet block: total length 12 is below 16/],
+    ['a section header without its section length', block(0x0a0d0d0a, [0x4d, 0x3c, 0x2b, 0x1a, 1, 0, 0, 0, 0, 0, 0, 0]), 'malformed', /section header block: total length 24 is below 28/],
     ['an EPB on an interface the section lacks', epb(1, 0n, ipv4()), 'malformed', /enhanced packet block: interface 1 is not described in section 0 \(it has 1 interface\)/],
     ['an EPB captured length past its block', epb(0, 0n, ipv4(28), true, 28, 40), 'malformed', /enhanced packet block: captured length 40 runs past the end of the block \(room for 28\)/],
     ['an EPB captured length above the wire length', epb(0, 0n, ipv4(28), true, 20), 'malformed', /captured length 28 exceeds the original length 20/],
@@ -263,6 +287,7 @@ describe('pcapng', () => {
     ['an if_tsresol of 2^-64', idb(101, true, 0, [tsresol(0x80 | 64)]), 'malformed', /if_tsresol 0xc0 \(2\^-64 s\) is out of range/],
     ['an if_tsoffset of 4 bytes', idb(101, true, 0, [{ code: 14, value: Uint8Array.of(0, 0, 0, 0) }]), 'malformed', /if_tsoffset is 4 bytes, not 8/],
     ['an if_tsoffset of 2^60 s', idb(101, true, 0, [tsoffset(2n ** 60n)]), 'malformed', /if_tsoffset 1152921504606846976 s is out of range/],
+    ['an if_tsoffset of 2^52 s', idb(101, true, 0, [tsoffset(2n ** 52n)]), 'malformed', /if_tsoffset 4503599627370496 s is out of range/],
     ['an IDB too short', block(1, [1, 0, 0, 0]), 'malformed', /interface description block: total length 16 is below 20/],
     ['a section header with a bad byte-order magic', block(0x0a0d0d0a, new Array(16).fill(1)), 'malformed', /section header byte-order magic 0x01010101 is not 0x1a2b3c4d in either byte order/],
     ['pcapng version 2.0', shb(true, undefined, [2, 0]), 'unsupported', /pcapng version 2\.0 is not supported \(only 1\.x\)/],

@@ -184,6 +184,16 @@ describe('planFrame/segmentFrame: frames read from an offloading TUN device', ()
     expect(u16(u, 26)).not.toBe(0);
   });
 
+  it('writes the segments 8-octet aligned into `out`, within plan.outBytes (segmentFrame\'s contract)', () => {
+    const frame = tsoFrame(tcpPacket({ payload: payloadOf(5000) }), 1347); // 52 + 1347: odd sizes
+    const plan = planFrame(frame) as FramePlan;
+    const out = new Uint8Array(8 + plan.outBytes);
+    const at: [number, number][] = [];
+    segmentFrame(frame, plan, out, 8, (p) => at.push([p.byteOffset, p.length]));
+    expect(at.map(([o]) => o % 8)).toEqual([0, 0, 0, 0]);
+    expect(at[3][0] + at[3][1]).toBeLessThanOrEqual(8 + plan.outBytes);
+  });
+
   it('hands a plain frame without offloads over as it is, as a view of the frame', () => {
     const frame = new Uint8Array(VNET_HDR_LEN + 60).fill(0x45, VNET_HDR_LEN);
     const plan = planFrame(frame) as FramePlan;
@@ -211,6 +221,32 @@ describe('planFrame/segmentFrame: frames read from an offloading TUN device', ()
     expect(variant((b) => { b[4] = 0; b[5] = 0; })).toBe('gso-size');
     const tiny = tsoFrame(tcpPacket({ payload: payloadOf(MAX_SEGMENTS + 1) }), 1);
     expect(planFrame(tiny)).toBe('gso-size');
+    // At the limits themselves: MAX_SEGMENTS segments are cut; a checksum field whose
+    // last octet is the packet's last is in range, one octet further is not.
+    expect(planFrame(tsoFrame(tcpPacket({ payload: payloadOf(MAX_SEGMENTS) }), 1))).toMatchObject({ gsoType: VnetGso.TCPV4 });
+    const plain = tsoFrame(tcpPacket({ payload: payloadOf(100) }), 0, VnetGso.NONE);
+    const len = plain.length - VNET_HDR_LEN;
+    const csumAt = (b: Uint8Array, field: number) => { b[6] = 0; b[7] = 0; b[8] = field & 255; b[9] = field >> 8; return planFrame(b); };
+    expect(csumAt(plain.slice(), len - 2)).toEqual({ gsoType: VnetGso.NONE, outBytes: 0 });
+    expect(csumAt(plain.slice(), len - 1)).toBe('vnet-csum-range');
+    // IPv6: the payload length must be the frame's too.
+    const good6 = tsoFrame(tcpPacket({ v6: true, payload: payloadOf(3000) }), 1000);
+    expect(planFrame(good6)).toMatchObject({ gsoType: VnetGso.TCPV6 });
+    const short6 = good6.slice();
+    short6[VNET_HDR_LEN + 5] -= 1;
+    expect(planFrame(short6)).toBe('gso-header');
+    // A TCP data offset that runs past a short frame (60 octets of header, 52 + 20 there).
+    const small = tsoFrame(tcpPacket({ payload: payloadOf(20) }), 10);
+    expect(planFrame(small)).toMatchObject({ gsoType: VnetGso.TCPV4 });
+    small[VNET_HDR_LEN + 32] = 0xf0;
+    expect(planFrame(small)).toBe('gso-header');
+    // IHL 4 (16 octets) is no IPv4 header, even with csum_start and the octet read as
+    // the TCP data offset (the ACK number's first) set to look like a TCP header there.
+    const ihl4 = good.slice();
+    ihl4[VNET_HDR_LEN] = 0x44;
+    ihl4[6] = 16;
+    ihl4[VNET_HDR_LEN + 28] = 0x50;
+    expect(planFrame(ihl4)).toBe('gso-header');
     const r = rng(99);
     for (let k = 0; k < 20000; k++) {
       const b = k % 2 ? good.slice() : new Uint8Array(VNET_HDR_LEN + ((r() * 200) | 0)).map(() => (r() * 256) | 0);
@@ -272,6 +308,20 @@ describe('TcpMerger: consecutive segments merged for the device (tcp_gro_receive
     expect(at(swap(2, tcpPacket({ seq: 1000 + 2 * 1348, payload: payloadOf(1400) })))).toBe(2);                    // longer than the first
     expect(at(swap(1, tcpPacket({ seq: 1000 + 1348, flags: ACK | PSH, payload: payloadOf(1348, 1) })))).toBe(2);   // PSH ends the run with it
     expect(at(swap(1, tcpPacket({ seq: 1000 + 1348, payload: payloadOf(600, 1) })))).toBe(2);                      // a shorter one ends it
+    // ... even when the next one continues the sequence: only the run's last segment may be short (GSO cuts all others at gso_size).
+    expect(at([...stream(1), tcpPacket({ seq: 1000 + 1348, id: 51, payload: payloadOf(600, 1) }), tcpPacket({ seq: 1000 + 1348 + 600, id: 52, payload: payloadOf(1348, 2) })])).toBe(2);
+    // Another destination address (RFC 9293: the connection is both addresses and both ports).
+    const elsewhere = tcpPacket({ seq: 1000 + 2 * 1348, payload: payloadOf(1348) });
+    elsewhere[19] = 2;
+    put16(elsewhere, 10, 0);
+    put16(elsewhere, 10, ~onesComplementSum(elsewhere, 0, 20) & 0xffff);
+    fixTcpChecksum(elsewhere, 20);
+    expect(at(swap(2, elsewhere))).toBe(2);
+    // Another TCP header length: no options after a head with timestamps, even when its
+    // first 12 payload octets are the head's options (sameFlow compares lengths first).
+    const headOptions = [1, 1, 8, 10, 0, 0, 0, 7, 0, 0, 0, 9];
+    const bare = tcpPacket({ seq: 1000 + 1348, options: [], payload: Uint8Array.from([...headOptions, ...payloadOf(1348, 1)]) });
+    expect(at([stream(1)[0], bare])).toBe(1);
     const bad = base();
     bad[2][200] ^= 0x55; // corrupted in transit before the tunnel: its checksum fails, it goes alone
     expect(at(bad)).toBe(2);
@@ -309,6 +359,11 @@ describe('TcpMerger: consecutive segments merged for the device (tcp_gro_receive
     const run = m.runLength(big, 0, big.length);
     expect(40 + run * 1448).toBeLessThanOrEqual(0xffff);
     expect(40 + (run + 1) * 1448).toBeGreaterThan(0xffff);
+    // Exactly at 65535 octets the run goes on; at 65536 (an IPv4 total length that does not fit) it stops.
+    const fits = stream(6, 13099, 1, { options: [] }); // 40 + 5 × 13099 = 65535
+    expect(m.runLength(fits, 0, fits.length)).toBe(5);
+    const over = stream(30, 2729, 1, { options: [] }); // 40 + 24 × 2729 = 65536
+    expect(m.runLength(over, 0, over.length)).toBe(23);
     const small = stream(100, 100);
     expect(m.runLength(small, 0, small.length)).toBe(64);
     expect(m.runLength(small, 64, small.length)).toBe(36);

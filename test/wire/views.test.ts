@@ -3,6 +3,7 @@ import { LarvalError } from '../../src/common/errors.js';
 import { AhHeader, emitAh } from '../../src/wire/ah.js';
 import { internetChecksum, onesComplementSum, pseudoHeaderSum, upperLayerChecksum } from '../../src/wire/checksum.js';
 import { EspPacket, emitEsp } from '../../src/wire/esp.js';
+import { ikeHeaderAt, isIkeSaInitStart } from '../../src/wire/ip.js';
 import { Icmpv6Packet, emitIcmpv6 } from '../../src/wire/icmp.js';
 import { Ipv4Packet, emitIpv4 } from '../../src/wire/ipv4.js';
 import {
@@ -90,6 +91,13 @@ describe('IPv4 view', () => {
     const ihl15 = header();
     ihl15[0] = 0x4f;
     expect(rejection(() => Ipv4Packet.check(ihl15)).message).toBe('IPv4 header with options: needs 60 bytes, only 28 available');
+    // RFC 791: the total length counts the header, options included. IHL 6 (24 octets)
+    // with a total length of 22 is at least 20, but still shorter than its own header;
+    // accepted, the view's payload would end before it starts.
+    const withOptions = header();
+    withOptions[0] = 0x46;
+    withOptions[3] = 22;
+    expect(rejection(() => Ipv4Packet.check(withOptions)).message).toBe('IPv4 header total length: is shorter than the 24-byte header (got 22)');
   });
 
   it('views a packet at an offset, and bounds the payload by the total length', () => {
@@ -226,5 +234,41 @@ describe('upper-layer views', () => {
     bytes[1] = 0;
     expect(rejection(() => AhHeader.check(bytes)).message).toContain('payload length');
     expect(() => emitAh({ nextHeader: 6, spi: 1, sequenceNumber: 1, icv: new Uint8Array(6) }, bytes)).toThrow('ICV length');
+  });
+});
+
+describe('IKE in UDP: where the IKE header is (src/wire/ip.ts, RFC 7296 §3.1, RFC 3948 §2.2)', () => {
+  // An IPv4/UDP datagram with `payload` after the 28 octets of IP and UDP header.
+  const datagram = (dport: number, payload: Uint8Array) => {
+    const b = new Uint8Array(28 + payload.length);
+    b.set(payload, 28);
+    b[22] = dport >> 8;
+    b[23] = dport & 0xff;
+    return b;
+  };
+  const ikeInit = () => {
+    const h = new Uint8Array(28);
+    h.fill(7, 0, 8); // SPIi; SPIr zero
+    h[18] = 34;      // IKE_SA_INIT
+    return h;
+  };
+
+  it('port 500: right after the UDP header, and only when all 28 octets of the IKE header are there', () => {
+    expect(ikeHeaderAt(datagram(500, ikeInit()), 20, 500)).toBe(28);
+    expect(isIkeSaInitStart(datagram(500, ikeInit()), 28)).toBe(true);
+    // 20 octets: SPIs and exchange type present, the header cut short.
+    expect(ikeHeaderAt(datagram(500, ikeInit().subarray(0, 20)), 20, 500)).toBe(-1);
+  });
+
+  it('port 4500: IKE only after the four-zero-octet non-ESP marker; ESP whose SPI starts with zero octets is not IKE', () => {
+    const marked = new Uint8Array(32);
+    marked.set(ikeInit(), 4);
+    expect(ikeHeaderAt(datagram(4500, marked), 20, 4500)).toBe(32);
+    // ESP with SPI 0x00001001 (any SPI below 2^24 starts with a zero octet), sequence number 1.
+    const esp = new Uint8Array(64);
+    esp.set([0, 0, 0x10, 0x01, 0, 0, 0, 1]);
+    expect(ikeHeaderAt(datagram(4500, esp), 20, 4500)).toBe(-1);
+    esp.set([0, 0, 0, 0x01], 0); // SPI 1 (reserved, but not zero): still not the marker
+    expect(ikeHeaderAt(datagram(4500, esp), 20, 4500)).toBe(-1);
   });
 });

@@ -141,6 +141,9 @@ export class PcapngParser implements Parser {
             sec++;
             rem -= tps;
           }
+          // One tick a second (if_tsresol 0 or 0x80) reaches past 2^52 s below 2^53
+          // ticks: the slow path refuses it, as it does for every other resolution.
+          if (sec > MAX_SEC) this.slowTime(b, n, iface, hi, lo, pos);
           b.timeSec[n] = sec + iface.offsetSec;
           b.timeFracNs[n] = rem * iface.nsPerTick;
         } else {

@@ -211,6 +211,15 @@ describe('pcapng', () => {
     expect(read(concat(shb(), idb(101, true, 0, [tsoffset(2n ** 52n - 1n)]), epb(0, 0n, ipv4())))[0]!.timeNs).toBe((2n ** 52n - 1n) * 1_000_000_000n);
   });
 
+  // The same limit with one tick a second written in decimal (if_tsresol 0 = 10^0): such
+  // tick counts are exact doubles below 2^53, and the fast path once took them past 2^52 s.
+  it('refuses a timestamp past 2^52 s with if_tsresol 10^0 as with 2^0', () => {
+    const file = (ticks: bigint) => concat(shb(), idb(101, true, 0, [tsresol(0)]), epb(0, ticks, ipv4()));
+    expect(read(file(2n ** 52n))[0]!.timeNs).toBe(2n ** 52n * 1_000_000_000n);
+    expect(refusal(file(2n ** 52n + 1n)).error.reason).toMatch(/is 4503599627370497 s after the epoch, beyond 2\^52 s$/);
+    expect(refusal(file(2n ** 53n - 2n)).error.reason).toMatch(/beyond 2\^52 s$/);
+  });
+
   it('splits whole seconds exactly where the tick count is not a double: timeSec is the second, timeFracNs below 10^9 (batch fields)', () => {
     // ns ticks above 2^62 round to a multiple of 1024 as doubles; for these whole seconds
     // (about the year 2118) the rounding falls below the second, and the first quotient is one short.

@@ -40,6 +40,27 @@ describe('R4: flow cache invalidation by generation', () => {
     expect(engine.stats().classifier.lookups).toBe(2);
   });
 
+  // Revalidating an entry moves it to the current add epoch: the next hit is a plain
+  // hit, and the additions already checked are not checked again (nor do they count
+  // towards RECENT_ADDS, after which the entry would be classified again).
+  it('an entry revalidated once is a plain hit afterwards', async () => {
+    const { engine, ids } = await engineWith([{ dir: 'out', src: '10.0.0.0/8', action: 'bypass', priority: 10 }]);
+    engine.outbound([pkt]);
+    engine.addPolicy({ dir: 'out', dst: '203.0.113.0/24', action: 'discard', priority: 1 }); // does not select pkt
+    const s0 = engine.stats().flowCache;
+    engine.outbound([pkt]);
+    const s1 = engine.stats().flowCache;
+    expect([s1.hits - s0.hits, s1.revalidated - s0.revalidated]).toEqual([1, 1]);
+    engine.outbound([pkt]);
+    const s2 = engine.stats().flowCache;
+    expect([s2.hits - s1.hits, s2.revalidated - s1.revalidated]).toEqual([1, 0]);
+    // RECENT_ADDS more additions that do not select it: still within the log, still a hit.
+    for (let i = 0; i < RECENT_ADDS; i++) engine.addPolicy({ dir: 'out', dst: `198.51.100.${i}/32`, action: 'discard', priority: 1 });
+    expect(engine.outbound([pkt]).policyId(0)).toBe(ids[0]);
+    const s3 = engine.stats().flowCache;
+    expect([s3.hits - s2.hits, s3.stale - s2.stale]).toEqual([1, 0]);
+  });
+
   // The log of recent additions remembers each added policy's generation: one added
   // and removed again before the next lookup selects nothing any more, so the entries
   // it would have taken over stay valid instead of being classified again.
@@ -113,5 +134,15 @@ describe('R4: flow cache invalidation by generation', () => {
     const s = engine.stats().flowCache;
     expect(s.evictions).toBeGreaterThan(0);
     expect(s.entries).toBeLessThanOrEqual(16);
+  });
+
+  // stats().flowCache.entries is how an operator sizes flowCacheSize: it must count
+  // the flows held, once each, and stop at the cache's size.
+  it('entries counts each cached flow once, up to the cache size', async () => {
+    const { engine } = await engineWith([{ dir: 'out', src: '10.0.0.0/8', action: 'bypass' }], { flowCacheSize: 16 });
+    engine.outbound([pkt, other, pkt, other]);
+    expect(engine.stats().flowCache).toMatchObject({ entries: 2, misses: 2, hits: 2 });
+    engine.outbound(Array.from({ length: 100 }, (_, i) => ipv4('10.0.0.1', '10.0.0.2', 17, 1000 + i, 53)));
+    expect(engine.stats().flowCache.entries).toBe(16);
   });
 });

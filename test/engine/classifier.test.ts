@@ -162,3 +162,52 @@ describe('R4: decision trees + tables for recent changes = linear scan, across r
     expect(raw(b).classifierRebuilds()).toBe(0);
   });
 });
+
+// Cases the random sets above do not reach (found by mutating assembly/cuts.ts and
+// assembly/spd.ts): each pins one step of the lookup or of the lazy rebuild to R4's
+// promise, the linear scan's answer under R1 and R2.
+describe('R4: corners of the trees and of the lazy rebuild', () => {
+  const udp = (src: string, srcPort = 1000) => buildPacket({ src, dst: '192.0.2.1', proto: 'udp', srcPort, dstPort: 53 });
+
+  // A selector with any port covers 0..65535. Selectors packed near the top of the
+  // source-port space make the trees cut that field down to one port per child; the
+  // child of port 65535 must still hold the any-port selector, or a packet from that
+  // port falls through to the default action (here: leaves in clear).
+  it('R3: source port 65535 still matches an any-port selector when the trees cut down to single ports', async () => {
+    const spread: PolicySpec[] = Array.from({ length: 50 }, (_, i) => ({ dir: 'out', src: '10.0.0.0/8', proto: 'udp', srcPort: 1000 + i * 1000, action: 'discard' }));
+    const top: PolicySpec[] = Array.from({ length: 199 }, (_, i) => ({ dir: 'out', src: '10.0.0.0/8', proto: 'udp', srcPort: 65336 + i, action: 'discard' }));
+    const engine = await createEngine();
+    const ids = engine.addPolicies([...spread, ...top, { dir: 'out', src: '10.0.0.0/8', proto: 'udp', action: 'bypass' }]);
+    const anyPort = ids[249];
+    const v = engine.outbound([udp('10.0.0.1', 65535), udp('10.0.0.1', 65534), udp('10.0.0.1', 65335), udp('10.0.0.1', 0)], 1);
+    expect([0, 1, 2, 3].map((i) => v.policyId(i))).toEqual([anyPort, ids[248], anyPort, anyPort]);
+  });
+
+  // The lookup walks the first tree ahead for the next packet's key (cuts.ts). A
+  // rebuild between that walk and its use makes it a walk in trees that no longer
+  // exist: the first lookup after the rebuild must not use it.
+  it('the first lookup after a rebuild answers from the new trees, not from a walk made in the old ones', async () => {
+    const engine = await createEngine();
+    const ids = engine.addPolicies(Array.from({ length: 40 }, (_, i): PolicySpec => ({ dir: 'out', src: `${10 + i * 5}.0.0.0/8`, action: 'bypass', priority: 10 })));
+    const a = udp('15.0.0.1');
+    expect(engine.outbound([a], 1).policyId(0)).toBe(ids[1]);
+    // x misses the flow cache, and its lookup walks ahead for a's key; a hits the cache.
+    expect(engine.outbound([udp('20.0.0.1'), a], 2).policyId(1)).toBe(ids[1]);
+    // More additions than the cache remembers and than the tables take: a is
+    // classified again, right after a rebuild, and a new policy ranks first for it.
+    const more = engine.addPolicies(Array.from({ length: 40 }, (_, i): PolicySpec => ({ dir: 'out', src: `15.${i}.0.0/16`, action: 'discard', priority: 1 })));
+    expect(engine.outbound([a], 3).get(0)).toMatchObject({ verdict: 'discard', policyId: more[0] });
+  });
+
+  // While a rebuild is due, new policies wait for it in neither structure (spd.ts
+  // "pending"). A removal that brings the tables back under the rebuild threshold must
+  // not cancel that rebuild, or the waiting policies would never match.
+  it('a policy added while a rebuild is due matches even after a removal brings the tables back under the threshold', async () => {
+    const engine = await createEngine();
+    const ids = engine.addPolicies(Array.from({ length: 33 }, (_, i): PolicySpec => ({ dir: 'out', src: `10.${i}.0.0/16`, action: 'bypass' })));
+    const late = engine.addPolicy({ dir: 'out', src: '172.16.0.0/12', action: 'discard' });
+    engine.removePolicy(ids[0]);
+    expect(engine.matchPolicy('out', { src: '172.16.0.1', dst: '192.0.2.1', proto: 'udp' })).toBe(late);
+    expect(engine.outbound([udp('172.16.0.1')], 1).get(0)).toMatchObject({ verdict: 'discard', policyId: late });
+  });
+});

@@ -1,7 +1,7 @@
 // Lifetimes owned by the engine (R13–R16), rekeying with a 2MSL drain (R15), and
 // a peer's restart (R21), all in engine time (no sleeping).
 import { describe, expect, it } from 'vitest';
-import { buildPacket, createGateway, type EngineEvent, type GatewayOptions } from '../../src/index.js';
+import { buildPacket, createEngine, createGateway, type EngineEvent, type GatewayOptions } from '../../src/index.js';
 
 const US = '192.0.2.1';
 const PEER = '198.51.100.1';
@@ -248,5 +248,123 @@ describe('R13 with R6: a packet is numbered on the SA whose SPI it carries', () 
     const newer = gw.engine.addSA({ spi: 0x1013, ...tunnel, reqid: 7, lifetime: { soft: { packets: 1 } } }, 2);
     const v = gw.engine.outbound([pkt(), pkt(), pkt()], 3);
     expect([0, 1, 2].map((i) => [v.saId(i), v.spi(i), v.seq(i)])).toEqual([[newer, 0x1013, 1n], [old, 0x100f, 4n], [old, 0x100f, 5n]]);
+  });
+});
+
+// Cases found by mutating assembly/lifetime.ts, outbound.ts and events.ts:
+// each pins a piece of R13–R16 that the tests above left open.
+describe('R13–R16: corners of lifetimes and SA replacement', () => {
+  const softs = (events: EngineEvent[]) => events.filter((e) => e.type === 'expire' && e.kind === 'soft');
+
+  // Engine time 0 is a time like any other (tests and replays start there): a first
+  // use at 0 must start the use-time limits.
+  it('R13: use-time limits run from a first use at engine time 0', async () => {
+    const { gw, km, events } = await setup({ msl: 100 });
+    const sa = km.installSA(out(0x100, { lifetime: { soft: { useTime: 500 }, hard: { useTime: 1000 } } }), 0);
+    gw.outbound([pkt()], 0);
+    gw.tick(499);
+    expect(softs(events)).toHaveLength(0);
+    gw.tick(500);
+    expect(softs(events)).toEqual([expect.objectContaining({ saId: sa, time: 500 })]);
+    gw.tick(1000);
+    expect(gw.engine.getSA(sa)).toMatchObject({ state: 'draining', drainEnd: 1200 });
+  });
+
+  // R13: without ESN the soft limit is at 0xF0000000 (SEQ_SOFT_32): the packet that
+  // takes that number is the one that sends EXPIRE(soft), not the one after.
+  it('R13: without ESN, EXPIRE(soft) comes with sequence number 0xF0000000 exactly', async () => {
+    const { gw, km, events } = await setup();
+    const sa = km.installSA(out(0x100, { lastSeq: 0xeffffffe }), 0);
+    expect(gw.outbound([pkt()], 1).seq(0)).toBe(0xefffffffn);
+    gw.deliver();
+    expect(softs(events)).toHaveLength(0);
+    expect(gw.outbound([pkt()], 2).seq(0)).toBe(0xf0000000n);
+    gw.deliver();
+    expect(softs(events)).toEqual([expect.objectContaining({ saId: sa, time: 2 })]);
+  });
+
+  // R13's deadline heap: removing an SA from the middle of the heap moves its last
+  // entry there, which may have to move up. If it did not, that SA's deadline would
+  // hide below a later one and fire late. Seven SAs (one template each, so none
+  // replaces another) with soft deadlines in an order that needs the move up.
+  it('R13: every timer still fires at its deadline after an SA leaves the middle of the deadline heap', async () => {
+    const { gw, km, events } = await setup();
+    const deadlines = [150, 160, 50, 110, 80, 30, 70];
+    const ids = deadlines.map((d, i) => km.installSA({ spi: 0x100 + i, src: US, dst: `203.0.113.${i + 1}`, mode: 'tunnel', lifetime: { soft: { addTime: d } } }, 0));
+    gw.engine.removeSA(ids[1]);
+    for (const t of [30, 50, 70, 80, 110, 150]) gw.tick(t);
+    gw.deliver();
+    const fired = softs(events).map((e) => [(e as { saId: number }).saId, e.time]);
+    expect(fired).toEqual([[ids[5], 30], [ids[2], 50], [ids[6], 70], [ids[4], 80], [ids[3], 110], [ids[0], 150]]);
+  });
+
+  // R15: "the same template" includes the reqid. A reqid-0 SA between the same
+  // endpoints must not push out the SA that a reqid-7 template needs: that template
+  // would lose its only SA and go to resolution.
+  it('R15: a new SA replaces only SAs of its own template: a reqid-0 SA leaves the reqid-7 SA in use', async () => {
+    const { gw, km } = await setup();
+    gw.engine.addPolicy({ dir: 'out', src: '10.1.0.0/16', dst: '10.4.0.0/16', action: 'protect', template: { mode: 'tunnel', src: US, dst: PEER, reqid: 7 } });
+    const r7 = km.installSA(out(0x100, { reqid: 7 }), 0);
+    const r0 = km.installSA(out(0x101), 10);
+    expect(gw.engine.getSA(r7)).toMatchObject({ state: 'mature', drainEnd: null });
+    const toReqid7 = buildPacket({ src: '10.1.0.1', dst: '10.4.0.1', proto: 'udp', srcPort: 1, dstPort: 2 });
+    const v = gw.outbound([toReqid7, pkt()], 11);
+    expect([v.saId(0), v.saId(1)]).toEqual([r7, r0]);
+  });
+
+  // R15: a draining SA is never used for output again. Late inbound packets on it
+  // (which R15 accepts) may reach its soft limit; that must not make it 'dying',
+  // which is usable, nor keep it past its drain end.
+  it('R15: a draining SA stays draining when late inbound packets reach its soft limit, and goes at its drain end', async () => {
+    const { gw, km } = await setup({ msl: 1000 });
+    const old = km.installSA(inb(0x200, { lifetime: { soft: { packets: 2 } } }), 0);
+    km.installSA(inb(0x201), 1000);
+    expect(gw.engine.getSA(old)).toMatchObject({ state: 'draining', drainEnd: 3000 });
+    gw.engine.inboundDecrypted([{ packet: innerPkt(), saId: old, seq: 1 }, { packet: innerPkt(), saId: old, seq: 2 }], 1500);
+    expect(gw.engine.getSA(old)).toMatchObject({ state: 'draining', drainEnd: 3000, usage: { packets: 2 } });
+    gw.tick(3000);
+    expect(gw.engine.getSA(old)).toBeNull();
+  });
+
+  // R15: the drain lasts 2 MSL from the moment the SA stopped sending. A hard limit
+  // reached later by late inbound packets stops nothing new and must not restart it.
+  it('R15: a hard limit reached while draining does not extend the drain', async () => {
+    const { gw, km } = await setup({ msl: 1000 });
+    const old = km.installSA(inb(0x200, { lifetime: { hard: { packets: 2 } } }), 0);
+    km.installSA(inb(0x201), 1000);
+    gw.engine.inboundDecrypted([{ packet: innerPkt(), saId: old, seq: 1 }, { packet: innerPkt(), saId: old, seq: 2 }], 2500);
+    expect(gw.engine.getSA(old)).toMatchObject({ state: 'draining', drainEnd: 3000 });
+    gw.tick(3000);
+    expect(gw.engine.getSA(old)).toBeNull();
+  });
+
+  // R16: "the packet that would exceed [a hard limit] goes to the group's next best
+  // SA". A newer SA installed dying does not replace a mature one (R15), so both are
+  // usable; when the mature one's hard limit is reached, the dying one carries on.
+  it('R16: the packet over the best SA\'s hard limit leaves on the next best SA, not to resolution', async () => {
+    const { gw, km } = await setup();
+    const best = km.installSA(out(0x100, { lifetime: { hard: { packets: 2 } } }), 0);
+    const next = km.installSA(out(0x101, { state: 'dying' }), 10);
+    const v = gw.outbound([pkt(1), pkt(2), pkt(3)], 11);
+    expect([0, 1, 2].map((i) => [v.verdict(i), v.saId(i), v.seq(i)])).toEqual([['protect', best, 1n], ['protect', best, 2n], ['protect', next, 1n]]);
+    expect(gw.engine.getSA(best)).toMatchObject({ state: 'draining' });
+  });
+});
+
+describe('R15: EXPIRE and DELETED stay in order behind a full ring', () => {
+  // A re-registering key manager (R8a) takes unread ACQUIREs out of the ring, which
+  // frees room while older EXPIREs still wait in the backlog. A new EXPIRE must queue
+  // behind them, not overtake them into that room: a KM reads its events in order.
+  it('a new EXPIRE queues behind the backlog even when dropped ACQUIREs left room in the ring', async () => {
+    const engine = await createEngine({ eventRingSize: 2 }); // nobody reads until the end
+    engine.addPolicies(policies);
+    expect(engine.outbound([pkt()], 1).verdict(0)).toBe('queued'); // ACQUIRE 1: the ring holds 1 of 2
+    engine.addSA(out(0x100), 2); // answers it: the ACQUIRE, unread, no longer pending
+    for (const [i, t] of [[1, 10], [2, 10], [3, 10], [4, 12]]) engine.addSA({ spi: 0x200 + i, src: US, dst: `203.0.113.${i}`, mode: 'tunnel', lifetime: { soft: { addTime: t - 2 } } }, 2);
+    engine.tick(10); // EXPIRE(soft) 0x201 fills the ring; 0x202 and 0x203 wait in the backlog
+    expect(engine.reacquire(11)).toBe(0); // drops the stale ACQUIRE, writes none: one free place
+    engine.tick(12); // EXPIRE(soft) 0x204
+    const read = engine.readEvents();
+    expect(read.map((e) => [e.type, (e as { spi: number }).spi])).toEqual([['expire', 0x201], ['expire', 0x202], ['expire', 0x203], ['expire', 0x204]]);
   });
 });

@@ -1,7 +1,7 @@
 // R5/R24: malformed packets get verdict 'malformed' with the contract's reason, valid
 // ones never do, and nothing a packet contains crashes, hangs or corrupts the engine.
 import { describe, expect, it } from 'vitest';
-import { createEngine } from '../../src/index.js';
+import { buildPacket, createEngine } from '../../src/index.js';
 import { malformedCorpus, randomCorruptions, validSeeds } from '../support/malformed.js';
 
 const input = (c: { bytes: Uint8Array; wireLength?: number }) => (c.wireLength === undefined ? c.bytes : { data: c.bytes, wireLength: c.wireLength });
@@ -88,5 +88,42 @@ describe('R24: the malformed-packet corpus', () => {
     expect(() => engine.outbound([{ data: new Uint8Array(40), wireLength: 10 }])).toThrow(/packets\[0\]\.wireLength/);
     expect(() => engine.outbound([], -5)).toThrow(/now/);
     expect(engine.stats().packets.out).toBe(0);
+  });
+});
+
+// Parser corners the corpus above does not reach (found by mutating assembly/packet.ts).
+describe('R5/R24: header lengths at their limits', () => {
+  const V4 = { src: '192.0.2.1', dst: '198.51.100.1' };
+  const setU16 = (b: Uint8Array, at: number, v: number) => { b[at] = v >> 8; b[at + 1] = v & 255; };
+
+  // RFC 4302 §2.2: AH's Payload Length is its length in 32-bit words minus 2. The
+  // shortest AH (no ICV) says 1: 12 octets. One that says more than the datagram
+  // holds is bad-l4-header, not a header the parser reads past the datagram's end.
+  it('AH: Payload Length counts 32-bit words minus 2', async () => {
+    const engine = await createEngine();
+    const id = engine.addPolicy({ dir: 'out', family: 4, action: 'discard' });
+    const ah = buildPacket({ ...V4, proto: 'ah' }, { payloadLength: 0 }); // 20 + 24 octets, Payload Length 4
+    const bare = ah.slice(0, 32); // a 12-octet AH, Payload Length 1
+    setU16(bare, 2, 32);
+    bare[21] = 1;
+    const over = ah.slice(); // 28 octets announced, 24 present
+    over[21] = 5;
+    const v = engine.outbound([ah, bare, over], 1);
+    expect(v.toArray().map((r) => [r.verdict, r.reason, r.policyId])).toEqual([
+      ['discard', 'policy', id], ['discard', 'policy', id], ['malformed', 'bad-l4-header', null],
+    ]);
+  });
+
+  // A TSO capture shows total length 0; the wire length stands in for it, capped at
+  // the largest IPv4 total length (65535). A wire length above that (up to the
+  // largest IPv6 packet, which R24 accepts) must not turn the datagram into a
+  // fragment that overflows 65535.
+  it('IPv4 total length 0 (TSO capture) with a wire length above 65535: capped, not fragment-overflow', async () => {
+    const engine = await createEngine();
+    const id = engine.addPolicy({ dir: 'out', family: 4, action: 'discard' });
+    const tcp = buildPacket({ ...V4, proto: 'tcp', srcPort: 1000, dstPort: 80 }, { payloadLength: 1000 });
+    setU16(tcp, 2, 0);
+    const v = engine.outbound([{ data: tcp.slice(0, 54), wireLength: 65575 }, { data: tcp.slice(0, 54), wireLength: 65535 }], 1);
+    expect(v.toArray().map((r) => [r.verdict, r.reason, r.policyId])).toEqual([['discard', 'policy', id], ['discard', 'policy', id]]);
   });
 });
